@@ -1,0 +1,1 @@
+"""LLMCompiler as a LangGraph graph."""
