@@ -34,7 +34,7 @@ class Task(TypedDict):
     tool: str
     """The tool's name."""
     args: dict[str, Any]
-    """Keyword arguments (positional ones mapped onto the tool's schema order), references unresolved."""
+    """Keyword arguments (positional ones mapped onto the schema order); references unresolved."""
     dependencies: list[int]
     """Ids of the tasks whose observations this one needs, in ascending order."""
     thought: str | None
@@ -58,7 +58,7 @@ class Observation(TypedDict):
     error: str | None
     """`"ValueError: ..."` for errors, `"skipped: dependency 2 failed"` for skips."""
     dispatched_at: float | None
-    """Wall-clock time (`time.time()`) the task's inputs were complete and it was handed to a worker."""
+    """Wall-clock time (`time.time()`) the task's inputs were complete and it was dispatched."""
     started_at: float | None
     """Wall-clock time the tool call began (after any concurrency limit)."""
     finished_at: float

@@ -1,0 +1,79 @@
+"""The custom stream events (`stream_mode="custom"`): a public contract, documented in the README.
+
+Every event is a flat JSON-able dict with an `event` name, the emitting graph's `graph` name, the
+`round` of the plan (1 for the first plan of a user turn) and a wall-clock `time` (`time.time()`).
+A UI can draw a live DAG or a timeline from these alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from llmcompiler_graph.plan import Observation, Task, as_text
+
+Emit = Callable[[dict[str, Any]], None]
+"""Where events go: LangGraph's stream writer, or any callable taking one dict."""
+
+PREVIEW_CHARS = 200
+"""How much of an observation a `task_finished` event previews."""
+
+
+def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
+    """A short, single-string rendering of an observation for events and live views."""
+    text = as_text(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class EventSink:
+    """Stamps and sends the events of one round; a no-op when nobody listens."""
+
+    def __init__(self, emit: Emit | None, *, graph: str, round: int) -> None:
+        self._emit = emit
+        self._base = {"graph": graph, "round": round}
+
+    def send(self, event: str, **fields: Any) -> None:
+        if self._emit is not None:
+            self._emit({"event": event, **self._base, "time": time.time(), **fields})
+
+    def task_planned(self, task: Task) -> None:
+        self.send(
+            "task_planned",
+            idx=task["idx"],
+            tool=task["tool"],
+            args=task["args"],
+            dependencies=task["dependencies"],
+            thought=task["thought"],
+            error=task["error"],
+        )
+
+    def task_started(
+        self, task: Task, observation_args: dict[str, Any], dispatched_at: float, started_at: float
+    ) -> None:
+        self.send(
+            "task_started",
+            idx=task["idx"],
+            tool=task["tool"],
+            args=observation_args,
+            dependencies=task["dependencies"],
+            dispatched_at=dispatched_at,
+            started_at=started_at,
+        )
+
+    def task_finished(self, task: Task, observation: Observation) -> None:
+        started = observation["started_at"]
+        self.send(
+            "task_finished",
+            idx=task["idx"],
+            tool=task["tool"],
+            args=observation.get("args", task["args"]),
+            dependencies=task["dependencies"],
+            status=observation["status"],
+            preview=preview(observation["value"]) if observation["status"] == "ok" else None,
+            error=observation["error"],
+            dispatched_at=observation["dispatched_at"],
+            started_at=started,
+            finished_at=observation["finished_at"],
+            duration=None if started is None else observation["finished_at"] - started,
+        )

@@ -1,0 +1,145 @@
+"""The in-process channel that carries tasks from the planner node to the scheduler node.
+
+LangGraph runs the planner and the scheduler in the same superstep, so the scheduler can start
+tools while the planner is still streaming. The two nodes meet on a `PlanStream` registered under a
+key both can compute from their own runtime: the id of the checkpoint the superstep started from
+and the graph's namespace (`Runtime.execution_info`), which is the same for the two nodes of one
+superstep and differs between runs, supersteps and subgraph instances. Nothing live goes into state.
+
+The stream is thread-safe (sync graphs run nodes in worker threads and the scheduler then runs its
+own event loop) and never polls: a consumer sleeps on an `asyncio.Event` that the producer sets
+through `call_soon_threadsafe`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+
+from langgraph.runtime import Runtime
+
+from llmcompiler_graph.plan import Task
+
+_DONE_KEPT = 64
+"""Closed streams kept so that a scheduler re-run in the same process (a resumed superstep whose
+planner already finished) still receives the plan instead of waiting for a producer."""
+
+
+class ProducerGone(Exception):
+    """The planner never attached to the stream in time: the scheduler falls back to catch-up."""
+
+
+class PlanStream:
+    """An append-only list of tasks that one producer writes and any consumer can read, in order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tasks: list[Task] = []
+        self._closed = False
+        self._attached = False
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    def attach(self) -> None:
+        """The producer announces itself (before its first LLM token)."""
+        with self._lock:
+            self._attached = True
+        self._wake()
+
+    def publish(self, task: Task) -> None:
+        with self._lock:
+            self._tasks.append(task)
+        self._wake()
+
+    def close(self) -> None:
+        """No more tasks. Safe to call more than once."""
+        with self._lock:
+            self._closed = True
+        self._wake()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _wake(self) -> None:
+        with self._lock:
+            waiters = list(self._waiters)
+        for loop, event in waiters:
+            with contextlib.suppress(RuntimeError):  # that consumer's loop has just closed
+                loop.call_soon_threadsafe(event.set)
+
+    async def tasks(self, attach_timeout: float | None) -> AsyncIterator[Task]:
+        """Yield every task as it is published until the stream closes.
+
+        Raises `ProducerGone` if no producer attached within `attach_timeout` seconds.
+        """
+        event = asyncio.Event()
+        waiter = (asyncio.get_running_loop(), event)
+        with self._lock:
+            self._waiters.append(waiter)
+        try:
+            if attach_timeout is not None and not self._attached:
+                try:
+                    async with asyncio.timeout(attach_timeout):
+                        while not (self._attached or self._closed):
+                            await event.wait()
+                            event.clear()
+                except TimeoutError:
+                    raise ProducerGone from None
+            sent = 0
+            while True:
+                event.clear()
+                with self._lock:
+                    new, closed = self._tasks[sent:], self._closed
+                for task in new:
+                    yield task
+                sent += len(new)
+                if closed and not new:
+                    return
+                if not new:
+                    await event.wait()
+        finally:
+            with self._lock:
+                self._waiters.remove(waiter)
+
+
+class _Registry:
+    """Process-wide map from superstep key to its stream."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, PlanStream] = {}
+        self._done: OrderedDict[str, PlanStream] = OrderedDict()
+
+    def get(self, key: str) -> PlanStream:
+        """The stream for `key`, created by whichever node arrives first."""
+        with self._lock:
+            stream = self._open.get(key) or self._done.get(key)
+            if stream is None:
+                stream = self._open[key] = PlanStream()
+            return stream
+
+    def release(self, key: str) -> None:
+        """Called by the consumer when it is done with the stream."""
+        with self._lock:
+            stream = self._open.pop(key, None)
+            if stream is not None and stream.closed:
+                self._done[key] = stream
+                while len(self._done) > _DONE_KEPT:
+                    self._done.popitem(last=False)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._open)
+
+
+streams = _Registry()
+
+
+def superstep_key(runtime: Runtime) -> str:
+    """The key the planner and the scheduler of one superstep share."""
+    info = runtime.execution_info
+    parent_ns = info.checkpoint_ns.rpartition("|")[0]
+    return f"{parent_ns}#{info.checkpoint_id}"

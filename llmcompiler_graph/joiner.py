@@ -1,0 +1,167 @@
+"""The joiner: one LLM call that reads the observations and answers (Finish) or asks to Replan.
+
+Two protocols: `structured` (the decision comes back through tool calling / structured output,
+the most reliable with OpenAI models) and `text` (the paper's `Thought:` / `Action: Finish(...)` /
+`Action: Replan(...)` lines, for models that cannot call tools). `structured` falls back to `text`
+when the model cannot bind tools.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable, RunnableConfig
+from pydantic import BaseModel, Field
+
+from llmcompiler_graph.prompts import (
+    FORCE_ANSWER,
+    JOINER_PROMPT,
+    STRUCTURED_PROTOCOL,
+    TEXT_PROTOCOL,
+    fill,
+    format_results,
+)
+from llmcompiler_graph.state import Turn
+
+JoinerFormat = Literal["structured", "text"]
+
+
+class JoinerDecision(BaseModel):
+    """Decide whether the observations answer the user's question."""
+
+    thought: str = Field(description="Short reasoning about the observations.")
+    action: Literal["finish", "replan"] = Field(
+        description="finish: answer the user now; replan: ask for a new plan."
+    )
+    answer: str = Field(default="", description="The final answer to the user (for finish).")
+    feedback: str = Field(
+        default="", description="What is missing and what the next plan should do (for replan)."
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the joiner decided."""
+
+    thought: str
+    finish: bool
+    answer: str
+    feedback: str
+
+
+class Joiner:
+    """Reads the executed plan and decides.
+
+    Args:
+        model: the chat model.
+        format: `"structured"` or `"text"` (see the module docstring).
+        prompt: the system prompt template (see `llmcompiler_graph.prompts`).
+        max_observation_chars: each observation is truncated to this many characters in the
+            prompt, so a huge tool output cannot blow the context window.
+    """
+
+    def __init__(
+        self,
+        model: BaseChatModel,
+        *,
+        format: JoinerFormat = "structured",
+        prompt: str | None = None,
+        max_observation_chars: int = 2000,
+    ) -> None:
+        if format not in ("structured", "text"):
+            raise ValueError(f"joiner must be 'structured' or 'text', got {format!r}.")
+        self.runnable: Runnable = model
+        if format == "structured":
+            try:
+                self.runnable = model.with_structured_output(
+                    JoinerDecision, method="function_calling"
+                )
+            except NotImplementedError:
+                format = "text"
+        self.format: JoinerFormat = format
+        self.runnable = self.runnable.with_config(
+            run_name="joiner", tags=["llmcompiler:joiner", "langsmith:nostream"]
+        )
+        protocol = STRUCTURED_PROTOCOL if format == "structured" else TEXT_PROTOCOL
+        self.system_prompt = fill(prompt or JOINER_PROMPT, protocol=protocol)
+        self.max_observation_chars = max_observation_chars
+
+    def messages(
+        self, turn: Turn, system: str, dialogue: list[AnyMessage], *, force_answer: bool
+    ) -> list[BaseMessage]:
+        results = format_results(
+            turn.tasks, turn.observations, max_chars=self.max_observation_chars
+        )
+        note = f"\n\n{FORCE_ANSWER}" if force_answer else ""
+        return [
+            SystemMessage(f"{self.system_prompt}\n\n{system}".strip()),
+            *dialogue,
+            HumanMessage(f"The plan and its results:\n{results or '(no tasks)'}{note}"),
+        ]
+
+    async def adecide(
+        self,
+        messages: list[BaseMessage],
+        *,
+        force_answer: bool,
+        config: RunnableConfig | None = None,
+    ) -> Decision:
+        return self.read(await self.runnable.ainvoke(messages, config), force_answer)
+
+    def decide(
+        self,
+        messages: list[BaseMessage],
+        *,
+        force_answer: bool,
+        config: RunnableConfig | None = None,
+    ) -> Decision:
+        """Sync `adecide`."""
+        return self.read(self.runnable.invoke(messages, config), force_answer)
+
+    def read(self, output: object, force_answer: bool) -> Decision:
+        """The decision from the model's output, in either protocol."""
+        if isinstance(output, JoinerDecision):
+            decision = Decision(
+                output.thought, output.action == "finish", output.answer, output.feedback
+            )
+        elif isinstance(output, BaseMessage):
+            decision = parse_text_decision(output.text)
+        else:
+            raise TypeError(f"unexpected joiner output {type(output).__name__}")
+        if force_answer and not decision.finish:
+            answer = decision.answer or decision.feedback or decision.thought
+            return Decision(decision.thought, True, answer, "")
+        return decision
+
+
+_THOUGHT = re.compile(r"^\W*thought\W*[:\-]\s*(.*)$", re.IGNORECASE | re.MULTILINE)
+_ACTION = re.compile(r"action\W*:\W*(finish|replan)\s*\(", re.IGNORECASE)
+_BARE_ACTION = re.compile(r"\b(finish|replan)\s*\(", re.IGNORECASE)
+
+
+def parse_text_decision(text: str) -> Decision:
+    """Parse the text protocol tolerantly.
+
+    The action is the first `Action: Finish(` / `Action: Replan(` (else the first bare `Finish(`);
+    its argument runs to the last `)` of the reply, so an answer that itself contains parentheses
+    survives, and a missing `)` is tolerated. A reply with no action at all is the answer.
+
+    >>> parse_text_decision("Thought: done\\nAction: Finish(42 (approximately))").answer
+    '42 (approximately)'
+    """
+    thought_match = _THOUGHT.search(text)
+    thought = thought_match.group(1).strip() if thought_match else ""
+    action = _ACTION.search(text) or _BARE_ACTION.search(text)
+    if action is None:
+        body = _THOUGHT.sub("", text).strip()
+        return Decision(thought, True, body or thought, "")
+    rest = text[action.end() :]
+    close = rest.rfind(")")
+    argument = (rest[:close] if close >= 0 else rest).strip()
+    if action.group(1).lower() == "finish":
+        return Decision(thought, True, argument, "")
+    return Decision(thought, False, "", argument)

@@ -1,0 +1,137 @@
+"""The planner: one streamed LLM call that writes the plan, parsed and published task by task.
+
+Each task is handed to `publish` the moment its line is complete, so the task fetching unit can
+start it while the rest of the plan is still being generated. The LLM stream is closed as soon as
+`join()` arrives: nothing after it matters.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
+    AnyMessage,
+    BaseMessage,
+    BaseMessageChunk,
+    HumanMessage,
+    SystemMessage,
+)
+from langchain_core.runnables import RunnableConfig
+
+from llmcompiler_graph.plan import Task
+from llmcompiler_graph.plan_parser import PlanParser
+from llmcompiler_graph.prompts import PLANNER_PROMPT, fill, format_results, planner_examples
+from llmcompiler_graph.state import Turn
+from llmcompiler_graph.toolbox import Toolbox
+
+logger = logging.getLogger(__name__)
+
+Publish = Callable[[Task], None]
+
+
+class Planner:
+    """Turns the conversation (and, on replan, the previous results) into a stream of tasks.
+
+    Args:
+        model: the chat model; one that streams tokens gives the earliest dispatch.
+        toolbox: the tools the plan may call.
+        prompt: the system prompt template (see `llmcompiler_graph.prompts`).
+        max_observation_chars: how much of each earlier observation a replan prompt shows.
+    """
+
+    def __init__(
+        self,
+        model: BaseChatModel,
+        toolbox: Toolbox,
+        *,
+        prompt: str | None = None,
+        max_observation_chars: int = 2000,
+    ) -> None:
+        self.model = model.with_config(run_name="planner", tags=["llmcompiler:planner"])
+        self.toolbox = toolbox
+        self.max_observation_chars = max_observation_chars
+        signatures = toolbox.signatures
+        self.system_prompt = fill(
+            prompt or PLANNER_PROMPT,
+            tools=toolbox.describe(),
+            join_number=str(len(toolbox) + 1),
+            examples=planner_examples(signatures),
+        )
+
+    def messages(
+        self, turn: Turn, system: str, dialogue: list[AnyMessage], feedback: str
+    ) -> list[BaseMessage]:
+        """The planner's prompt: instructions, the conversation, and on replan what happened."""
+        instructions = f"{self.system_prompt}\n\n{system}".strip()
+        messages: list[BaseMessage] = [SystemMessage(instructions), *dialogue]
+        if turn.tasks:
+            results = format_results(
+                turn.tasks, turn.observations, max_chars=self.max_observation_chars
+            )
+            ids = ", ".join(f"${t['idx']}" for t in turn.tasks)
+            messages.append(
+                HumanMessage(
+                    "The previous plan and its results:\n"
+                    f"{results}\n\n"
+                    f"They did not answer the question yet. Feedback: {feedback or '(none)'}\n"
+                    f"Write a new plan that continues the ids at {turn.next_id}. The results "
+                    f"above stay available as {ids}; reference them instead of repeating work."
+                )
+            )
+        return messages
+
+    def parser(self, turn: Turn) -> PlanParser:
+        return PlanParser(self.toolbox.signatures, known_ids=[t["idx"] for t in turn.tasks])
+
+    async def aplan(
+        self,
+        messages: list[BaseMessage],
+        parser: PlanParser,
+        publish: Publish,
+        config: RunnableConfig | None = None,
+    ) -> list[Task]:
+        """Stream the plan, publishing each task as soon as it parses; return all tasks."""
+        try:
+            async for chunk in self.model.astream(messages, config):
+                if _take(parser, chunk, publish):
+                    break
+        except Exception as exc:
+            _keep_partial_plan(parser, exc)
+        for task in parser.close():
+            publish(task)
+        return parser.tasks
+
+    def plan(
+        self,
+        messages: list[BaseMessage],
+        parser: PlanParser,
+        publish: Publish,
+        config: RunnableConfig | None = None,
+    ) -> list[Task]:
+        """Sync `aplan`."""
+        try:
+            for chunk in self.model.stream(messages, config):
+                if _take(parser, chunk, publish):
+                    break
+        except Exception as exc:
+            _keep_partial_plan(parser, exc)
+        for task in parser.close():
+            publish(task)
+        return parser.tasks
+
+
+def _take(parser: PlanParser, chunk: BaseMessageChunk, publish: Publish) -> bool:
+    """Feed one streamed chunk; True once the plan is complete."""
+    for task in parser.feed(chunk.text):
+        publish(task)
+    return parser.done
+
+
+def _keep_partial_plan(parser: PlanParser, exc: Exception) -> None:
+    """A broken LLM stream fails the run unless some tasks already parsed: those are running
+    already, so they stand as the plan and the joiner decides whether to answer or replan."""
+    if not parser.tasks:
+        raise exc
+    logger.warning("planner stream failed after %d tasks; keeping them: %r", len(parser.tasks), exc)

@@ -1,0 +1,127 @@
+"""Prompts of the planner and the joiner, adapted from the LLMCompiler paper's.
+
+Both system prompts are plain strings with `{placeholders}` filled by `str.replace` (so braces in
+a caller's own prompt need no escaping). Pass your own through `create_llmcompiler(...,
+planner_prompt=..., joiner_prompt=...)`; keep the placeholders you want filled.
+
+Planner placeholders: `{tools}` (numbered signatures and descriptions), `{join_number}` (the
+number of the join entry), `{examples}`. Joiner placeholder: `{protocol}` (how to answer: the
+text protocol or the structured-output instructions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from llmcompiler_graph.plan import Observation, Task, as_text, format_call
+
+PLANNER_PROMPT = """\
+Given a user query, create a plan to solve it with the utmost parallelizability. Each action in \
+the plan must be one of the following {join_number} types:
+{tools}
+{join_number}. join()
+   Collects the results of the actions above and either answers the user or asks for a new plan. \
+It is always the last action.
+
+Rules:
+- Write one action per line as `<id>. <tool>(<arguments>)` with Python call syntax: positional \
+or keyword arguments, string literals in quotes, lists, dicts, numbers, True/False/None.
+- Each action has a unique id, strictly increasing; start at the id you are told to start at.
+- An input can be the output of an earlier action: write `$<id>` (for example `$1`) as the whole \
+argument or list item, or `${{<id>}}` inside a longer string. Never reference an action that comes \
+later.
+- Maximize parallelism: actions that do not need each other's output must not reference each other.
+- You may write a short `Thought:` line before an action to explain it.
+- Only use the actions listed above; never invent others. If the query cannot be answered with \
+them, just call join().
+- End the plan with `join()` followed by `<END_OF_PLAN>`, and write nothing after it.
+{examples}"""
+
+JOINER_PROMPT = """\
+You are the joiner of a plan-and-execute agent. A planner wrote a plan of tool calls for the \
+user's question and the tools have run; their results (observations) follow. Decide whether they \
+answer the question.
+- If they do, give the final answer to the user: direct, complete, in the user's language, using \
+only the observations and the conversation. Do not mention the plan, the tools or the ids.
+- If they do not (a tool failed, the results are insufficient or contradictory), ask for a new \
+plan and say precisely what is missing and what to try instead; earlier results stay available.
+- When you are told to answer now, answer with the best you have, and say what is uncertain.
+{protocol}"""
+
+TEXT_PROTOCOL = """
+Reply in exactly this format:
+Thought: <your short reasoning about the observations>
+Action: Finish(<the final answer to the user>)
+or
+Thought: <your short reasoning>
+Action: Replan(<what is missing and what the next plan should do>)"""
+
+STRUCTURED_PROTOCOL = """
+Reply through the `JoinerDecision` function: a short `thought`, then `action` "finish" with the \
+`answer`, or "replan" with the `feedback` for the next plan."""
+
+FORCE_ANSWER = "There is no budget for another plan: answer now with what you have."
+
+
+def fill(template: str, **values: str) -> str:
+    """Replace `{name}` placeholders; leave every other brace alone."""
+    for name, value in values.items():
+        template = template.replace("{" + name + "}", value)
+    return template.replace("{{", "{").replace("}}", "}")
+
+
+def truncate(text: str, limit: int) -> str:
+    """At most `limit` characters, saying how much was cut (state keeps the full value)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit} more characters truncated]"
+
+
+def format_results(
+    tasks: list[Task], observations: Mapping[int, Observation], *, max_chars: int
+) -> str:
+    """The executed plan as the joiner and the replanning planner read it."""
+    lines = []
+    for task in tasks:
+        if task["thought"]:
+            lines.append(f"Thought: {task['thought']}")
+        lines.append(format_call(task))
+        observation = observations.get(task["idx"])
+        if observation is None:
+            result = "(no result)"
+        elif observation["status"] == "ok":
+            result = truncate(as_text(observation["value"]), max_chars)
+        else:
+            result = f"ERROR: {observation['error']}"
+        lines.append(f"Observation: {result}")
+    return "\n".join(lines)
+
+
+def planner_examples(tools: Mapping[str, list[str]]) -> str:
+    """Examples that use only tools that exist (models copy example tool names)."""
+    if not tools:
+        return ""
+    if "search" in tools:
+        combine = (
+            '3. math(problem="What is the sum of the two populations?", context=["$1", "$2"])\n'
+            if "math" in tools
+            else ""
+        )
+        plan = (
+            "Thought: The two populations are independent lookups.\n"
+            '1. search(query="population of Paris")\n'
+            '2. search(query="population of Berlin")\n'
+            f"{combine}"
+            f"{4 if combine else 3}. join()<END_OF_PLAN>"
+        )
+        question = "What is the combined population of Paris and Berlin?"
+    else:
+        name, params = next(iter(tools.items()))
+        arg = f"{params[0]}=" if params else ""
+        plan = (
+            f'1. {name}({arg}"<first input>")\n'
+            f'2. {name}({arg}"<second, independent input>")\n'
+            "3. join()<END_OF_PLAN>"
+        )
+        question = f"(a question that needs {name} twice, independently)"
+    return f"\nExample (start ids at 1):\nQuestion: {question}\n{plan}\n"
