@@ -1,0 +1,25 @@
+"""The tools LLMCompiler ships: web search, the paper's `math` tool and a plain calculator."""
+
+from __future__ import annotations
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool
+
+from llmcompiler_graph.tools.calculator import CalculationError, calculate, safe_eval
+from llmcompiler_graph.tools.math import create_math_tool
+from llmcompiler_graph.tools.search import MissingSearchKeyError, create_search_tool
+
+__all__ = [
+    "CalculationError",
+    "MissingSearchKeyError",
+    "calculate",
+    "create_math_tool",
+    "create_search_tool",
+    "default_tools",
+    "safe_eval",
+]
+
+
+def default_tools(model: BaseChatModel, *, max_results: int = 5) -> list[BaseTool]:
+    """`[search, math, calculate]`: the paper's tools plus a calculator; `model` drives `math`."""
+    return [create_search_tool(max_results=max_results), create_math_tool(model), calculate]

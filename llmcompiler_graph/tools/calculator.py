@@ -1,0 +1,292 @@
+"""A safe arithmetic evaluator and the `calculate` tool built on it.
+
+Expressions come from language models, so they are untrusted input: `safe_eval` walks the `ast`
+of the expression itself (never `eval` / `exec`) and allows only numbers, arithmetic operators and
+a fixed set of math functions. Its cost is bounded: the input length and the number of AST nodes
+are capped, and every intermediate value must fit in a float's range (|x| <= ~1.8e308), which is
+checked *before* computing a power or a factorial, so no expression can run for long or allocate
+a huge integer.
+
+Tolerated model habits: `^` means power, `math.sqrt` / `math.pi` mean `sqrt` / `pi`, and
+`1,234,567` (digit groups outside a call's argument list) means 1234567. Not supported: `%` as
+"percent" (it is modulo), variables, units, comparisons.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.tools import tool
+
+Number = int | float
+
+MAX_EXPRESSION_CHARS = 1_000
+"""Longest expression accepted."""
+MAX_NODES = 200
+"""Most AST expression nodes (numbers, names, operations, calls) accepted."""
+MAX_FACTORIAL = 170
+"""170! is the largest factorial that fits in a float."""
+_MAX_MAGNITUDE = sys.float_info.max
+_MAX_LOG10 = math.log10(_MAX_MAGNITUDE)
+
+
+class CalculationError(ValueError):
+    """The expression is not allowed or cannot be evaluated; the message says why."""
+
+
+@dataclass(frozen=True)
+class _Function:
+    impl: Callable[..., Number]
+    min_args: int
+    max_args: int | None  # None: any number
+
+
+def _factorial(n: Number) -> int:
+    if isinstance(n, float) and n.is_integer():
+        n = int(n)
+    if not isinstance(n, int) or not 0 <= n <= MAX_FACTORIAL:
+        raise CalculationError(f"factorial() needs an integer from 0 to {MAX_FACTORIAL}, got {n!r}")
+    return math.factorial(n)
+
+
+def _round(x: Number, ndigits: Number | None = None) -> Number:
+    if ndigits is None:
+        return round(x)
+    if isinstance(ndigits, float) and ndigits.is_integer():
+        ndigits = int(ndigits)
+    if not isinstance(ndigits, int):
+        raise CalculationError(f"round() needs an integer number of digits, got {ndigits!r}")
+    return round(x, ndigits)
+
+
+_FUNCTIONS: dict[str, _Function] = {
+    "sqrt": _Function(math.sqrt, 1, 1),
+    "log": _Function(math.log, 1, 2),
+    "log10": _Function(math.log10, 1, 1),
+    "log2": _Function(math.log2, 1, 1),
+    "exp": _Function(math.exp, 1, 1),
+    "sin": _Function(math.sin, 1, 1),
+    "cos": _Function(math.cos, 1, 1),
+    "tan": _Function(math.tan, 1, 1),
+    "asin": _Function(math.asin, 1, 1),
+    "acos": _Function(math.acos, 1, 1),
+    "atan": _Function(math.atan, 1, 1),
+    "abs": _Function(abs, 1, 1),
+    "round": _Function(_round, 1, 2),
+    "min": _Function(lambda *xs: min(xs), 1, None),
+    "max": _Function(lambda *xs: max(xs), 1, None),
+    "floor": _Function(math.floor, 1, 1),
+    "ceil": _Function(math.ceil, 1, 1),
+    "factorial": _Function(_factorial, 1, 1),
+}
+_CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
+
+ALLOWED_NAMES = (*_CONSTANTS, *_FUNCTIONS)
+"""Every name an expression may use."""
+
+_ALLOWED = (
+    "numbers, + - * / // % ** (or ^), parentheses, the constants pi and e, and the functions "
+    + ", ".join(_FUNCTIONS)
+)
+
+_BINARY_OPERATORS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+}
+
+# A number written with thousands separators (`1,234,567`), or the start of a call / a parenthesis.
+_SEPARATOR_TOKENS = re.compile(
+    r"(?P<number>(?<![\w.])\d{1,3}(?:,\d{3})+(?!\d|,\d))"
+    r"|(?P<call>[A-Za-z_]\w*\s*\()"
+    r"|(?P<open>\()"
+    r"|(?P<close>\))"
+)
+
+
+def _drop_thousands_separators(text: str) -> str:
+    """`1,234,567` -> `1234567`, except inside a call's arguments, where commas separate them.
+
+    `max(1,234)` stays two arguments; outside calls a comma between numbers has no other valid
+    meaning (a tuple is refused anyway), so `(1,234)` is 1234.
+    """
+    parts: list[str] = []
+    last = 0
+    in_call: list[bool] = []  # one entry per open parenthesis: does it start a call?
+    for m in _SEPARATOR_TOKENS.finditer(text):
+        kind = m.lastgroup
+        if kind == "number":
+            if not any(in_call):
+                parts += [text[last : m.start()], m.group().replace(",", "")]
+                last = m.end()
+        elif kind in ("call", "open"):
+            in_call.append(kind == "call")
+        elif in_call:
+            in_call.pop()
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def _checked(value: Any) -> Number:
+    """Refuse results no later step should have to handle: complex, infinite, or too large."""
+    if isinstance(value, complex):
+        raise CalculationError("the result is a complex number (e.g. a root of a negative)")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CalculationError("the result is too large (or not a number)")
+    if isinstance(value, int) and abs(value) > _MAX_MAGNITUDE:
+        raise CalculationError("the result is too large: results must stay below about 1.8e308")
+    return value
+
+
+def _power(base: Number, exponent: Number) -> Number:
+    """`base ** exponent`, refused before computing when the result would be out of range."""
+    if base != 0 and exponent != 0:
+        size = exponent * math.log10(abs(base))  # log10 of the result's magnitude
+        if size > _MAX_LOG10:
+            raise CalculationError(
+                f"{base!r} ** {exponent!r} is too large (about 10**{size:.0f}): "
+                "results must stay below about 1.8e308"
+            )
+    return base**exponent
+
+
+def _divide(a: Number, b: Number) -> Number:
+    """True division that keeps exact integer quotients as ints (`6 / 3` is 2, `7 / 2` is 3.5)."""
+    if isinstance(a, int) and isinstance(b, int) and b != 0 and a % b == 0:
+        return a // b
+    return a / b
+
+
+def _eval(node: ast.AST) -> Number:
+    """The value of `node`, checked to be a finite real number within range."""
+    return _checked(_eval_node(node))
+
+
+def _eval_node(node: ast.AST) -> Any:
+    match node:
+        case ast.Constant(value=int() | float() as value) if not isinstance(value, bool):
+            return value
+        case ast.Constant(value=str()):
+            raise CalculationError(f"strings are not allowed: {_ALLOWED} are allowed")
+        case ast.Constant(value=value):
+            raise CalculationError(f"unsupported value {value!r}: {_ALLOWED} are allowed")
+        case ast.Name(id=name) | ast.Attribute(value=ast.Name(id="math"), attr=name):
+            if name in _CONSTANTS:
+                return _CONSTANTS[name]
+            if name in _FUNCTIONS:
+                raise CalculationError(f"{name} is a function: call it, e.g. {name}(2)")
+            raise CalculationError(
+                f"unsupported name {name!r}: allowed names are {', '.join(ALLOWED_NAMES)}"
+            )
+        case ast.UnaryOp(op=ast.USub(), operand=operand):
+            return -_eval(operand)
+        case ast.UnaryOp(op=ast.UAdd(), operand=operand):
+            return _eval(operand)
+        case ast.BinOp(left=left, op=op, right=right):
+            a, b = _eval(left), _eval(right)
+            if isinstance(op, ast.Pow):
+                return _power(a, b)
+            if isinstance(op, ast.Div):
+                return _divide(a, b)
+            if type(op) in _BINARY_OPERATORS:
+                return _BINARY_OPERATORS[type(op)](a, b)
+            raise CalculationError(
+                f"unsupported operator {type(op).__name__}: {_ALLOWED} are allowed"
+            )
+        case ast.Call(func=ast.Name(id=name) | ast.Attribute(value=ast.Name(id="math"), attr=name)):
+            return _call(name, node.args, node.keywords)
+        case ast.Call():
+            raise CalculationError(f"only these functions can be called: {', '.join(_FUNCTIONS)}")
+        case ast.Attribute():
+            raise CalculationError(f"attribute access is not allowed: {_ALLOWED} are allowed")
+        case _:
+            raise CalculationError(
+                f"unsupported syntax {type(node).__name__}: {_ALLOWED} are allowed"
+            )
+
+
+def _call(name: str, args: list[ast.expr], keywords: list[ast.keyword]) -> Number:
+    if name not in _FUNCTIONS:
+        raise CalculationError(
+            f"unsupported function {name!r}: allowed functions are {', '.join(_FUNCTIONS)}"
+        )
+    spec = _FUNCTIONS[name]
+    if keywords or any(isinstance(a, ast.Starred) for a in args):
+        raise CalculationError(f"{name}() takes plain positional arguments only")
+    if len(args) < spec.min_args or (spec.max_args is not None and len(args) > spec.max_args):
+        expected = (
+            f"{spec.min_args} or more"
+            if spec.max_args is None
+            else " or ".join(str(n) for n in range(spec.min_args, spec.max_args + 1))
+        )
+        raise CalculationError(f"{name}() takes {expected} argument(s), got {len(args)}")
+    values = [_eval(a) for a in args]
+    try:
+        return spec.impl(*values)
+    except CalculationError:
+        raise
+    except ValueError as exc:
+        shown = ", ".join(repr(v) for v in values)
+        raise CalculationError(f"{name}({shown}) is undefined ({exc})") from None
+
+
+def safe_eval(expression: str) -> int | float:
+    """Evaluate an arithmetic expression without `eval`, in bounded time.
+
+    Returns an int when the result is exact and integral (`6 / 3` -> 2), else a float.
+    Raises `CalculationError` saying what is wrong and what is allowed.
+    """
+    if not isinstance(expression, str):
+        raise CalculationError(f"the expression must be a string, got {type(expression).__name__}")
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise CalculationError(
+            f"the expression is too long ({len(expression)} chars, limit {MAX_EXPRESSION_CHARS})"
+        )
+    text = _drop_thousands_separators(expression.strip().replace("^", "**"))
+    if not text:
+        raise CalculationError("the expression is empty")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, RecursionError, MemoryError) as exc:
+        reason = exc.msg if isinstance(exc, SyntaxError) else "nested too deeply"
+        raise CalculationError(f"invalid syntax ({reason}): {_ALLOWED} are allowed") from None
+    nodes = sum(isinstance(n, ast.expr) for n in ast.walk(tree))
+    if nodes > MAX_NODES:
+        raise CalculationError(
+            f"the expression is too complex ({nodes} numbers, names and operations, "
+            f"limit {MAX_NODES}): split it into smaller calculations"
+        )
+    try:
+        return _eval(tree.body)
+    except ZeroDivisionError:
+        raise CalculationError("division by zero") from None
+    except OverflowError:
+        raise CalculationError(
+            "the result is too large: results must stay below about 1.8e308"
+        ) from None
+    except RecursionError:
+        raise CalculationError("the expression is nested too deeply") from None
+
+
+CALCULATE_DESCRIPTION = """\
+Evaluates one arithmetic expression and returns the number. Accepts numbers, + - * / // % ** \
+(^ also means power), parentheses, the constants pi and e, and the functions sqrt, log(x) \
+(natural), log(x, base), log10, log2, exp, sin, cos, tan, asin, acos, atan (radians), abs, \
+round(x, digits), min, max, floor, ceil, factorial. Write plain numbers: no variables, units, \
+words or % for percent (write 0.12 for 12%). Example: calculate("(3.5 + 2) * 10 ^ 3"). It cannot \
+read numbers out of text: "$1 * 2" works only if task 1 returned a number, not search results."""
+
+
+@tool("calculate", description=CALCULATE_DESCRIPTION)
+def calculate(expression: str) -> int | float:
+    """`safe_eval` as a tool, for plans whose numbers are already known."""
+    return safe_eval(expression)
