@@ -180,7 +180,7 @@ class _PlanJob:
         return {
             "turn_id": self.turn.question.id,
             "round": self.round,
-            "tasks": [*self.turn.tasks, *tasks],
+            "tasks": _first_per_id([*self.turn.tasks, *tasks]),
         }
 
 
@@ -211,3 +211,9 @@ class _JoinJob:
                 "feedback": "",
             }
         return {"thought": decision.thought, "feedback": decision.feedback}
+
+
+def _first_per_id(tasks: list[Task]) -> list[Task]:
+    """Drop tasks that reuse an id (the parser flagged them; the first one's result stands)."""
+    seen: set[int] = set()
+    return [t for t in tasks if not (t["idx"] in seen or seen.add(t["idx"]))]

@@ -159,17 +159,19 @@ class _Run:
         """Take one task from the stream: reject, skip, block on its dependencies, or dispatch."""
         idx = task["idx"]
         self.events.task_planned(task)
+        if idx in self.admitted or idx in self.earlier:
+            # Reported, never recorded: the observation of the first task with this id stands.
+            self.events.task_finished(task, _error(task, task["error"] or f"duplicate id {idx}"))
+            return None
+        self.admitted.add(idx)
         if task["error"]:
             return self.finish(task, _error(task, task["error"]))
-        if idx in self.admitted or idx in self.earlier:
-            return self.finish(task, _error(task, f"duplicate task id {idx}"))
         if task["tool"] not in self.unit.tools:
             return self.finish(task, _error(task, f"unknown tool {task['tool']!r}"))
-        self.admitted.add(idx)
         unmet = set()
         for dep in task["dependencies"]:
             done = self.known.get(dep)
-            if done is None and dep not in self.admitted:
+            if dep == idx or (done is None and dep not in self.admitted):
                 return self.finish(task, _error(task, f"missing reference ${dep}"))
             if done is None:
                 unmet.add(dep)
