@@ -1,0 +1,273 @@
+"""Scripted questions the simulated model answers in every role: planner, joiner, math, ReAct.
+
+A `Scenario` holds what a good model would write for one question: the plan of each round (the
+last one finishes, the others end in a replan), the final answer, the search corpus its queries
+hit and the expressions its math problems translate to. `ScenarioBrain` is a script for
+`OpenAISimulator` that recognises which role a request plays and answers it from the scenario:
+
+- the LLMCompiler planner (our planner prompt) gets the plan of the current round;
+- the joiner gets `Finish(answer)` or `Replan(feedback)`, structured or text as asked;
+- the math tool gets the scenario's expression for its problem;
+- any other request with tools is a ReAct agent: it gets the same tool calls as the plans, one per
+  turn (or, when the request allows parallel tool calls, every ready call at once), with
+  references filled in from the tool results it has seen, then the answer.
+
+So LLMCompiler and ReAct can be compared on exactly the same questions, tools and model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmcompiler_graph.plan import Task, as_text, is_whole_reference
+from llmcompiler_graph.plan_parser import parse_plan
+from llmcompiler_graph.testing.script import ChatRequest, ChatResponse, ToolCall, message_text
+
+PLANNER_MARK = "create a plan to solve it"
+JOINER_MARK = "You are the joiner"
+MATH_MARK = "Translate a math problem into ONE expression"
+
+_SIGNATURES = {"search": ["query"], "math": ["problem", "context"], "calculate": ["expression"]}
+_TASK_LINE = re.compile(r"^\s*(\d+)\.\s", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Round:
+    """One plan and what the joiner says after it (`replan` feedback, or None to finish)."""
+
+    plan: str
+    replan: str | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One question and everything a well-behaved model says about it."""
+
+    question: str
+    rounds: tuple[Round, ...]
+    answer: str
+    corpus: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Search keyword -> results, for `TavilySimulator(corpus=...)`."""
+    math: Mapping[str, str] = field(default_factory=dict)
+    """Math problem -> the expression the model writes for it."""
+    thought: str = "The observations answer the question."
+
+    @property
+    def tasks(self) -> list[Task]:
+        """Every task of every round, in order (what a ReAct agent ends up calling too)."""
+        tasks: list[Task] = []
+        for round in self.rounds:
+            tasks += parse_plan(round.plan, _SIGNATURES, known_ids=[t["idx"] for t in tasks])
+        return tasks
+
+
+def merged_corpus(scenarios: Iterable[Scenario]) -> dict[str, list[dict[str, Any]]]:
+    """One search corpus for several scenarios."""
+    corpus: dict[str, list[dict[str, Any]]] = {}
+    for scenario in scenarios:
+        corpus.update(scenario.corpus)
+    return corpus
+
+
+class ScenarioBrain:
+    """A simulator script that plays every role for a set of scenarios (see the module doc)."""
+
+    def __init__(self, scenarios: Iterable[Scenario]) -> None:
+        self.scenarios = {s.question: s for s in scenarios}
+
+    def __call__(self, request: ChatRequest) -> ChatResponse | str:
+        system = request.system_text
+        if MATH_MARK in system:
+            return self.math(request)
+        scenario = self.scenario(request)
+        if PLANNER_MARK in system:
+            return self.plan(scenario, request)
+        if JOINER_MARK in system:
+            return self.join(scenario, request)
+        return self.react(scenario, request)
+
+    def scenario(self, request: ChatRequest) -> Scenario:
+        for message in request.messages:
+            if message.get("role") == "user":
+                found = self.scenarios.get(message_text(message).strip())
+                if found is not None:
+                    return found
+        raise LookupError(f"no scenario for this conversation: {request.last_user_text[:200]!r}")
+
+    def plan(self, scenario: Scenario, request: ChatRequest) -> str:
+        """The plan of the round the request is at: rounds are told apart by their first id."""
+        shown = _ids(request.last_user_text) if "previous plan" in request.last_user_text else []
+        done = max(shown, default=0)
+        for round in scenario.rounds:
+            if min(_ids(round.plan), default=0) > done:
+                return round.plan
+        return scenario.rounds[-1].plan
+
+    def join(self, scenario: Scenario, request: ChatRequest) -> ChatResponse | str:
+        """Finish, or replan after a round that has replan feedback."""
+        last_id = max(_ids(request.last_user_text), default=0)
+        feedback = next(
+            (r.replan for r in scenario.rounds if max(_ids(r.plan), default=0) == last_id), None
+        )
+        if "answer now" in request.last_user_text:
+            feedback = None
+        decision = {
+            "thought": scenario.thought if feedback is None else "Something is missing.",
+            "action": "finish" if feedback is None else "replan",
+            "answer": scenario.answer if feedback is None else "",
+            "feedback": feedback or "",
+        }
+        if request.wants_structure:
+            return request.structured_reply(decision)
+        action = f"Finish({scenario.answer})" if feedback is None else f"Replan({feedback})"
+        return f"Thought: {decision['thought']}\nAction: {action}"
+
+    def math(self, request: ChatRequest) -> str:
+        text = request.last_user_text
+        for scenario in self.scenarios.values():
+            for problem, expression in scenario.math.items():
+                if problem in text:
+                    return f"```text\n{expression}\n```"
+        raise LookupError(f"no scenario has this math problem: {text[:200]!r}")
+
+    def react(self, scenario: Scenario, request: ChatRequest) -> ChatResponse:
+        """The next ReAct turn: the next tool call(s) of the scenario's tasks, then the answer."""
+        results = _tool_results(request.messages)
+        tasks = [t for t in scenario.tasks if t["idx"] not in results]
+        ready = [t for t in tasks if all(d in results for d in t["dependencies"])]
+        if not ready:
+            return ChatResponse(content=scenario.answer)
+        if request.body.get("parallel_tool_calls") is False:
+            ready = ready[:1]
+        calls = [
+            ToolCall(t["tool"], _fill(t["args"], results), f"call_task_{t['idx']}") for t in ready
+        ]
+        names = ", ".join(t["tool"] for t in ready)
+        return ChatResponse(content=f"I need to call {names} next.", tool_calls=calls)
+
+
+def _ids(text: str) -> list[int]:
+    return [int(m) for m in _TASK_LINE.findall(text)]
+
+
+def _tool_results(messages: list[dict[str, Any]]) -> dict[int, Any]:
+    """Task id -> tool result text, from the tool messages of a ReAct conversation."""
+    results: dict[int, Any] = {}
+    for message in messages:
+        call_id = str(message.get("tool_call_id", ""))
+        if message.get("role") == "tool" and call_id.startswith("call_task_"):
+            results[int(call_id.removeprefix("call_task_"))] = message_text(message)
+    return results
+
+
+def _fill(value: Any, results: Mapping[int, Any]) -> Any:
+    """Replace references with what the ReAct agent has seen (it copies text into its calls)."""
+    if isinstance(value, str):
+        idx = is_whole_reference(value)
+        if idx is not None and idx in results:
+            return as_text(results[idx])
+        return re.sub(
+            r"\$\{?(\d+)\}?",
+            lambda m: as_text(results.get(int(m.group(1)), m.group(0))),
+            value,
+        )
+    if isinstance(value, list):
+        return [_fill(v, results) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, results) for k, v in value.items()}
+    return value
+
+
+def _page(title: str, url: str, content: str) -> list[dict[str, Any]]:
+    return [{"title": title, "url": url, "content": content}]
+
+
+SHOWCASE: tuple[Scenario, ...] = (
+    Scenario(
+        question="What are the populations of Tokyo, Delhi and Shanghai, and which is largest?",
+        rounds=(
+            Round(
+                "Thought: The three lookups are independent.\n"
+                '1. search(query="Tokyo metropolitan area population")\n'
+                '2. search(query="Delhi metropolitan area population")\n'
+                '3. search(query="Shanghai metropolitan area population")\n'
+                "4. join()<END_OF_PLAN>"
+            ),
+        ),
+        answer="Tokyo is the largest with about 37.1 million people, ahead of Delhi (about "
+        "33.8 million) and Shanghai (about 29.9 million). (Simulated data.)",
+        corpus={
+            "tokyo": _page(
+                "Tokyo - population",
+                "https://population.example/tokyo",
+                "The Tokyo metropolitan area has about 37.1 million inhabitants.",
+            ),
+            "delhi": _page(
+                "Delhi - population",
+                "https://population.example/delhi",
+                "The Delhi metropolitan area has about 33.8 million inhabitants.",
+            ),
+            "shanghai": _page(
+                "Shanghai - population",
+                "https://population.example/shanghai",
+                "The Shanghai metropolitan area has about 29.9 million inhabitants.",
+            ),
+        },
+    ),
+    Scenario(
+        question="Which company has the larger market cap, Microsoft or Apple, and by how much?",
+        rounds=(
+            Round(
+                "Thought: Both market caps first, independently; then the difference.\n"
+                '1. search(query="Microsoft market cap")\n'
+                '2. search(query="Apple market cap")\n'
+                '3. math(problem="How many trillion dollars larger is the first market cap than '
+                'the second?", context=["$1", "$2"])\n'
+                "4. join()<END_OF_PLAN>"
+            ),
+        ),
+        answer="Microsoft, by about $0.17 trillion ($3.12 trillion against Apple's $2.95 "
+        "trillion). (Simulated data.)",
+        corpus={
+            "microsoft market cap": _page(
+                "Microsoft (MSFT) - Market capitalization",
+                "https://companiesmarketcap.example/microsoft/marketcap/",
+                "Microsoft has a market cap of $3.12 trillion (simulated snapshot).",
+            ),
+            "apple market cap": _page(
+                "Apple (AAPL) - Market capitalization",
+                "https://companiesmarketcap.example/apple/marketcap/",
+                "Apple has a market cap of $2.95 trillion (simulated snapshot).",
+            ),
+        },
+        math={"How many trillion dollars larger is the first market cap": "3.12 - 2.95"},
+    ),
+    Scenario(
+        question="How tall is the Eiffel Tower in feet?",
+        rounds=(
+            Round(
+                '1. search(query="Eiffel Tower height")\n2. join()<END_OF_PLAN>',
+                replan="The height is given in metres only: convert 330 metres to feet.",
+            ),
+            Round(
+                "Thought: Convert the height found by task 1.\n"
+                '3. math(problem="Convert the Eiffel Tower height from metres to feet", '
+                'context=["$1"])\n'
+                "4. join()<END_OF_PLAN>"
+            ),
+        ),
+        answer="The Eiffel Tower is about 1,083 feet tall (330 metres). (Simulated data.)",
+        corpus={
+            "eiffel tower": _page(
+                "Eiffel Tower",
+                "https://monuments.example/eiffel-tower",
+                "The Eiffel Tower in Paris is 330 metres tall.",
+            ),
+        },
+        math={"Convert the Eiffel Tower height from metres to feet": "330 * 3.28084"},
+    ),
+)
+"""The offline demo's questions: independent searches; searches feeding math; a replan."""
