@@ -106,31 +106,37 @@ class PlanStream:
 
 
 class _Registry:
-    """Process-wide map from superstep key to its stream."""
+    """Process-wide map from superstep key to its stream.
+
+    A stream lives while the planner or the scheduler holds it (`get` ... `release`). Once both
+    have let go of a closed stream it is kept among the last few finished ones, so a scheduler
+    re-run on the same key (a resumed superstep) still reads the plan.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._open: dict[str, PlanStream] = {}
+        self._open: dict[str, tuple[PlanStream, int]] = {}
         self._done: OrderedDict[str, PlanStream] = OrderedDict()
 
     def get(self, key: str) -> PlanStream:
-        """The stream for `key`, created by whichever node arrives first."""
+        """The stream for `key`, created by whichever node arrives first; pair with `release`."""
         with self._lock:
-            stream = self._open.get(key) or self._done.get(key)
-            if stream is None:
-                stream = self._open[key] = PlanStream()
+            stream, holders = self._open.get(key) or (self._done.pop(key, None) or PlanStream(), 0)
+            self._open[key] = (stream, holders + 1)
             return stream
 
     def release(self, key: str) -> None:
-        """Called by the consumer when it is done with the stream."""
         with self._lock:
-            stream = self._open.pop(key, None)
-            if stream is not None and stream.closed:
+            stream, holders = self._open.pop(key)
+            if holders > 1:
+                self._open[key] = (stream, holders - 1)
+            elif stream.closed:
                 self._done[key] = stream
                 while len(self._done) > _DONE_KEPT:
                     self._done.popitem(last=False)
 
     def __len__(self) -> int:
+        """Streams currently held (0 when no run is between planner and scheduler)."""
         with self._lock:
             return len(self._open)
 

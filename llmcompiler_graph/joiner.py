@@ -15,6 +15,7 @@ from typing import Literal
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig
+from langgraph.constants import TAG_NOSTREAM
 from pydantic import BaseModel, Field
 
 from llmcompiler_graph.prompts import (
@@ -84,7 +85,7 @@ class Joiner:
                 format = "text"
         self.format: JoinerFormat = format
         self.runnable = self.runnable.with_config(
-            run_name="joiner", tags=["llmcompiler:joiner", "langsmith:nostream"]
+            run_name="joiner", tags=["llmcompiler:joiner", TAG_NOSTREAM]
         )
         protocol = STRUCTURED_PROTOCOL if format == "structured" else TEXT_PROTOCOL
         self.system_prompt = fill(prompt or JOINER_PROMPT, protocol=protocol)

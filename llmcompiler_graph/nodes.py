@@ -145,7 +145,7 @@ class Nodes:
         the scheduler alone."""
         if current_turn(state).pending:
             return "scheduler"
-        if isinstance(state["messages"][-1], AIMessage):
+        if state.get("decision") == "finish":
             return END
         return ["planner", "scheduler"]
 
@@ -207,10 +207,11 @@ class _JoinJob:
         if decision.finish:
             return {
                 "messages": [AIMessage(decision.answer)],
+                "decision": "finish",
                 "thought": decision.thought,
                 "feedback": "",
             }
-        return {"thought": decision.thought, "feedback": decision.feedback}
+        return {"decision": "replan", "thought": decision.thought, "feedback": decision.feedback}
 
 
 def _first_per_id(tasks: list[Task]) -> list[Task]:

@@ -144,6 +144,7 @@ class _Run:
                 self.settled.clear()
                 await self.settled.wait()
                 self.raise_failure()
+            self.raise_failure()
         finally:
             for pending in self.in_flight:
                 pending.cancel()

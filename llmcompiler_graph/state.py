@@ -7,7 +7,7 @@ final `AIMessage` out. Everything else is JSON-like data that checkpointers and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langgraph.graph import MessagesState
@@ -26,6 +26,8 @@ class State(MessagesState, total=False):
     """Every task planned in this turn, all rounds (written by the planner)."""
     observations: list[Observation]
     """One observation per task of this turn, by task id order (written by the scheduler)."""
+    decision: Literal["finish", "replan"]
+    """The joiner's last decision; the graph ends on `finish`."""
     thought: str
     """The joiner's last thought."""
     feedback: str

@@ -31,7 +31,8 @@ JOINER_MARK = "You are the joiner"
 MATH_MARK = "Translate a math problem into ONE expression"
 
 _SIGNATURES = {"search": ["query"], "math": ["problem", "context"], "calculate": ["expression"]}
-_TASK_LINE = re.compile(r"^\s*(\d+)\.\s", re.MULTILINE)
+_TASK_LINE = re.compile(r"^\s*(\d+)\.\s+(?!join\()", re.MULTILINE)
+"""A numbered tool call (join lines excluded), in a plan or in the results shown to a model."""
 
 
 @dataclass(frozen=True)
