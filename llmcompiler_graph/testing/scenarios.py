@@ -91,7 +91,8 @@ class ScenarioBrain:
         return self.react(scenario, request)
 
     def scenario(self, request: ChatRequest) -> Scenario:
-        for message in request.messages:
+        """The scenario of the latest question in the conversation (earlier turns may differ)."""
+        for message in reversed(request.messages):
             if message.get("role") == "user":
                 found = self.scenarios.get(message_text(message).strip())
                 if found is not None:

@@ -1,0 +1,420 @@
+"""The loopback simulators, driven by the real clients (ChatOpenAI / openai, tavily-python).
+
+Timing checks here are rough ordering checks of the simulator itself, with generous bounds so
+that they hold on a loaded 2-core machine.
+"""
+
+import asyncio
+import math
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import openai
+import pytest
+import requests
+from langchain_core.messages import AIMessageChunk
+from langchain_openai import ChatOpenAI
+from pydantic import BaseModel
+from tavily import AsyncTavilyClient, TavilyClient
+from tavily.errors import InvalidAPIKeyError, UsageLimitExceededError
+
+from llmcompiler_graph.testing import (
+    ChatRequest,
+    ChatResponse,
+    LatencyModel,
+    OpenAISimulator,
+    ResponseQueue,
+    TavilySimulator,
+    ToolCall,
+    estimate_tokens,
+)
+
+pytest_plugins = ["llmcompiler_graph.testing.pytest_plugin"]
+
+SEARCH_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "search",
+        "description": "Search the web.",
+        "parameters": {
+            "type": "object",
+            "properties": {"query": {"type": "string"}},
+            "required": ["query"],
+        },
+    },
+}
+
+
+class Answer(BaseModel):
+    answer: str
+    confidence: float
+
+
+def chat_model(sim: OpenAISimulator, **kwargs) -> ChatOpenAI:
+    kwargs.setdefault("timeout", 10)
+    return ChatOpenAI(model="gpt-4o-mini", base_url=sim.base_url, api_key="sim", **kwargs)
+
+
+def aggregate(chunks: list[AIMessageChunk]) -> AIMessageChunk:
+    total = chunks[0]
+    for chunk in chunks[1:]:
+        total += chunk
+    return total
+
+
+def tavily(sim: TavilySimulator) -> TavilyClient:
+    return TavilyClient(api_key="tvly-sim", api_base_url=sim.base_url)
+
+
+# -- OpenAI: protocol ------------------------------------------------------------------------
+
+
+def test_stream_arrives_in_chunks_with_usage(openai_simulator: OpenAISimulator) -> None:
+    text = "The quick brown fox jumps over the lazy dog."
+    openai_simulator.script = [text]
+    chunks = list(chat_model(openai_simulator, stream_usage=True).stream("hi"))
+
+    pieces = [chunk.content for chunk in chunks if chunk.content]
+    assert len(pieces) == math.ceil(len(text) / 4)
+    assert "".join(pieces) == text
+    entry = openai_simulator.requests[0]
+    assert aggregate(chunks).usage_metadata == {
+        "input_tokens": entry.prompt_tokens,
+        "output_tokens": estimate_tokens(text),
+        "total_tokens": entry.prompt_tokens + estimate_tokens(text),
+        "input_token_details": {},
+        "output_token_details": {},
+    }
+    assert entry.request.stream and entry.request.include_usage
+    assert entry.status == 200
+    assert entry.received_at <= entry.first_chunk_at <= entry.last_chunk_at <= entry.finished_at
+
+
+def test_streamed_tool_calls_aggregate(openai_simulator: OpenAISimulator) -> None:
+    openai_simulator.script = [
+        ChatResponse(
+            tool_calls=[
+                ToolCall("search", {"query": "Apple market cap"}, "call_1"),
+                ("search", '{"query": "Microsoft market cap"}'),
+            ]
+        )
+    ]
+    model = chat_model(openai_simulator).bind_tools([SEARCH_TOOL])
+    chunks = list(model.stream("Compare Apple and Microsoft."))
+
+    assert sum(len(chunk.tool_call_chunks) for chunk in chunks) > 4  # arguments arrive in pieces
+    message = aggregate(chunks)
+    assert [(call["name"], call["args"]) for call in message.tool_calls] == [
+        ("search", {"query": "Apple market cap"}),
+        ("search", {"query": "Microsoft market cap"}),
+    ]
+    assert message.tool_calls[0]["id"] == "call_1"
+    assert message.tool_calls[1]["id"].startswith("call_")
+    assert message.response_metadata["finish_reason"] == "tool_calls"
+    assert openai_simulator.requests[0].request.tool_names == ["search"]
+
+
+def test_invoke_without_streaming(openai_simulator: OpenAISimulator) -> None:
+    openai_simulator.script = ["Paris.", ChatResponse.call("search", query="capital of France")]
+    model = chat_model(openai_simulator)
+
+    message = model.invoke("Capital of France?")
+    assert message.content == "Paris."
+    assert message.usage_metadata["output_tokens"] == estimate_tokens("Paris.")
+    assert message.response_metadata["finish_reason"] == "stop"
+
+    message = model.bind_tools([SEARCH_TOOL]).invoke("Capital of France?")
+    assert message.content == ""
+    assert message.tool_calls[0]["args"] == {"query": "capital of France"}
+    assert [entry.request.stream for entry in openai_simulator.requests] == [False, False]
+    assert isinstance(openai_simulator.script, ResponseQueue)
+    assert len(openai_simulator.script) == 0  # every canned answer was used
+
+
+@pytest.mark.parametrize("method", ["function_calling", "json_schema"])
+def test_structured_output(openai_simulator: OpenAISimulator, method: str) -> None:
+    seen: list[ChatRequest] = []
+
+    def script(request: ChatRequest) -> ChatResponse:
+        seen.append(request)
+        return request.structured_reply({"answer": "42", "confidence": 0.9})
+
+    openai_simulator.script = script
+    model = chat_model(openai_simulator).with_structured_output(Answer, method=method)
+
+    assert model.invoke("What is the answer?") == Answer(answer="42", confidence=0.9)
+    assert seen[0].wants_structure
+    if method == "function_calling":
+        assert seen[0].forced_tool == "Answer"
+    else:
+        assert seen[0].json_schema["properties"].keys() == {"answer", "confidence"}
+
+
+def test_models_endpoint_and_missing_key(openai_simulator: OpenAISimulator) -> None:
+    client = openai.OpenAI(base_url=openai_simulator.base_url, api_key="sim")
+    assert [model.id for model in client.models.list()] == ["gpt-4o-mini"]
+
+    response = httpx.post(f"{openai_simulator.base_url}/chat/completions", json={"messages": []})
+    assert response.status_code == 401
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_sequential_requests_share_connections(openai_simulator: OpenAISimulator) -> None:
+    openai_simulator.script = lambda request: f"echo {request.last_user_text}"
+    model = chat_model(openai_simulator)
+    for i in range(10):
+        if i % 2:
+            assert model.invoke(f"q{i}").content == f"echo q{i}"
+        else:
+            assert "".join(c.content for c in model.stream(f"q{i}")) == f"echo q{i}"
+    assert openai_simulator.usage_totals()["completion_tokens"] == 10 * estimate_tokens("echo q0")
+
+
+# -- OpenAI: faults --------------------------------------------------------------------------
+
+
+def test_rate_limits_are_retried(openai_simulator: OpenAISimulator) -> None:
+    openai_simulator.script = ["finally"]
+    openai_simulator.fail_next(2, status=429, retry_after=0.01)
+
+    assert chat_model(openai_simulator, max_retries=2).invoke("hi").content == "finally"
+    assert [entry.status for entry in openai_simulator.requests] == [429, 429, 200]
+
+
+def test_server_error_without_retries_raises(openai_simulator: OpenAISimulator) -> None:
+    openai_simulator.fail_next(1, status=500)
+
+    with pytest.raises(openai.InternalServerError):
+        chat_model(openai_simulator, max_retries=0).invoke("hi")
+    assert [entry.status for entry in openai_simulator.requests] == [500]
+
+
+def test_script_errors_are_500_and_not_retried(openai_simulator: OpenAISimulator) -> None:
+    openai_simulator.script = []  # exhausted at once
+
+    with pytest.raises(openai.InternalServerError, match="response queue is empty"):
+        chat_model(openai_simulator, max_retries=2).invoke("hi")
+    (entry,) = openai_simulator.requests
+    assert entry.status == 500
+    assert entry.error.startswith("ScriptExhausted")
+
+
+def test_cut_stream_raises_without_hanging(openai_simulator: OpenAISimulator) -> None:
+    openai_simulator.script = ["0123456789abcdefghij", "next"]
+    openai_simulator.cut_next_stream(after_chars=10)
+    model = chat_model(openai_simulator)
+    received: list[str] = []
+
+    def consume() -> None:
+        for chunk in model.stream("hi"):
+            received.append(chunk.content)
+
+    with ThreadPoolExecutor(1) as pool, pytest.raises(openai.APIConnectionError):
+        pool.submit(consume).result(timeout=15)
+    assert "".join(received) == "0123456789"
+    entry = openai_simulator.requests[0]
+    assert entry.cut and entry.completion_tokens == estimate_tokens("0123456789")
+    assert model.invoke("again").content == "next"  # the pool recovers
+
+
+def test_slow_next_delays_the_first_token(openai_simulator: OpenAISimulator) -> None:
+    openai_simulator.slow_next(0.3)
+    model = chat_model(openai_simulator)
+    list(model.stream("slow"))
+    list(model.stream("fast"))
+
+    slow, fast = openai_simulator.requests
+    assert slow.first_chunk_at - slow.received_at >= 0.29
+    assert fast.first_chunk_at - fast.received_at < 0.25
+
+
+# -- OpenAI: latency and concurrency ---------------------------------------------------------
+
+
+def test_latency_model_paces_the_stream(openai_simulator: OpenAISimulator) -> None:
+    openai_simulator.latency = LatencyModel(
+        ttft_base=0.2, ttft_per_prompt_token=0.0, tokens_per_second=200
+    )
+    openai_simulator.script = ["x" * 400]  # 100 tokens: 0.5 s of decoding
+    model = chat_model(openai_simulator)
+    start = time.monotonic()
+    first = None
+    for chunk in model.stream("hi"):
+        if chunk.content and first is None:
+            first = time.monotonic() - start
+    total = time.monotonic() - start
+
+    assert 0.19 <= first < 1.0
+    assert 0.69 <= total < 2.0
+    entry = openai_simulator.requests[0]
+    assert 0.19 <= entry.first_chunk_at - entry.received_at < 0.4
+    # the finish chunk is due at 0.2 + 0.5 s: chunks run on absolute deadlines, so late wake-ups
+    # under load do not add up over the 100 chunks
+    assert 0.69 <= entry.last_chunk_at - entry.received_at < 1.2
+
+
+def test_non_streamed_answer_waits_for_full_decode(openai_simulator: OpenAISimulator) -> None:
+    openai_simulator.latency = LatencyModel(
+        ttft_base=0.1, ttft_per_prompt_token=0.0, tokens_per_second=400
+    )
+    openai_simulator.script = ["y" * 400]  # 0.25 s of decoding
+    model = chat_model(openai_simulator)
+    start = time.monotonic()
+    model.invoke("hi")
+    assert 0.34 <= time.monotonic() - start < 1.5
+
+
+async def test_concurrent_streams_through_one_client(openai_simulator: OpenAISimulator) -> None:
+    openai_simulator.latency = LatencyModel(
+        ttft_base=0.3, ttft_per_prompt_token=0.0, tokens_per_second=400
+    )
+    openai_simulator.script = lambda request: f"Answer to {request.last_user_text}. " * 4
+    model = chat_model(openai_simulator, stream_usage=True)
+
+    async def ask(i: int) -> str:
+        return "".join([chunk.content async for chunk in model.astream(f"question {i}")])
+
+    answers = await asyncio.wait_for(asyncio.gather(*(ask(i) for i in range(20))), timeout=30)
+
+    assert answers == [f"Answer to question {i}. " * 4 for i in range(20)]
+    entries = openai_simulator.requests
+    assert len(entries) == 20 and {entry.status for entry in entries} == {200}
+    # all were in flight together: the last arrived before the first finished
+    assert max(e.received_at for e in entries) < min(e.finished_at for e in entries)
+
+
+# -- lifecycle -------------------------------------------------------------------------------
+
+
+def test_context_manager_closes_the_port() -> None:
+    with OpenAISimulator(latency=LatencyModel.instant()) as sim:
+        port = sim.port
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2)
+    sim.stop()  # idempotent
+    with pytest.raises(RuntimeError):
+        _ = sim.base_url
+
+
+def test_stop_interrupts_streams_in_flight() -> None:
+    sim = OpenAISimulator(["z" * 4000], latency=LatencyModel(tokens_per_second=20)).start()
+    model = chat_model(sim, max_retries=0)
+    started = []
+
+    def consume() -> None:
+        for chunk in model.stream("hi"):
+            started.append(chunk)
+
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(consume)
+        while not started:
+            time.sleep(0.01)
+        t0 = time.monotonic()
+        sim.stop()
+        assert time.monotonic() - t0 < 1.5
+        with pytest.raises(openai.APIConnectionError):
+            future.result(timeout=10)
+
+
+@pytest.mark.parametrize("module", ["openai_server", "tavily_server"])
+def test_standalone_process_prints_its_url(module: str) -> None:
+    command = [sys.executable, "-m", f"llmcompiler_graph.testing.{module}", "--port", "0"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            url = process.stdout.readline().strip()
+            if module == "openai_server":
+                model = ChatOpenAI(model="m", base_url=url, api_key="sim", timeout=10)
+                assert model.invoke("hello").content == "You said: hello"
+            else:
+                client = TavilyClient(api_key="tvly-sim", api_base_url=url)
+                assert client.search("What is LangGraph?")["results"][0]["title"] == "LangGraph"
+        finally:
+            process.terminate()
+        assert "Warning" not in process.stderr.read()
+
+
+# -- Tavily ----------------------------------------------------------------------------------
+
+
+def test_tavily_corpus_and_fallback(tavily_simulator: TavilySimulator) -> None:
+    client = tavily(tavily_simulator)
+
+    response = client.search("Apple market cap", include_answer=True, include_usage=True)
+    assert response["query"] == "Apple market cap"
+    (result,) = response["results"]
+    assert result["url"] == "https://companiesmarketcap.example/apple/marketcap/"
+    assert "$2.95 trillion" in result["content"]
+    assert result["score"] == 0.9 and result["raw_content"] is None
+    assert response["answer"].startswith("Apple has a market cap")
+    assert response["usage"] == {"credits": 1}
+    assert {"images", "response_time", "request_id", "follow_up_questions"} <= response.keys()
+
+    fabricated = client.search("population of Atlantis", include_raw_content=True)["results"]
+    assert len(fabricated) == 2 and fabricated[0]["raw_content"] == fabricated[0]["content"]
+    assert client.search("population of Atlantis", max_results=1)["results"] == [
+        {**fabricated[0], "raw_content": None}
+    ]
+    assert [entry.status for entry in tavily_simulator.requests] == [200, 200, 200]
+
+
+async def test_tavily_async_client(tavily_simulator: TavilySimulator) -> None:
+    client = AsyncTavilyClient(api_key="tvly-sim", api_base_url=tavily_simulator.base_url)
+    try:
+        responses = await asyncio.gather(
+            client.search("Microsoft market cap"), client.search("LLMCompiler paper")
+        )
+    finally:
+        await client.close()
+    assert "$3.12 trillion" in responses[0]["results"][0]["content"]
+    assert responses[1]["results"][0]["url"] == "https://arxiv.org/abs/2312.04511"
+
+
+def test_tavily_latency() -> None:
+    with TavilySimulator(latency=lambda query: 0.3 if "slow" in query else 0.0) as sim:
+        client = tavily(sim)
+        start = time.monotonic()
+        client.search("slow query")
+        assert 0.29 <= time.monotonic() - start < 2.0
+        entry = sim.requests[0]
+        assert entry.delay == 0.3 and entry.finished_at - entry.received_at >= 0.29
+
+    a, b = TavilySimulator(jitter=(0.1, 0.5), seed=7), TavilySimulator(jitter=(0.1, 0.5), seed=7)
+    delays = [a.delay_for(f"query {i}") for i in range(10)]
+    assert delays == [b.delay_for(f"query {i}") for i in range(10)]
+    assert all(0.1 <= delay <= 0.5 for delay in delays) and len(set(delays)) == 10
+
+
+def test_tavily_rejects_a_missing_key(
+    tavily_simulator: TavilySimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TAVILY_API_KEY", raising=False)
+    with pytest.raises(InvalidAPIKeyError):
+        TavilyClient(api_base_url=tavily_simulator.base_url).search("anything")
+    assert tavily_simulator.requests[0].status == 401
+
+
+async def test_tavily_fail_next(tavily_simulator: TavilySimulator) -> None:
+    tavily_simulator.fail_next(1, status=429)
+    tavily_simulator.fail_next(1, status=500)
+    client = tavily(tavily_simulator)
+    with pytest.raises(UsageLimitExceededError):
+        client.search("q")
+    with pytest.raises(requests.HTTPError):
+        client.search("q")
+
+    tavily_simulator.fail_next(1, status=500)
+    async_client = AsyncTavilyClient(api_key="tvly-sim", api_base_url=tavily_simulator.base_url)
+    try:
+        with pytest.raises(httpx.HTTPStatusError):
+            await async_client.search("q")
+        assert (await async_client.search("q"))["results"]
+    finally:
+        await async_client.close()
+    assert [entry.status for entry in tavily_simulator.requests] == [429, 500, 500, 200]
