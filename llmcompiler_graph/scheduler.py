@@ -28,9 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import time
 from collections import ChainMap, defaultdict
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -99,12 +102,29 @@ class TaskFetchingUnit:
         return run_sync(self.arun(_as_async(tasks), **kwargs))
 
 
+_TOOL_THREADS = 256
+"""Threads for sync tools, shared by all runs: enough that `max_concurrency` is the only limit."""
+
+
+@functools.cache
+def _tool_threads() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=_TOOL_THREADS, thread_name_prefix="llmcompiler-tool")
+
+
 async def _as_async(tasks: Tasks) -> AsyncIterable[Task]:
+    """Tasks from any source; a plain iterator (maybe a slow generator) is read off the loop, so
+    tools keep starting while it blocks."""
     if isinstance(tasks, AsyncIterable):
         async for task in tasks:
             yield task
-    else:
+    elif isinstance(tasks, Sequence):
         for task in tasks:
+            yield task
+    else:
+        iterator, loop = iter(tasks), asyncio.get_running_loop()
+        while (
+            task := await loop.run_in_executor(_tool_threads(), next, iterator, None)
+        ) is not None:
             yield task
 
 
@@ -132,29 +152,31 @@ class _Run:
         self.in_flight: set[asyncio.Task[None]] = set()
         self.settled = asyncio.Event()
         self.failure: BaseException | None = None
+        self.consumer: asyncio.Task[Any] | None = None
         limit = unit.max_concurrency
         self.slots = asyncio.Semaphore(limit) if limit else None
 
     async def execute(self, tasks: Tasks) -> dict[int, Observation]:
+        self.consumer = asyncio.current_task()
         try:
             async for task in _as_async(tasks):
                 self.admit(task)
-                self.raise_failure()
             while self.in_flight:
                 self.settled.clear()
                 await self.settled.wait()
-                self.raise_failure()
-            self.raise_failure()
+        except asyncio.CancelledError:
+            # `retire` cancels us to surface a tool's interrupt while we wait for the planner.
+            if self.failure is None:
+                raise
+            self.consumer.uncancel()
         finally:
             for pending in self.in_flight:
                 pending.cancel()
             with contextlib.suppress(BaseException):
                 await asyncio.gather(*self.in_flight, return_exceptions=True)
-        return self.results
-
-    def raise_failure(self) -> None:
         if self.failure is not None:
             raise self.failure
+        return self.results
 
     def admit(self, task: Task) -> None:
         """Take one task from the stream: reject, skip, block on its dependencies, or dispatch."""
@@ -193,10 +215,14 @@ class _Run:
         job.add_done_callback(self.retire)
 
     def retire(self, job: asyncio.Task[None]) -> None:
+        """A tool call's asyncio task ended. Tool errors are observations already; what escapes
+        (an interrupt or another `GraphBubbleUp`) stops the run at once."""
         self.in_flight.discard(job)
         if not job.cancelled() and job.exception() is not None and self.failure is None:
             self.failure = job.exception()
-        if not self.in_flight or self.failure is not None:
+            if self.consumer is not None:
+                self.consumer.cancel()
+        elif not self.in_flight:
             self.settled.set()
 
     async def call(self, task: Task, dispatched_at: float) -> None:
@@ -204,18 +230,18 @@ class _Run:
             started_at = time.time()
             args = resolve_args(task, self.known)
             self.events.task_started(task, args, dispatched_at, started_at)
+            deadline = asyncio.timeout(self.unit.task_timeout)
             try:
-                async with asyncio.timeout(self.unit.task_timeout):
+                async with deadline:
                     value = await self.invoke(self.unit.tools[task["tool"]], args)
                 status, error = "ok", None
             except GraphBubbleUp:
                 raise
-            except TimeoutError:
-                value, status = None, "error"
-                limit = self.unit.task_timeout
-                error = f"TimeoutError: {task['tool']} did not finish within {limit:g} s"
             except Exception as exc:
                 value, status, error = None, "error", f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, TimeoutError) and deadline.expired():
+                    limit = self.unit.task_timeout
+                    error = f"TimeoutError: {task['tool']} did not finish within {limit:g} s"
         self.finish(
             task,
             Observation(
@@ -232,24 +258,31 @@ class _Run:
 
     async def invoke(self, tool: BaseTool, args: dict[str, Any]) -> Any:
         if self.prefer_sync and has_sync_implementation(tool):
-            return await asyncio.to_thread(tool.invoke, args, self.config)
+            call = functools.partial(contextvars.copy_context().run, tool.invoke, args, self.config)
+            return await asyncio.get_running_loop().run_in_executor(_tool_threads(), call)
         return await tool.ainvoke(args, self.config)
 
     def finish(self, task: Task, observation: Observation) -> None:
-        """Record an observation and release (or skip) the tasks that waited for it."""
-        idx = task["idx"]
-        self.results[idx] = observation
-        self.events.task_finished(task, observation)
-        for waiting_idx in self.dependents.pop(idx, []):
-            waiting, unmet = self.blocked[waiting_idx]
-            if observation["status"] != "ok":
-                del self.blocked[waiting_idx]
-                self.finish(waiting, _skipped(waiting, idx))
-                continue
-            unmet.discard(idx)
-            if not unmet:
-                del self.blocked[waiting_idx]
-                self.dispatch(waiting)
+        """Record an observation and release the tasks that waited for it: dispatch those now
+        ready, skip (transitively, without recursion) those whose input failed."""
+        settled = [(task, observation)]
+        while settled:
+            task, observation = settled.pop()
+            idx = task["idx"]
+            self.results[idx] = observation
+            self.events.task_finished(task, observation)
+            for waiting_idx in self.dependents.pop(idx, []):
+                if waiting_idx not in self.blocked:
+                    continue  # skipped already through another failed input
+                waiting, unmet = self.blocked[waiting_idx]
+                if observation["status"] != "ok":
+                    del self.blocked[waiting_idx]
+                    settled.append((waiting, _skipped(waiting, idx)))
+                    continue
+                unmet.discard(idx)
+                if not unmet:
+                    del self.blocked[waiting_idx]
+                    self.dispatch(waiting)
 
 
 def _error(task: Task, error: str, status: ObservationStatus = "error") -> Observation:
