@@ -3,19 +3,49 @@
 A planner LLM streams a DAG of tool calls; the task fetching unit runs each call the moment its
 inputs exist, in parallel, while the plan is still streaming; a joiner answers or replans.
 
->>> from llmcompiler_graph import create_llmcompiler  # doctest: +SKIP
->>> graph = create_llmcompiler(model, tools, max_replans=2)  # doctest: +SKIP
->>> graph.invoke({"messages": [("user", "question")]})["messages"][-1].content  # doctest: +SKIP
+```python
+from llmcompiler_graph import create_llmcompiler
+
+graph = create_llmcompiler(model, tools, max_replans=2)
+graph.invoke({"messages": [("user", "question")]})["messages"][-1].content
+```
+
+Names load on first use, so `llmcompiler-graph --help` does not wait for the whole LangChain stack.
 """
 
-from llmcompiler_graph.context import Context
-from llmcompiler_graph.graph import create_llmcompiler
-from llmcompiler_graph.joiner import Joiner, JoinerDecision
-from llmcompiler_graph.plan import Observation, Task
-from llmcompiler_graph.plan_parser import PlanParser, parse_plan
-from llmcompiler_graph.planner import Planner
-from llmcompiler_graph.scheduler import TaskFetchingUnit
-from llmcompiler_graph.state import State
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmcompiler_graph.context import Context
+    from llmcompiler_graph.graph import create_llmcompiler
+    from llmcompiler_graph.joiner import Joiner, JoinerDecision
+    from llmcompiler_graph.plan import Observation, Task
+    from llmcompiler_graph.plan_parser import PlanParser, parse_plan
+    from llmcompiler_graph.planner import Planner
+    from llmcompiler_graph.scheduler import TaskFetchingUnit
+    from llmcompiler_graph.state import State
+
+_HOME = {
+    "Context": "context",
+    "create_llmcompiler": "graph",
+    "Joiner": "joiner",
+    "JoinerDecision": "joiner",
+    "Observation": "plan",
+    "Task": "plan",
+    "PlanParser": "plan_parser",
+    "parse_plan": "plan_parser",
+    "Planner": "planner",
+    "TaskFetchingUnit": "scheduler",
+    "State": "state",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Context",

@@ -248,28 +248,75 @@ SHOWCASE: tuple[Scenario, ...] = (
         math={"How many trillion dollars larger is the first market cap": "3.12 - 2.95"},
     ),
     Scenario(
-        question="How tall is the Eiffel Tower in feet?",
+        question="Who directed the highest-grossing film of 2019, and how old were they then?",
         rounds=(
             Round(
-                '1. search(query="Eiffel Tower height")\n2. join()<END_OF_PLAN>',
-                replan="The height is given in metres only: convert 330 metres to feet.",
+                '1. search(query="highest-grossing film of 2019")\n2. join()<END_OF_PLAN>',
+                replan="Avengers: Endgame was directed by Anthony and Joe Russo: find when each "
+                "was born and compute their ages in 2019.",
             ),
             Round(
-                "Thought: Convert the height found by task 1.\n"
-                '3. math(problem="Convert the Eiffel Tower height from metres to feet", '
-                'context=["$1"])\n'
-                "4. join()<END_OF_PLAN>"
+                "Thought: The two birth dates are independent; each age needs its own.\n"
+                '2. search(query="Anthony Russo date of birth")\n'
+                '3. search(query="Joe Russo date of birth")\n'
+                '4. math(problem="How old was Anthony Russo when the film came out?", '
+                'context=["$1", "$2"])\n'
+                '5. math(problem="How old was Joe Russo when the film came out?", '
+                'context=["$1", "$3"])\n'
+                "6. join()<END_OF_PLAN>"
             ),
         ),
-        answer="The Eiffel Tower is about 1,083 feet tall (330 metres). (Simulated data.)",
+        answer="Avengers: Endgame, the highest-grossing film of 2019, was directed by Anthony "
+        "and Joe Russo, who were 49 and 48 when it came out. (Simulated data.)",
         corpus={
-            "eiffel tower": _page(
-                "Eiffel Tower",
-                "https://monuments.example/eiffel-tower",
-                "The Eiffel Tower in Paris is 330 metres tall.",
+            "highest-grossing film of 2019": _page(
+                "2019 in film - Highest-grossing films",
+                "https://films.example/2019",
+                "Avengers: Endgame (2019), directed by Anthony and Joe Russo, was the "
+                "highest-grossing film of 2019 with $2.8 billion worldwide.",
+            ),
+            "anthony russo": _page(
+                "Anthony Russo",
+                "https://people.example/anthony-russo",
+                "Anthony Russo (born February 3, 1970, in Cleveland, Ohio) is a film director.",
+            ),
+            "joe russo": _page(
+                "Joe Russo",
+                "https://people.example/joe-russo",
+                "Joe Russo (born July 18, 1971, in Cleveland, Ohio) is a film director.",
             ),
         },
-        math={"Convert the Eiffel Tower height from metres to feet": "330 * 3.28084"},
+        math={
+            "How old was Anthony Russo when the film came out?": "2019 - 1970",
+            "How old was Joe Russo when the film came out?": "2019 - 1971",
+        },
     ),
 )
-"""The offline demo's questions: independent searches; searches feeding math; a replan."""
+"""The offline demo's questions: independent searches; searches feeding math; a replan whose
+second plan runs in parallel and builds on the first."""
+
+EIFFEL = Scenario(
+    question="How tall is the Eiffel Tower in feet?",
+    rounds=(
+        Round(
+            '1. search(query="Eiffel Tower height")\n2. join()<END_OF_PLAN>',
+            replan="The height is given in metres only: convert 330 metres to feet.",
+        ),
+        Round(
+            "Thought: Convert the height found by task 1.\n"
+            '2. math(problem="Convert the Eiffel Tower height from metres to feet", '
+            'context=["$1"])\n'
+            "3. join()<END_OF_PLAN>"
+        ),
+    ),
+    answer="The Eiffel Tower is about 1,083 feet tall (330 metres). (Simulated data.)",
+    corpus={
+        "eiffel tower": _page(
+            "Eiffel Tower",
+            "https://monuments.example/eiffel-tower",
+            "The Eiffel Tower in Paris is 330 metres tall.",
+        ),
+    },
+    math={"Convert the Eiffel Tower height from metres to feet": "330 * 3.28084"},
+)
+"""A replan on a purely sequential question (search, then convert): ReAct's best case."""

@@ -266,7 +266,7 @@ def safe_eval(expression: str) -> int | float:
             f"limit {MAX_NODES}): split it into smaller calculations"
         )
     try:
-        return _eval(tree.body)
+        result = _eval(tree.body)
     except ZeroDivisionError:
         raise CalculationError("division by zero") from None
     except OverflowError:
@@ -275,6 +275,8 @@ def safe_eval(expression: str) -> int | float:
         ) from None
     except RecursionError:
         raise CalculationError("the expression is nested too deeply") from None
+    # Floats keep 12 significant digits: 3.12 - 2.95 reads 0.17, not 0.16999999999999993.
+    return float(f"{result:.12g}") if isinstance(result, float) else result
 
 
 CALCULATE_DESCRIPTION = """\

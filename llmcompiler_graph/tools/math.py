@@ -15,6 +15,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig, patch_config
 from langchain_core.tools import BaseTool, StructuredTool
+from langgraph.constants import TAG_NOSTREAM
 from pydantic import BaseModel, Field, field_validator
 
 from llmcompiler_graph.plan import as_text
@@ -153,7 +154,8 @@ def _model_config(config: RunnableConfig, callbacks: Callbacks) -> RunnableConfi
     the tool run in traces and streams.
     """
     inner = patch_config(config, callbacks=callbacks)
-    inner["tags"] = [*inner.get("tags", []), MATH_TAG]
+    # Its tokens are plumbing: `stream_mode="messages"` shows the planner and the answer only.
+    inner["tags"] = [*inner.get("tags", []), MATH_TAG, TAG_NOSTREAM]
     return inner
 
 

@@ -1,0 +1,284 @@
+"""The `llmcompiler-graph` command: `ask`, `demo` and `bench`.
+
+- `ask "question"` runs the ready-made graph (`llmcompiler_graph.graph:graph`) with a live task
+  view, then prints the answer, latency, LLM calls and tokens (`--json` for a machine-readable
+  result). `--simulate` runs it offline on the simulators instead.
+- `demo` runs the SHOWCASE questions offline, each next to a sequential ReAct run.
+- `bench ...` forwards to `llmcompiler_graph.bench`.
+
+Each command runs all its async work in one `asyncio.run`: a chat model's async HTTP client
+belongs to the event loop it first ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import openai
+from dotenv import load_dotenv
+from rich.console import Console
+from rich.text import Text
+
+from llmcompiler_graph.context import Context
+from llmcompiler_graph.demo import ask_live, run_demo, showcase_question, simulation
+from llmcompiler_graph.graph import create_llmcompiler
+from llmcompiler_graph.graph import graph as ready_graph
+from llmcompiler_graph.live import RunResult
+from llmcompiler_graph.testing.scenarios import SHOWCASE
+
+EXIT_USAGE = 2
+"""Exit code for what the user must fix before a run can start (keys, unknown question)."""
+
+KEY_HELP = {
+    "OPENAI_API_KEY": ("sk-...", "https://platform.openai.com/api-keys"),
+    "TAVILY_API_KEY": ("tvly-...", "https://app.tavily.com"),
+}
+
+
+class UsageProblem(Exception):
+    """Something the user must fix before the run; the message says what and how."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `llmcompiler-graph`; returns the exit code."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "bench":
+        return run_bench(extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return args.run(args)
+    except UsageProblem as problem:
+        _complain(str(problem))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _complain("Interrupted.")
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        _complain(f"Error: {describe_error(exc)} (run with --debug for the traceback)")
+        return 1
+
+
+def _complain(message: str) -> None:
+    """Print to stderr without wrapping, so the commands in messages stay copyable."""
+    Console(stderr=True).print(Text(message), soft_wrap=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llmcompiler-graph",
+        description="LLMCompiler (Kim et al., ICML 2024) on LangGraph: plan tool calls as a DAG, "
+        "run them in parallel while the plan streams, then answer.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+
+    ask = commands.add_parser(
+        "ask",
+        parents=[common],
+        help="answer a question with a live view of the tasks",
+        description="Answer a question with the ready-made graph (OpenAI model, Tavily search, "
+        "math, calculate). Needs OPENAI_API_KEY and TAVILY_API_KEY (environment or ./.env), "
+        "unless --simulate.",
+    )
+    ask.add_argument("question")
+    ask.add_argument(
+        "--model",
+        help="chat model as provider:model (default: LLMCOMPILER_MODEL or openai:gpt-4o-mini)",
+    )
+    ask.add_argument("--max-replans", type=int, help="new plans the joiner may ask for")
+    ask.add_argument("--joiner", choices=["structured", "text"], help="how the joiner answers")
+    ask.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON result on stdout (the live view goes to stderr)",
+    )
+    ask.add_argument(
+        "--simulate",
+        action="store_true",
+        help="run offline on a simulated model and search (it knows the demo questions)",
+    )
+    ask.set_defaults(run=ask_command)
+
+    demo = commands.add_parser(
+        "demo",
+        parents=[common],
+        help="offline demo: LLMCompiler vs sequential ReAct on simulated services",
+        description="Run the showcase questions on a simulated model and search (no keys, no "
+        "network), each next to a sequential ReAct agent, and compare latencies.",
+    )
+    demo.add_argument(
+        "--question",
+        type=int,
+        choices=range(1, len(SHOWCASE) + 1),
+        metavar="N",
+        help=f"run only question N (1-{len(SHOWCASE)})",
+    )
+    demo.add_argument("--no-react", action="store_true", help="skip the ReAct comparison")
+    demo.add_argument(
+        "--fast",
+        action="store_true",
+        help="no simulated latency (for tests; the timings mean nothing)",
+    )
+    demo.set_defaults(run=demo_command)
+
+    commands.add_parser(
+        "bench", add_help=False, help="benchmarks (arguments go to llmcompiler_graph.bench)"
+    )
+    return parser
+
+
+# ask
+
+
+def ask_command(args: argparse.Namespace) -> int:
+    question, context = prepare_ask(args)
+    console = Console()
+    view_console = Console(stderr=True) if args.json else console
+    result = asyncio.run(_ask(question, context, view_console, simulate=args.simulate))
+    if args.json:
+        print(json.dumps({**result.as_json(), "simulated": args.simulate}, indent=2))
+    else:
+        console.print(Text(result.stats(), style="bold"))
+    return 0
+
+
+def prepare_ask(args: argparse.Namespace) -> tuple[str, Context]:
+    """The question and settings of an `ask`, once nothing stands in the way of running it."""
+    if not args.simulate:
+        load_dotenv_file()
+        context = Context.of(_overrides(args))
+        require_keys(context.model)
+        return args.question, context
+    if args.model:
+        raise UsageProblem("--model has no effect with --simulate: the simulator plays one model.")
+    question = showcase_question(args.question)
+    if question is None:
+        raise UsageProblem(unknown_question_message(args.question))
+    return question, Context.of(_overrides(args))
+
+
+async def _ask(question: str, context: Context, console: Console, *, simulate: bool) -> RunResult:
+    if not simulate:
+        return await ask_live(ready_graph, question, console, context=context)
+    async with simulation() as sim:
+        console.print(sim.notice())
+        graph = create_llmcompiler(
+            sim.model, sim.tools, max_replans=context.max_replans, joiner=context.joiner
+        )
+        return await ask_live(graph, question, console)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The Context fields given on the command line (the rest fall back to env and defaults)."""
+    given = {"model": args.model, "max_replans": args.max_replans, "joiner": args.joiner}
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def unknown_question_message(question: str) -> str:
+    listed = "\n".join(f'  llmcompiler-graph ask --simulate "{s.question}"' for s in SHOWCASE)
+    return (
+        f"The simulated model only knows the showcase questions, not {question!r}. Try:\n"
+        f"{listed}\nor run them all side by side with ReAct: llmcompiler-graph demo"
+    )
+
+
+def load_dotenv_file() -> None:
+    """Read ./.env like `langgraph dev` does; variables already set win."""
+    load_dotenv(Path.cwd() / ".env", override=False)
+
+
+def require_keys(model: str) -> None:
+    """Refuse to start without the keys the run needs, saying how to set them."""
+    needed = ["OPENAI_API_KEY"] if model.startswith("openai:") else []
+    missing = [key for key in [*needed, "TAVILY_API_KEY"] if not os.environ.get(key)]
+    if missing:
+        raise UsageProblem(missing_keys_message(missing))
+
+
+def missing_keys_message(missing: Sequence[str]) -> str:
+    exports = "\n".join(
+        f"  export {key}={KEY_HELP[key][0]:<12} # {KEY_HELP[key][1]}" for key in missing
+    )
+    local = (
+        "\nOPENAI_BASE_URL is set: if that server needs no key, any value will do "
+        "(export OPENAI_API_KEY=none)."
+        if "OPENAI_API_KEY" in missing and os.environ.get("OPENAI_BASE_URL")
+        else ""
+    )
+    return (
+        f"Missing {' and '.join(missing)}: `ask` calls a real model and web search.\n"
+        f"Set them in your shell:\n{exports}\n"
+        f"or put them in a .env file in this directory (see .env.example).{local}\n"
+        "No keys? Run offline on simulated services:\n"
+        "  llmcompiler-graph demo\n"
+        f'  llmcompiler-graph ask --simulate "{SHOWCASE[0].question}"'
+    )
+
+
+def describe_error(exc: BaseException) -> str:
+    """One paragraph on what went wrong and what to check, for errors users can act on."""
+    server = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+    match exc:
+        case openai.AuthenticationError() | openai.PermissionDeniedError():
+            return (
+                f"the model provider refused the API key ({exc.message}). "
+                "Check OPENAI_API_KEY (and OPENAI_BASE_URL if you use another server)."
+            )
+        case openai.NotFoundError():
+            return (
+                f"the model provider does not know this model ({exc.message}). "
+                "Check --model / LLMCOMPILER_MODEL."
+            )
+        case openai.RateLimitError():
+            return f"the provider is rate-limiting this key, or its quota is spent ({exc.message})."
+        case openai.APIConnectionError():
+            return (
+                f"could not reach the model server at {server} ({_root_cause(exc)}). "
+                "Check your network, proxy settings or OPENAI_BASE_URL."
+            )
+        case openai.APIStatusError():
+            return f"the model provider failed ({exc.message})."
+        case _:
+            return f"{type(exc).__name__}: {exc}"
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception of a chain: what actually failed (e.g. the socket error)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
+
+
+# demo and bench
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    numbers = [args.question] if args.question else list(range(1, len(SHOWCASE) + 1))
+    asyncio.run(run_demo(Console(), numbers, react=not args.no_react, fast=args.fast))
+    return 0
+
+
+def run_bench(argv: list[str]) -> int:
+    """Forward to `llmcompiler_graph.bench.main(argv)`, imported only when asked for."""
+    try:
+        from llmcompiler_graph.bench import main as bench_main
+    except ImportError as exc:
+        _complain(f"The benchmark is not available: {exc}")
+        return 1
+    return bench_main(argv) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

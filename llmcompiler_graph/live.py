@@ -1,0 +1,481 @@
+"""A live view of an LLMCompiler run, drawn from its custom stream events alone.
+
+Only the public events of `stream_mode="custom"` (see the README) feed it, so the same view works
+for a graph in this process and for one on a LangGraph server (events from `langgraph-sdk`'s
+`client.runs.stream(..., stream_mode="custom")`). On a terminal it is a `rich` Live table that
+updates in place; elsewhere (CI logs, pipes, captured output) it prints one plain line per event,
+without escape codes.
+
+```python
+with LiveView(console) as view:
+    async for mode, chunk in graph.astream(inputs, stream_mode=["custom", "updates"]):
+        if mode == "custom":
+            view.handle(chunk)
+```
+
+`run_live` does exactly that for a local graph and also measures the run: latency, LLM calls and
+tokens (through a callback handler in the run's config).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from langchain_core.callbacks import UsageMetadataCallbackHandler
+from langchain_core.messages import AIMessage
+from langgraph.graph.state import CompiledStateGraph
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+TaskState = Literal["planned", "running", "done", "error", "skipped"]
+
+_STATE_OF_STATUS: dict[str, TaskState] = {"ok": "done", "error": "error", "skipped": "skipped"}
+_STATE_STYLE: dict[TaskState, str] = {
+    "planned": "dim",
+    "running": "yellow",
+    "done": "green",
+    "error": "red",
+    "skipped": "magenta",
+}
+ARGS_CHARS = 60
+"""Arguments are cut to this many characters in plain lines."""
+RESULT_CHARS = 100
+"""Observation previews and errors are cut to this many characters in plain lines."""
+
+
+def shorten(text: str, limit: int) -> str:
+    """One line of at most `limit` characters: newlines flattened, an ellipsis where cut."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def format_args(args: Any) -> str:
+    """Tool arguments as call syntax: `query='Tokyo population', k=3`."""
+    if isinstance(args, dict):
+        return ", ".join(f"{name}={value!r}" for name, value in args.items())
+    return repr(args)
+
+
+@dataclass
+class TaskRow:
+    """One task of the plan as its events have shown it so far."""
+
+    idx: int
+    round: int
+    tool: str
+    args: Any
+    """As planned: references (`$1`) unresolved, so the row stays short and shows the DAG."""
+    dependencies: list[int]
+    state: TaskState = "planned"
+    started_at: float | None = None
+    duration: float | None = None
+    preview: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> TaskRow:
+        return cls(
+            idx=event["idx"],
+            round=event["round"],
+            tool=event["tool"],
+            args=event["args"],
+            dependencies=list(event["dependencies"]),
+        )
+
+    @property
+    def final(self) -> bool:
+        return self.state not in ("planned", "running")
+
+    @property
+    def result(self) -> str:
+        """What the task produced: its observation preview, or why it failed or was skipped."""
+        return self.error or self.preview or ""
+
+    def start(self, event: dict[str, Any]) -> None:
+        self.state = "running"
+        self.started_at = event["started_at"]
+
+    def finish(self, event: dict[str, Any]) -> None:
+        self.state = _STATE_OF_STATUS.get(event["status"], "error")
+        self.started_at = event["started_at"]
+        self.duration = event["duration"]
+        self.preview = event["preview"]
+        self.error = event["error"]
+
+
+@dataclass
+class PlanStatus:
+    """One round's planner: streaming, or finished with its task count."""
+
+    finished_at: float | None = None
+    tasks: int = 0
+    joined: bool = False
+
+
+@dataclass
+class RunBoard:
+    """The state of one run, folded from its custom events (no rendering here)."""
+
+    tasks: list[TaskRow] = field(default_factory=list)
+    plans: dict[int, PlanStatus] = field(default_factory=dict)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    origin: float | None = None
+    """Wall-clock time that offsets count from: the first event's."""
+
+    @property
+    def round(self) -> int:
+        return max(self.plans, default=0)
+
+    def handle(self, event: dict[str, Any]) -> TaskRow | None:
+        """Apply one event; returns the task row it touched, if any. Unknown events are ignored,
+        so a newer graph with more events still drives an older view."""
+        if self.origin is None:
+            self.origin = event["time"]
+        match event.get("event"):
+            case "plan_started":
+                self.plans[event["round"]] = PlanStatus()
+            case "plan_finished":
+                plan = self.plans.setdefault(event["round"], PlanStatus())
+                plan.finished_at, plan.tasks, plan.joined = (
+                    event["time"],
+                    event["tasks"],
+                    event["joined"],
+                )
+            case "joiner_decision":
+                self.decisions.append(event)
+            case "task_planned":
+                self.tasks.append(TaskRow.from_event(event))
+                return self.tasks[-1]
+            case "task_started":
+                row = self._open_row(event)
+                row.start(event)
+                return row
+            case "task_finished":
+                row = self._open_row(event)
+                row.finish(event)
+                return row
+        return None
+
+    def _open_row(self, event: dict[str, Any]) -> TaskRow:
+        """The latest unfinished row with the event's id (a duplicate id gets its own row, planned
+        and finished at once), or a new row when the view joined the run late."""
+        for row in reversed(self.tasks):
+            if row.idx == event["idx"] and not row.final:
+                return row
+        self.tasks.append(TaskRow.from_event(event))
+        return self.tasks[-1]
+
+    def offset(self, moment: float | None) -> float | None:
+        """Seconds from the origin to `moment`."""
+        if moment is None or self.origin is None:
+            return None
+        return moment - self.origin
+
+    def joining(self) -> bool:
+        """Whether the current round's plan and tasks are done and its joiner has not decided."""
+        plan = self.plans.get(self.round)
+        return (
+            plan is not None
+            and plan.finished_at is not None
+            and all(row.final for row in self.tasks)
+            and not any(d["round"] == self.round for d in self.decisions)
+        )
+
+    def answered(self) -> bool:
+        return bool(self.decisions) and self.decisions[-1]["decision"] == "finish"
+
+    def summary(self) -> str:
+        """One line: tasks by final state, rounds, and when the joiner answered."""
+        counts = Counter(row.state for row in self.tasks)
+        states = ", ".join(f"{counts[s]} {s}" for s in _STATE_STYLE if counts[s])
+        line = f"{plural(len(self.tasks), 'task')} in {plural(self.round, 'round')}"
+        line += f": {states}" if states else ""
+        if self.answered():
+            line += f"; answered at {_seconds(self.offset(self.decisions[-1]['time']))}"
+        return line
+
+    def records(self) -> list[dict[str, Any]]:
+        """The tasks as JSON-able dicts, times in seconds from the origin."""
+        return [
+            {
+                "idx": row.idx,
+                "round": row.round,
+                "tool": row.tool,
+                "args": row.args,
+                "dependencies": row.dependencies,
+                "state": row.state,
+                "start": _rounded(self.offset(row.started_at)),
+                "duration": _rounded(row.duration),
+                "preview": row.preview,
+                "error": row.error,
+            }
+            for row in self.tasks
+        ]
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 task`, `3 tasks`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _seconds(value: float | None, sign: str = "+") -> str:
+    return "-" if value is None else f"{sign}{value:.2f}s"
+
+
+class LiveView:
+    """Shows a run's tasks as they are planned, run and finish; `handle(event)` feeds it.
+
+    Use it as a context manager around the run: on a terminal it keeps a `rich` Live table on
+    screen (and is itself a renderable, for embedding in another `Live` or layout); otherwise it
+    prints plain lines as events arrive. Either way it prints `RunBoard.summary()` at the end.
+    """
+
+    def __init__(self, console: Console | None = None, *, title: str = "LLMCompiler") -> None:
+        self.console = console or Console()
+        self.title = title
+        self.board = RunBoard()
+        self.interactive = self.console.is_terminal and not self.console.is_dumb_terminal
+        self._lock = threading.Lock()  # Live redraws from its own thread while events arrive
+        self._live: Live | None = None
+
+    def __enter__(self) -> Self:
+        if self.interactive:
+            self._live = Live(self, console=self.console, refresh_per_second=8)
+            self._live.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+        if exc_type is None:
+            self.console.print(Text(self.board.summary(), style="bold"))
+
+    def handle(self, event: dict[str, Any]) -> None:
+        """Take one custom event of the run."""
+        with self._lock:
+            row = self.board.handle(event)
+        if self._live is not None:
+            self._live.refresh()
+        else:
+            line = self._plain_line(event, row)
+            if line:
+                self.console.print(line, soft_wrap=True, markup=False, highlight=False)
+
+    # terminal
+
+    def __rich__(self) -> RenderableType:
+        with self._lock:
+            return Group(*self._status_lines(), self._table())
+
+    def _status_lines(self) -> list[Text]:
+        board = self.board
+        lines = [Text(f"{self.title} · round {board.round or '-'}", style="bold")]
+        for round, plan in board.plans.items():
+            if plan.finished_at is None:
+                lines.append(Text(f"  plan {round}: streaming…", style="yellow"))
+            else:
+                ending = "join()" if plan.joined else "implicit join"
+                done = _seconds(board.offset(plan.finished_at))
+                lines.append(
+                    Text(f"  plan {round}: {plural(plan.tasks, 'task')}, {ending}, done at {done}")
+                )
+        for decision in board.decisions:
+            lines.append(Text(f"  joiner: {_decision_text(decision)}", style="cyan"))
+        if board.joining():
+            lines.append(Text("  joiner: reading the observations…", style="yellow"))
+        return lines
+
+    def _table(self) -> Table:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+        for name in ("#", "round", "tool"):
+            table.add_column(name, no_wrap=True, justify="right" if name != "tool" else "left")
+        table.add_column("args", ratio=2)
+        for name in ("deps", "state", "start", "time"):
+            table.add_column(
+                name, no_wrap=True, justify="right" if name in ("start", "time") else "left"
+            )
+        table.add_column("result", ratio=3)
+        now = time.time()
+        for row in self.board.tasks:
+            table.add_row(
+                str(row.idx),
+                str(row.round),
+                row.tool,
+                _cell(format_args(row.args)),
+                ",".join(map(str, row.dependencies)) or "-",
+                Text(row.state, style=_STATE_STYLE[row.state]),
+                _seconds(self.board.offset(row.started_at)),
+                _duration(row, now),
+                _cell(row.result, style="red" if row.error else ""),
+            )
+        return table
+
+    # plain lines
+
+    def _plain_line(self, event: dict[str, Any], row: TaskRow | None) -> str | None:
+        kind = event.get("event")
+        at = _seconds(self.board.offset(event["time"]))
+        if kind == "plan_started":
+            return f"round {event['round']}: planning  {at}"
+        if kind == "plan_finished":
+            ending = "join()" if event["joined"] else "implicit join"
+            tasks = plural(event["tasks"], "task")
+            return f"round {event['round']}: plan done, {tasks}, {ending}  {at}"
+        if kind == "joiner_decision":
+            return f"joiner: {_decision_text(event)}  {at}"
+        if row is None:
+            return None
+        head = f"  #{row.idx:<3} {row.tool:<10} {row.state:<8}"
+        if kind == "task_planned":
+            after = f"  after {','.join(map(str, row.dependencies))}" if row.dependencies else ""
+            return f"{head} {shorten(format_args(row.args), ARGS_CHARS)}{after}".rstrip()
+        start = _seconds(self.board.offset(row.started_at))
+        if kind == "task_started":
+            return f"{head} {start:>8}"
+        took = _seconds(row.duration, sign="")
+        return f"{head} {start:>8} {took:>7}  {shorten(row.result, RESULT_CHARS)}"
+
+
+def _cell(text: str, style: str = "") -> Text:
+    """A one-line cell that ends in an ellipsis where the column is too narrow."""
+    return Text(" ".join(text.split()), style=style, no_wrap=True, overflow="ellipsis")
+
+
+def _duration(row: TaskRow, now: float) -> str:
+    if row.state == "running" and row.started_at is not None:
+        return f"{now - row.started_at:.1f}s…"
+    return _seconds(row.duration, sign="")
+
+
+def _decision_text(event: dict[str, Any]) -> str:
+    if event["decision"] == "finish":
+        return "finish"
+    return f"replan: {shorten(event.get('feedback') or '', RESULT_CHARS)}"
+
+
+class LLMMeter(UsageMetadataCallbackHandler):
+    """Counts chat model calls and sums their token usage across a run (math tool included)."""
+
+    run_inline = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def on_chat_model_start(self, *args: Any, **kwargs: Any) -> None:
+        with self._lock:
+            self.calls += 1
+
+    def on_llm_start(self, *args: Any, **kwargs: Any) -> None:
+        with self._lock:
+            self.calls += 1
+
+    @property
+    def tokens(self) -> dict[str, int]:
+        """Input, output and total tokens over every model the run used."""
+        usages = list(self.usage_metadata.values())
+        return {
+            kind: sum(u.get(f"{kind}_tokens", 0) for u in usages)
+            for kind in ("input", "output", "total")
+        }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one question cost and produced."""
+
+    question: str
+    answer: str
+    latency: float
+    """Seconds from the call to the end of the stream."""
+    llm_calls: int
+    tokens: dict[str, int]
+    rounds: int
+    tasks: list[dict[str, Any]]
+    """`RunBoard.records()`: empty for graphs that emit no task events (e.g. ReAct)."""
+
+    def stats(self) -> str:
+        """`2.81 s · 2 LLM calls · 1,234 tokens (1,100 in, 134 out)`."""
+        t = self.tokens
+        return (
+            f"{self.latency:.2f} s · {plural(self.llm_calls, 'LLM call')}"
+            f" · {t['total']:,} tokens ({t['input']:,} in, {t['output']:,} out)"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "latency": round(self.latency, 3),
+            "llm_calls": self.llm_calls,
+            "tokens": self.tokens,
+            "rounds": self.rounds,
+            "tasks": self.tasks,
+        }
+
+
+async def run_live(
+    graph: CompiledStateGraph,
+    question: str,
+    *,
+    view: LiveView | None = None,
+    context: Any = None,
+) -> RunResult:
+    """Ask `graph` one question, feeding its custom events to `view` (if any), and measure it.
+
+    Works for any graph taking and returning `messages` (LLMCompiler, a ReAct agent): the answer
+    is the last AI message without tool calls in the node updates.
+    """
+    meter = LLMMeter()
+    board = view.board if view is not None else RunBoard()
+    answer = ""
+    started = time.perf_counter()
+    with view or nullcontext():
+        async for mode, chunk in graph.astream(
+            {"messages": [("user", question)]},
+            {"callbacks": [meter]},
+            context=context,
+            stream_mode=["custom", "updates"],
+        ):
+            if mode == "custom" and view is not None:
+                view.handle(chunk)
+            elif mode == "updates":
+                answer = _answer_in(chunk) or answer
+    return RunResult(
+        question=question,
+        answer=answer,
+        latency=time.perf_counter() - started,
+        llm_calls=meter.calls,
+        tokens=meter.tokens,
+        rounds=board.round,
+        tasks=board.records(),
+    )
+
+
+def _answer_in(update: dict[str, Any]) -> str | None:
+    """The final answer in one `updates` chunk, if a node wrote one."""
+    for node_update in update.values():
+        messages = node_update.get("messages") if isinstance(node_update, dict) else None
+        for message in reversed(messages or []):
+            if isinstance(message, AIMessage) and not message.tool_calls and message.text:
+                return message.text
+    return None

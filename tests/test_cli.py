@@ -1,0 +1,238 @@
+"""The `llmcompiler-graph` command and the live task view.
+
+`ask --simulate` and `demo` run the real ChatOpenAI and tavily-python clients against the loopback
+simulators, in-process through `cli.main`; one test runs the installed script to prove the entry
+point. The live view is checked on a synthetic event sequence, rendered by a recording console.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+import llmcompiler_graph.bench
+from llmcompiler_graph import cli
+from llmcompiler_graph.live import LiveView
+from llmcompiler_graph.testing.scenarios import SHOWCASE
+
+KEYS = ("OPENAI_API_KEY", "TAVILY_API_KEY", "OPENAI_BASE_URL", "LLMCOMPILER_MODEL")
+MARKET_CAPS = SHOWCASE[1]  # two parallel searches feeding math
+
+
+@pytest.fixture
+def no_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No API keys in the environment, and no .env file to find them in."""
+    for key in KEYS:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_ask_without_keys_names_them_and_exits_2(no_keys: None, capsys) -> None:
+    assert cli.main(["ask", "What is the capital of France?"]) == 2
+
+    out, err = capsys.readouterr()
+    assert "OPENAI_API_KEY" in err and "TAVILY_API_KEY" in err
+    assert "export OPENAI_API_KEY=" in err and ".env" in err
+    assert "llmcompiler-graph demo" in err and "ask --simulate" in err
+    assert "Traceback" not in out + err
+
+
+def test_installed_script_runs(no_keys: None) -> None:
+    script = shutil.which("llmcompiler-graph", path=str(Path(sys.executable).parent))
+    assert script is not None, "reinstall the package: pip install -e ."
+
+    done = subprocess.run(
+        [script, "ask", "What is the capital of France?"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 2
+    assert "TAVILY_API_KEY" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_ask_simulate_shows_tasks_answer_and_cost(capsys) -> None:
+    assert cli.main(["ask", "--simulate", MARKET_CAPS.question]) == 0
+
+    out, err = capsys.readouterr()
+    assert "SIMULATED" in out
+    assert MARKET_CAPS.answer in " ".join(out.split())  # the console wraps long lines
+    for line in ("#1   search     done", "#2   search     done", "#3   math       done"):
+        assert line in out
+    assert "3 tasks in 1 round: 3 done" in out
+    assert " s · 3 LLM calls · " in out  # planner, math, joiner
+    assert "\x1b[" not in out  # plain lines when not on a terminal
+    assert err == ""
+
+
+def test_ask_simulate_json(capsys) -> None:
+    assert cli.main(["ask", "--simulate", "--json", MARKET_CAPS.question]) == 0
+
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert result["answer"] == MARKET_CAPS.answer
+    assert result["simulated"] is True
+    assert result["latency"] > 0
+    assert result["llm_calls"] == 3
+    assert result["tokens"]["total"] == result["tokens"]["input"] + result["tokens"]["output"] > 0
+    assert [(t["idx"], t["tool"], t["state"]) for t in result["tasks"]] == [
+        (1, "search", "done"),
+        (2, "search", "done"),
+        (3, "math", "done"),
+    ]
+    math = result["tasks"][2]
+    assert math["dependencies"] == [1, 2]
+    assert math["start"] >= max(t["start"] + t["duration"] for t in result["tasks"][:2]) - 0.01
+    assert "SIMULATED" in err and "#1" in err  # the view goes to stderr
+
+
+def test_ask_simulate_unknown_question_lists_the_known_ones(capsys) -> None:
+    assert cli.main(["ask", "--simulate", "What is the meaning of life?"]) == 2
+
+    err = capsys.readouterr().err
+    assert "only knows" in err
+    assert all(s.question in err for s in SHOWCASE)
+
+
+def test_demo_compares_with_react(capsys) -> None:
+    assert cli.main(["demo", "--fast", "--question", "2"]) == 0
+
+    out = capsys.readouterr().out
+    assert out.count("SIMULATED") >= 2  # at the top and under the results
+    assert "Question 2/3" in out and MARKET_CAPS.question in out
+    assert "LLMCompiler          0." in out
+    assert "ReAct (sequential)   0." in out
+    assert "Speedup " in out and "x" in out.split("Speedup", 1)[1].splitlines()[0]
+
+
+def test_bench_forwards_its_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[str]] = []
+    monkeypatch.setattr(llmcompiler_graph.bench, "main", seen.append, raising=False)
+
+    assert cli.main(["bench", "scheduler", "--help", "-n", "3"]) == 0
+    assert seen == [["scheduler", "--help", "-n", "3"]]
+
+
+# the live view
+
+
+def event(kind: str, round: int, at: float, **fields: Any) -> dict[str, Any]:
+    return {"event": kind, "graph": "llmcompiler", "round": round, "time": 1000.0 + at, **fields}
+
+
+def task(idx: int, tool: str, args: dict[str, Any], deps: list[int]) -> dict[str, Any]:
+    return {"idx": idx, "tool": tool, "args": args, "dependencies": deps}
+
+
+def planned(round: int, at: float, t: dict[str, Any], error: str | None = None) -> dict:
+    return event("task_planned", round, at, **t, thought=None, error=error)
+
+
+def started(round: int, at: float, t: dict[str, Any]) -> dict:
+    return event("task_started", round, at, **t, dispatched_at=1000 + at, started_at=1000 + at)
+
+
+def finished(
+    round: int, at: float, t: dict[str, Any], status: str, ran_for: float | None = None, **out: Any
+) -> dict:
+    began = None if ran_for is None else 1000 + at - ran_for
+    return event(
+        "task_finished",
+        round,
+        at,
+        **t,
+        status=status,
+        preview=out.get("preview"),
+        error=out.get("error"),
+        dispatched_at=began,
+        started_at=began,
+        finished_at=1000 + at,
+        duration=ran_for,
+    )
+
+
+SEARCH = task(1, "search", {"query": "Eiffel Tower height"}, [])
+MATH = task(2, "math", {"problem": "metres to feet", "context": ["$1"]}, [1])
+BAD = task(3, "telepathy", {}, [])
+RETRY = task(4, "search", {"query": "Eiffel Tower height in metres"}, [])
+DUPLICATE = task(4, "calculate", {"expression": "1 + 1"}, [])
+CONVERT = task(5, "calculate", {"expression": "$4 * 3.28084"}, [4])
+
+EVENTS = [
+    event("plan_started", 1, 0.0),
+    planned(1, 0.3, SEARCH),
+    started(1, 0.3, SEARCH),
+    planned(1, 0.4, MATH),
+    planned(1, 0.5, BAD, error="unknown tool 'telepathy'"),
+    finished(1, 0.5, BAD, "error", error="unknown tool 'telepathy'"),
+    event("plan_finished", 1, 0.6, tasks=3, joined=True),
+    finished(1, 1.3, SEARCH, "error", ran_for=1.0, error="TimeoutError: search timed out"),
+    finished(1, 1.3, MATH, "skipped", error="skipped: task 1 failed"),
+    event("joiner_decision", 1, 2.0, decision="replan", thought="t", answer=None, feedback="Retry"),
+    event("plan_started", 2, 2.0),
+    planned(2, 2.3, RETRY),
+    started(2, 2.3, RETRY),
+    planned(2, 2.4, DUPLICATE, error="duplicate id 4"),
+    finished(2, 2.4, DUPLICATE, "error", error="duplicate id 4"),
+    planned(2, 2.5, CONVERT),
+    event("plan_finished", 2, 2.6, tasks=3, joined=False),
+    finished(2, 3.0, RETRY, "ok", ran_for=0.7, preview="The tower is 330 metres tall."),
+    started(2, 3.0, CONVERT),
+    finished(2, 3.1, CONVERT, "ok", ran_for=0.1, preview="1082.6772"),
+    event(
+        "joiner_decision", 2, 4.0, decision="finish", thought="t", answer="1,083 ft", feedback=None
+    ),
+]
+
+FINAL_STATES = [
+    (1, "search", "error"),
+    (2, "math", "skipped"),
+    (3, "telepathy", "error"),
+    (4, "search", "done"),
+    (4, "calculate", "error"),
+    (5, "calculate", "done"),
+]
+
+
+def test_live_view_folds_events_into_final_states_and_renders_them() -> None:
+    console = Console(record=True, width=160, file=io.StringIO())
+
+    with LiveView(console) as view:
+        for e in EVENTS:
+            view.handle(e)
+    console.print(view)  # the table, as a terminal's Live would draw it
+    text = console.export_text()
+
+    assert [(r.idx, r.tool, r.state) for r in view.board.tasks] == FINAL_STATES
+    rows = [line.split() for line in text.splitlines()]
+    for idx, tool, state in FINAL_STATES:  # table rows: idx, round, tool, args..., state, ...
+        assert any(r[:1] == [str(idx)] and tool in r and state in r for r in rows), (idx, tool)
+    assert "+2.30s" in text and "0.70s" in text and "1082.6772" in text  # start, duration, preview
+    assert "TimeoutError: search timed out" in text and "duplicate id 4" in text
+    assert "joiner: replan: Retry" in text and "implicit join" in text
+    assert "6 tasks in 2 rounds: 2 done, 3 error, 1 skipped; answered at +4.00s" in text
+    assert "\x1b[" not in console.file.getvalue()  # not a terminal: plain lines, no escape codes
+
+
+def test_live_view_on_a_terminal_draws_in_place() -> None:
+    console = Console(record=True, width=160, file=io.StringIO(), force_terminal=True)
+
+    with LiveView(console) as view:
+        assert view.interactive
+        for e in EVENTS:
+            view.handle(e)
+
+    final = console.export_text()
+    assert "round 2" in final and "plan 2: 3 tasks, implicit join" in final
+    assert "6 tasks in 2 rounds" in final
+    assert "#4   search" not in final  # no plain lines on a terminal
