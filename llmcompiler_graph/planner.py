@@ -1,8 +1,8 @@
 """The planner: one streamed LLM call that writes the plan, parsed and published task by task.
 
 Each task is handed to `publish` the moment its line is complete, so the task fetching unit can
-start it while the rest of the plan is still being generated. The LLM stream is closed as soon as
-`join()` arrives: nothing after it matters.
+start it while the rest of the plan is still being generated. After `join()` the rest of the
+stream is read but not parsed: providers report token usage in the last chunk.
 """
 
 from __future__ import annotations
@@ -95,8 +95,7 @@ class Planner:
         """Stream the plan, publishing each task as soon as it parses; return all tasks."""
         try:
             async for chunk in self.model.astream(messages, config):
-                if _take(parser, chunk, publish):
-                    break
+                _take(parser, chunk, publish)
         except Exception as exc:
             _keep_partial_plan(parser, exc)
         for task in parser.close():
@@ -113,8 +112,7 @@ class Planner:
         """Sync `aplan`."""
         try:
             for chunk in self.model.stream(messages, config):
-                if _take(parser, chunk, publish):
-                    break
+                _take(parser, chunk, publish)
         except Exception as exc:
             _keep_partial_plan(parser, exc)
         for task in parser.close():
@@ -122,11 +120,10 @@ class Planner:
         return parser.tasks
 
 
-def _take(parser: PlanParser, chunk: BaseMessageChunk, publish: Publish) -> bool:
-    """Feed one streamed chunk; True once the plan is complete."""
+def _take(parser: PlanParser, chunk: BaseMessageChunk, publish: Publish) -> None:
+    """Feed one streamed chunk (the parser ignores everything after `join()`)."""
     for task in parser.feed(chunk.text):
         publish(task)
-    return parser.done
 
 
 def _keep_partial_plan(parser: PlanParser, exc: Exception) -> None:

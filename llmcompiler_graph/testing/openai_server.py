@@ -310,12 +310,15 @@ class OpenAISimulator(LoopbackServer[ChatLogEntry]):
         exchange.start_stream("text/event-stream", {"Cache-Control": "no-cache"})
         role = {"role": "assistant", "content": "", "refusal": None}
         sent = 0
-        for delta, chars in [(role, 0), *_deltas(response, latency.chunk_chars, limit=cut)]:
-            if not self._sleep_until(first_token + latency.decode_seconds(sent)):
-                break  # stopping
-            send_delta(delta)
-            sent += chars
-        entry.completion_tokens = estimate_tokens(response.completion_text[:sent])
+        try:
+            for delta, chars in [(role, 0), *_deltas(response, latency.chunk_chars, limit=cut)]:
+                if not self._sleep_until(first_token + latency.decode_seconds(sent)):
+                    break  # stopping
+                send_delta(delta)
+                sent += chars
+        finally:  # also when the client hangs up: what was sent still counts
+            entry.completion_tokens = estimate_tokens(response.completion_text[:sent])
+            entry.finished_at = time.time()
         entry.cut = cut is not None
         # The finish chunk leaves once the last delta's tokens are decoded.
         if not entry.cut and self._sleep_until(first_token + latency.decode_seconds(sent)):

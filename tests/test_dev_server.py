@@ -1,0 +1,299 @@
+"""The real `langgraph dev` server serving `langgraph.json`'s graph, driven by `langgraph_sdk`.
+
+The server runs as a subprocess (its own process group, always killed at teardown) from the
+repository root; its model and search go to the loopback simulators started in this process, via
+the environment the ready-made graph reads (OPENAI_BASE_URL, TAVILY_BASE_URL, ...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from e2e_helpers import (
+    PARALLEL,
+    REPLAN,
+    SCENARIOS,
+    WITH_MATH,
+    planned,
+    role_of,
+    round_tasks,
+    task_events,
+)
+from langgraph_sdk import get_sync_client
+from langgraph_sdk._sync.client import SyncLangGraphClient
+
+from llmcompiler_graph.prompts import FORCE_ANSWER
+from llmcompiler_graph.testing import LatencyModel, OpenAISimulator, TavilySimulator
+from llmcompiler_graph.testing.scenarios import ScenarioBrain, merged_corpus
+
+REPO = Path(__file__).resolve().parents[1]
+GRAPH = "llmcompiler"
+STARTUP_TIMEOUT = 90.0
+RUN_TIMEOUT = 60.0
+
+FAST = LatencyModel(ttft_base=0.01, ttft_per_prompt_token=0.0, tokens_per_second=5_000.0)
+"""Instant-ish: real SSE chunks, no noticeable waiting."""
+
+_SCRUBBED = ("LANGSMITH_", "LANGCHAIN_", "LANGGRAPH_", "OPENAI_", "TAVILY_", "LLMCOMPILER_")
+"""Environment prefixes not inherited by the server: no real keys, endpoints or settings."""
+
+
+@dataclass
+class DevServer:
+    """A running `langgraph dev` and the simulators behind its graph."""
+
+    url: str
+    llm: OpenAISimulator
+    tavily: TavilySimulator
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _server_env(llm: OpenAISimulator, tavily: TavilySimulator) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(_SCRUBBED)}
+    env.update(
+        OPENAI_BASE_URL=llm.base_url,
+        OPENAI_API_KEY="sim",
+        TAVILY_BASE_URL=tavily.base_url,
+        TAVILY_API_KEY="tvly-sim",
+        LLMCOMPILER_MODEL="openai:gpt-4o-mini",
+        # no analytics, version check, tracing or browser: nothing leaves the machine
+        LANGGRAPH_CLI_NO_ANALYTICS="1",
+        LANGGRAPH_NO_VERSION_CHECK="true",
+        LANGSMITH_TRACING="false",
+        LANGCHAIN_TRACING_V2="false",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _config_file(scratch: Path) -> Path:
+    """`langgraph.json` itself; on a checkout that has a `.env` (real keys, perhaps real
+    endpoints), a copy without its `env` entry, so the test stays on loopback."""
+    config = REPO / "langgraph.json"
+    if not (REPO / ".env").exists():
+        return config
+    data = json.loads(config.read_text())
+    data.pop("env", None)
+    copy = scratch / "langgraph.json"
+    copy.write_text(json.dumps(data))
+    return copy
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"langgraph dev exited with {process.returncode}:\n"
+                f"{log.read_text(errors='replace')}"
+            )
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/ok", timeout=2.0).status_code == 200:
+                return
+        time.sleep(0.2)
+    pytest.fail(
+        f"langgraph dev did not answer /ok within {STARTUP_TIMEOUT:g} s:\n"
+        f"{log.read_text(errors='replace')}"
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate the server's whole process group, then kill it if it lingers."""
+    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(grace)
+            return
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """Simulators in this process, `langgraph dev` in a subprocess; all stopped at the end."""
+    scratch = tmp_path_factory.mktemp("langgraph-dev")
+    executable = Path(sys.executable).with_name("langgraph")
+    assert executable.exists(), f"{executable} missing: pip install 'langgraph-cli[inmem]'"
+    state_dir = REPO / ".langgraph_api"  # the in-memory server's dev persistence
+    had_state_dir = state_dir.exists()
+    with (
+        OpenAISimulator(ScenarioBrain(SCENARIOS), latency=FAST) as llm,
+        TavilySimulator(merged_corpus(SCENARIOS)) as tavily,
+    ):
+        port = _free_port()
+        command = [
+            str(executable),
+            "dev",
+            "--no-browser",
+            "--no-reload",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--config",
+            str(_config_file(scratch)),
+        ]
+        log = scratch / "server.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                command,
+                cwd=REPO,
+                env=_server_env(llm, tavily),
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_until_up(url, process, log)
+            yield DevServer(url, llm, tavily, log)
+        finally:
+            _stop(process)
+            if not had_state_dir:
+                shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def client(server: DevServer) -> Iterator[SyncLangGraphClient]:
+    """An SDK client for the server (no API key sent, bounded waits)."""
+    with get_sync_client(url=server.url, api_key=None, timeout=RUN_TIMEOUT) as sdk:
+        yield sdk
+
+
+def _user(text: str) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": text}]}
+
+
+def _stream(
+    client: SyncLangGraphClient, thread_id: str, text: str, **kwargs: Any
+) -> list[tuple[str, Any]]:
+    """Stream one run to its end; (event, data) of every part."""
+    parts = client.runs.stream(thread_id, GRAPH, input=_user(text), **kwargs)
+    return [(part.event, part.data) for part in parts]
+
+
+def _custom(parts: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    return [data for event, data in parts if event == "custom"]
+
+
+def _joiner_requests(server: DevServer, since: int) -> list[Any]:
+    """The joiner requests the simulator received after its `since`-th request."""
+    return [e for e in server.llm.requests[since:] if role_of(e.request) == "joiner"]
+
+
+def _values(client: SyncLangGraphClient, thread_id: str) -> dict[str, Any]:
+    return client.threads.get_state(thread_id)["values"]
+
+
+def test_streamed_run_answers_and_reports_every_task(
+    server: DevServer, client: SyncLangGraphClient
+) -> None:
+    """updates + custom + messages: the answer lands in the thread, every task reports its
+    planned / started / finished events, the planner's tokens and the answer stream."""
+    thread_id = client.threads.create()["thread_id"]
+
+    parts = _stream(
+        client, thread_id, WITH_MATH.question, stream_mode=["updates", "custom", "messages"]
+    )
+
+    events = {event for event, _ in parts}
+    assert "error" not in events, [data for event, data in parts if event == "error"]
+    values = _values(client, thread_id)
+    assert values["messages"][-1]["type"] == "ai"
+    assert values["messages"][-1]["content"] == WITH_MATH.answer
+    assert planned(values["tasks"]) == planned(WITH_MATH.tasks)
+    assert [o["status"] for o in values["observations"]] == ["ok"] * len(WITH_MATH.tasks)
+    lifecycle = ["task_planned", "task_started", "task_finished"]
+    assert task_events(_custom(parts)) == {t["idx"]: lifecycle for t in WITH_MATH.tasks}
+    updated = {node for event, data in parts if event == "updates" for node in data}
+    assert {"planner", "scheduler", "joiner"} <= updated
+    streamed = [
+        message
+        for event, data in parts
+        if event.startswith("messages/")
+        for message in (data if isinstance(data, list) else [])
+        if isinstance(message, dict)
+    ]
+    texts = [message["content"] for message in streamed]
+    plan_start = WITH_MATH.rounds[0].plan[:30]
+    assert any(text.startswith(plan_start) for text in texts), "no planner tokens streamed"
+    assert WITH_MATH.answer in texts
+    assert not any(m.get("tool_calls") for m in streamed), "the joiner's decision was streamed"
+    queries = sorted(t["args"]["query"] for t in WITH_MATH.tasks if t["tool"] == "search")
+    assert sorted(e.query for e in server.tavily.requests[-len(queries) :]) == queries
+
+
+def test_second_turn_on_the_same_thread_starts_at_task_1(
+    server: DevServer, client: SyncLangGraphClient
+) -> None:
+    """A new question on a thread that already has a turn: its own plan, ids from 1, its
+    own answer; the conversation keeps both turns."""
+    thread_id = client.threads.create()["thread_id"]
+    client.runs.wait(thread_id, GRAPH, input=_user(WITH_MATH.question))
+    assert _values(client, thread_id)["messages"][-1]["content"] == WITH_MATH.answer
+
+    parts = _stream(client, thread_id, PARALLEL.question, stream_mode="custom")
+
+    values = _values(client, thread_id)
+    assert values["tasks"][0]["idx"] == 1
+    assert values["round"] == 1
+    assert {e["round"] for e in _custom(parts)} == {1}
+    assert planned(values["tasks"]) == planned(PARALLEL.tasks), "turn 2 ran another question's plan"
+    assert [o["idx"] for o in values["observations"]] == [t["idx"] for t in PARALLEL.tasks]
+    assert values["messages"][-1]["content"] == PARALLEL.answer
+    assert [m["type"] for m in values["messages"]] == ["human", "ai", "human", "ai"]
+
+
+def test_run_context_sets_the_replan_budget(server: DevServer, client: SyncLangGraphClient) -> None:
+    """`context={"max_replans": 0}` reaches the graph's `Context`: the first joiner call is told
+    to answer now, and a question that needs a second plan ends after one round. Without it
+    (default budget 2) the joiner replans."""
+    thread_id = client.threads.create()["thread_id"]
+    before = len(server.llm.requests)
+
+    client.runs.wait(thread_id, GRAPH, input=_user(REPLAN.question), context={"max_replans": 0})
+
+    values = _values(client, thread_id)
+    assert values["messages"][-1]["content"] == REPLAN.answer
+    first_round = round_tasks(REPLAN)[0]
+    assert values["round"] == 1
+    assert planned(values["tasks"]) == planned(first_round)
+    joiners = _joiner_requests(server, before)
+    assert len(joiners) == 1
+    assert FORCE_ANSWER in joiners[0].request.last_user_text
+
+    default_thread = client.threads.create()["thread_id"]
+    before = len(server.llm.requests)
+    client.runs.wait(default_thread, GRAPH, input=_user(REPLAN.question))
+
+    joiners = _joiner_requests(server, before)
+    assert FORCE_ANSWER not in joiners[0].request.last_user_text
+    values = _values(client, default_thread)
+    assert values["messages"][-1]["content"] == REPLAN.answer
+    assert values["round"] == len(REPLAN.rounds), "with the default budget the joiner replans"
+    assert planned(values["tasks"]) == planned(REPLAN.tasks)
