@@ -26,6 +26,11 @@ def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def bounded(args: dict[str, Any], limit: int = PREVIEW_CHARS) -> dict[str, Any]:
+    """Arguments as called, with any long value (a big upstream result) cut to a preview."""
+    return {k: v if len(as_text(v)) <= limit else preview(v, limit) for k, v in args.items()}
+
+
 class EventSink:
     """Stamps and sends the events of one round; a no-op when nobody listens."""
 
@@ -49,13 +54,13 @@ class EventSink:
         )
 
     def task_started(
-        self, task: Task, observation_args: dict[str, Any], dispatched_at: float, started_at: float
+        self, task: Task, called_with: dict[str, Any], dispatched_at: float, started_at: float
     ) -> None:
         self.send(
             "task_started",
             idx=task["idx"],
             tool=task["tool"],
-            args=observation_args,
+            args=bounded(called_with),
             dependencies=task["dependencies"],
             dispatched_at=dispatched_at,
             started_at=started_at,
@@ -67,7 +72,7 @@ class EventSink:
             "task_finished",
             idx=task["idx"],
             tool=task["tool"],
-            args=observation.get("args", task["args"]),
+            args=task["args"],
             dependencies=task["dependencies"],
             status=observation["status"],
             preview=preview(observation["value"]) if observation["status"] == "ok" else None,

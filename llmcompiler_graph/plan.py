@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, TypedDict
 
 JOIN = "join"
 """The reserved tool name that ends a plan."""
@@ -63,8 +63,6 @@ class Observation(TypedDict):
     """Wall-clock time the tool call began (after any concurrency limit)."""
     finished_at: float
     """Wall-clock time the observation was recorded."""
-    args: NotRequired[dict[str, Any]]
-    """The arguments the tool actually received (references resolved), when it ran."""
 
 
 def is_whole_reference(value: Any) -> int | None:

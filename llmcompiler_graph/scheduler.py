@@ -53,9 +53,10 @@ class TaskFetchingUnit:
 
     Args:
         tools: tool name -> LangChain tool (see `Toolbox` to build it from plain functions).
-        max_concurrency: at most this many tool calls at once (None: unbounded).
-        task_timeout: seconds a single tool call may take before it becomes an error observation.
-            A sync tool that times out keeps its worker thread until it returns on its own.
+        max_concurrency: at most this many tool calls at once (None or 0: unbounded).
+        task_timeout: seconds a single tool call may take before it becomes an error observation
+            (None or 0: no limit). A sync tool that times out keeps its worker thread until it
+            returns on its own.
     """
 
     def __init__(
@@ -65,11 +66,11 @@ class TaskFetchingUnit:
         max_concurrency: int | None = None,
         task_timeout: float | None = None,
     ) -> None:
-        if max_concurrency is not None and max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}.")
+        if (max_concurrency or 0) < 0 or (task_timeout or 0) < 0:
+            raise ValueError("max_concurrency and task_timeout must not be negative.")
         self.tools = tools
-        self.max_concurrency = max_concurrency
-        self.task_timeout = task_timeout
+        self.max_concurrency = max_concurrency or None
+        self.task_timeout = task_timeout or None
 
     async def arun(
         self,
@@ -99,7 +100,7 @@ class TaskFetchingUnit:
     def run(self, tasks: Tasks, **kwargs: Any) -> dict[int, Observation]:
         """Sync `arun`: the same logic, tools called through their sync implementation if any."""
         kwargs.setdefault("prefer_sync_tools", True)
-        return run_sync(self.arun(_as_async(tasks), **kwargs))
+        return run_sync(self.arun(tasks, **kwargs))
 
 
 _TOOL_THREADS = 256
@@ -149,7 +150,7 @@ class _Run:
         self.admitted: set[int] = set()
         self.blocked: dict[int, tuple[Task, set[int]]] = {}
         self.dependents: defaultdict[int, list[int]] = defaultdict(list)
-        self.in_flight: set[asyncio.Task[None]] = set()
+        self.in_flight: dict[asyncio.Task[None], Task] = {}
         self.settled = asyncio.Event()
         self.failure: BaseException | None = None
         self.consumer: asyncio.Task[Any] | None = None
@@ -170,12 +171,18 @@ class _Run:
                 raise
             self.consumer.uncancel()
         finally:
-            for pending in self.in_flight:
-                pending.cancel()
+            jobs = list(self.in_flight)
+            self.in_flight.clear()  # from here on a cancelled job is ours, not a lost task
+            for job in jobs:
+                job.cancel()
             with contextlib.suppress(BaseException):
-                await asyncio.gather(*self.in_flight, return_exceptions=True)
+                await asyncio.gather(*jobs, return_exceptions=True)
         if self.failure is not None:
             raise self.failure
+        for idx in self.admitted - self.results.keys():  # never happens unless a bug lost one
+            task, _ = self.blocked.pop(idx, (None, None))
+            if task is not None:
+                self.finish(task, _error(task, "the task never became ready"))
         return self.results
 
     def admit(self, task: Task) -> None:
@@ -211,27 +218,32 @@ class _Run:
         job = asyncio.create_task(
             self.call(task, time.time()), name=f"llmcompiler-task-{task['idx']}"
         )
-        self.in_flight.add(job)
+        self.in_flight[job] = task
         job.add_done_callback(self.retire)
 
     def retire(self, job: asyncio.Task[None]) -> None:
         """A tool call's asyncio task ended. Tool errors are observations already; what escapes
         (an interrupt or another `GraphBubbleUp`) stops the run at once."""
-        self.in_flight.discard(job)
-        if not job.cancelled() and job.exception() is not None and self.failure is None:
+        task = self.in_flight.pop(job, None)
+        if job.cancelled():
+            if task is not None and task["idx"] not in self.results:
+                # The tool cancelled itself: we cancel only jobs already out of in_flight.
+                self.finish(task, _error(task, "CancelledError: the tool call was cancelled"))
+        elif job.exception() is not None and self.failure is None:
             self.failure = job.exception()
             if self.consumer is not None:
                 self.consumer.cancel()
-        elif not self.in_flight:
+            return
+        if not self.in_flight:
             self.settled.set()
 
     async def call(self, task: Task, dispatched_at: float) -> None:
         async with self.slots or contextlib.nullcontext():
             started_at = time.time()
-            args = resolve_args(task, self.known)
-            self.events.task_started(task, args, dispatched_at, started_at)
             deadline = asyncio.timeout(self.unit.task_timeout)
             try:
+                args = resolve_args(task, self.known)
+                self.events.task_started(task, args, dispatched_at, started_at)
                 async with deadline:
                     value = await self.invoke(self.unit.tools[task["tool"]], args)
                 status, error = "ok", None
@@ -252,7 +264,6 @@ class _Run:
                 dispatched_at=dispatched_at,
                 started_at=started_at,
                 finished_at=time.time(),
-                args=args,
             ),
         )
 

@@ -188,7 +188,6 @@ join()<END_OF_PLAN>"""
     assert trace.received["bare"] == value
     assert trace.received["items"] == [value, 7]
     assert trace.received["text"] == f"{json.dumps(value)} + 7"
-    assert observations[6]["args"]["value"] == f"{json.dumps(value)} + 7"
     for key in ("whole", "bare"):
         assert trace.starts[key] >= trace.ends["p1"]
     for key in ("items", "text"):
@@ -405,9 +404,11 @@ async def test_max_concurrency_bounds_running_tools(trace: Trace) -> None:
     assert max(waited) > 0.09
 
 
-def test_max_concurrency_must_be_positive() -> None:
+def test_limits_zero_means_none_and_negative_is_refused() -> None:
+    unit = TaskFetchingUnit({}, max_concurrency=0, task_timeout=0)
+    assert unit.max_concurrency is None and unit.task_timeout is None
     with pytest.raises(ValueError, match="max_concurrency"):
-        TaskFetchingUnit({}, max_concurrency=0)
+        TaskFetchingUnit({}, max_concurrency=-1)
 
 
 async def test_task_timeout_turns_a_slow_tool_into_an_error(trace: Trace) -> None:
@@ -633,7 +634,7 @@ async def test_events_follow_each_task_through_its_life(unit: TaskFetchingUnit) 
     assert by_task[5][0]["error"] == by_task[5][1]["error"] == "unknown tool 'x'"
 
 
-async def test_observations_record_timestamps_and_resolved_args(trace: Trace) -> None:
+async def test_observations_record_timestamps_and_tools_get_resolved_args(trace: Trace) -> None:
     unit = TaskFetchingUnit(make_tools(trace), max_concurrency=1)
     tasks = [
         task(1, "wait", key="a", seconds=0.02, value=[1, 2]),
@@ -648,9 +649,8 @@ async def test_observations_record_timestamps_and_resolved_args(trace: Trace) ->
     # task 2 waited for the single slot: dispatched at once, started after task 1
     assert observations[2]["started_at"] >= observations[1]["finished_at"]
     assert observations[2]["dispatched_at"] < observations[1]["finished_at"]
-    assert observations[1]["args"] == {"key": "a", "seconds": 0.02, "value": [1, 2]}
-    assert observations[3]["args"] == {"key": "c", "value": {"first": [1, 2], "text": "b/[1, 2]"}}
-    assert trace.received["c"] == observations[3]["args"]["value"]
+    assert trace.received["c"] == {"first": [1, 2], "text": "b/[1, 2]"}
+    assert "args" not in observations[3]  # state keeps results, not copies of their inputs
 
 
 class ToolStarts(BaseCallbackHandler):
