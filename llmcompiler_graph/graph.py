@@ -30,7 +30,7 @@ from llmcompiler_graph.state import State
 from llmcompiler_graph.toolbox import Toolbox, ToolLike
 from llmcompiler_graph.tools import default_tools
 
-DEFAULT_PRODUCER_TIMEOUT = 30.0
+DEFAULT_PRODUCER_TIMEOUT = 5.0
 
 
 def create_llmcompiler(
@@ -63,7 +63,9 @@ def create_llmcompiler(
         checkpointer: to keep conversations across calls (`thread_id` in the config).
         task_timeout: seconds one tool call may take before it becomes an error observation.
         max_observation_chars: each observation is cut to this many characters in prompts.
-        producer_timeout: seconds the scheduler waits for its planner to start.
+        producer_timeout: seconds the scheduler waits for its planner to start; if it never
+            does (a resumed superstep whose planner finished in another process), the plan
+            runs in catch-up once the planner's output is in state.
 
     Example:
         ```python

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from langgraph.runtime import Runtime
 
 from llmcompiler_graph.plan import Task
+
+logger = logging.getLogger(__name__)
 
 _DONE_KEPT = 64
 """Closed streams kept so that a scheduler re-run in the same process (a resumed superstep whose
@@ -39,6 +42,7 @@ class PlanStream:
         self._lock = threading.Lock()
         self._tasks: list[Task] = []
         self._closed = False
+        self._complete = False
         self._attached = False
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
@@ -53,15 +57,19 @@ class PlanStream:
             self._tasks.append(task)
         self._wake()
 
-    def close(self) -> None:
-        """No more tasks. Safe to call more than once."""
+    def close(self, *, complete: bool) -> None:
+        """No more tasks; `complete` if the planner finished its plan (not cancelled or failed)."""
         with self._lock:
-            self._closed = True
+            self._closed, self._complete = True, complete
         self._wake()
 
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def complete(self) -> bool:
+        return self._complete
 
     def _wake(self) -> None:
         with self._lock:
@@ -73,6 +81,8 @@ class PlanStream:
     async def tasks(self, attach_timeout: float | None) -> AsyncIterator[Task]:
         """Yield every task as it is published until the stream closes.
 
+        A stream whose planner failed or was cancelled yields nothing more: its run is failing,
+        or (a resumed superstep) the planner runs again and catch-up executes its new plan.
         Raises `ProducerGone` if no producer attached within `attach_timeout` seconds.
         """
         event = asyncio.Event()
@@ -93,6 +103,8 @@ class PlanStream:
                 event.clear()
                 with self._lock:
                     new, closed = self._tasks[sent:], self._closed
+                if closed and not self._complete:
+                    return
                 for task in new:
                     yield task
                 sent += len(new)
@@ -118,10 +130,16 @@ class _Registry:
         self._open: dict[str, tuple[PlanStream, int]] = {}
         self._done: OrderedDict[str, PlanStream] = OrderedDict()
 
-    def get(self, key: str) -> PlanStream:
-        """The stream for `key`, created by whichever node arrives first; pair with `release`."""
+    def get(self, key: str, *, producer: bool = False) -> PlanStream:
+        """The stream for `key`, created by whichever node arrives first; pair with `release`.
+
+        A planner that finds a closed stream is running again (its earlier output was never
+        committed): that stream is stale and it gets a fresh one.
+        """
         with self._lock:
-            stream, holders = self._open.get(key) or (self._done.pop(key, None) or PlanStream(), 0)
+            stream, holders = self._open.get(key) or (self._done.pop(key, None), 0)
+            if stream is None or (producer and stream.closed):
+                stream = PlanStream()
             self._open[key] = (stream, holders + 1)
             return stream
 
@@ -144,8 +162,31 @@ class _Registry:
 streams = _Registry()
 
 
+@contextlib.contextmanager
+def producing(key: str) -> Iterator[PlanStream]:
+    """The planner's side: attach at once (the scheduler stops waiting for a producer), and
+    always close and release, whatever happens while planning."""
+    stream = streams.get(key, producer=True)
+    stream.attach()
+    complete = False
+    try:
+        yield stream
+        complete = True
+    finally:
+        stream.close(complete=complete)
+        streams.release(key)
+
+
 def superstep_key(runtime: Runtime) -> str:
-    """The key the planner and the scheduler of one superstep share."""
+    """The key the planner and the scheduler of one superstep share.
+
+    Without a checkpoint id (a runtime that does not provide one) each node gets its own key:
+    the scheduler then finds no producer and the plan runs in catch-up, correct but not
+    overlapped with planning.
+    """
     info = runtime.execution_info
     parent_ns = info.checkpoint_ns.rpartition("|")[0]
+    if not info.checkpoint_id:
+        logger.warning("no checkpoint id in this runtime: streaming dispatch is off")
+        return f"{info.checkpoint_ns}#{info.task_id}"
     return f"{parent_ns}#{info.checkpoint_id}"

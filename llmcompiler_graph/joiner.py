@@ -30,6 +30,8 @@ from llmcompiler_graph.state import Turn
 
 JoinerFormat = Literal["structured", "text"]
 
+NO_COMPLETE_ANSWER = "I could not find a complete answer with the tools and plans I had."
+
 
 class JoinerDecision(BaseModel):
     """Decide whether the observations answer the user's question."""
@@ -79,13 +81,13 @@ class Joiner:
         if format == "structured":
             try:
                 self.runnable = model.with_structured_output(
-                    JoinerDecision, method="function_calling"
+                    JoinerDecision, method="function_calling", include_raw=True
                 )
             except NotImplementedError:
                 format = "text"
         self.format: JoinerFormat = format
         self.runnable = self.runnable.with_config(
-            run_name="joiner", tags=["llmcompiler:joiner", TAG_NOSTREAM]
+            run_name="joiner_llm", tags=["llmcompiler:joiner", TAG_NOSTREAM]
         )
         protocol = STRUCTURED_PROTOCOL if format == "structured" else TEXT_PROTOCOL
         self.system_prompt = fill(prompt or JOINER_PROMPT, protocol=protocol)
@@ -124,7 +126,15 @@ class Joiner:
         return self.read(self.runnable.invoke(messages, config), force_answer)
 
     def read(self, output: object, force_answer: bool) -> Decision:
-        """The decision from the model's output, in either protocol."""
+        """The decision from the model's output, in either protocol.
+
+        A structured reply the model wrote as plain text (or with broken arguments) is read with
+        the text protocol. Over budget, a replan becomes an answer that says what is missing;
+        an empty answer never reaches the user as an empty message.
+        """
+        if isinstance(output, dict):  # structured, include_raw=True
+            parsed = output.get("parsed")
+            output = parsed if isinstance(parsed, JoinerDecision) else output["raw"]
         if isinstance(output, JoinerDecision):
             decision = Decision(
                 output.thought, output.action == "finish", output.answer, output.feedback
@@ -134,8 +144,11 @@ class Joiner:
         else:
             raise TypeError(f"unexpected joiner output {type(output).__name__}")
         if force_answer and not decision.finish:
-            answer = decision.answer or decision.feedback or decision.thought
+            missing = decision.feedback or decision.thought
+            answer = decision.answer or f"{NO_COMPLETE_ANSWER} What is missing: {missing}"
             return Decision(decision.thought, True, answer, "")
+        if decision.finish and not decision.answer.strip():
+            return Decision(decision.thought, True, decision.thought or NO_COMPLETE_ANSWER, "")
         return decision
 
 

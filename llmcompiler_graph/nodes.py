@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.graph import END
@@ -20,7 +20,7 @@ from langgraph.runtime import Runtime, get_runtime
 
 from llmcompiler_graph._sync import run_sync
 from llmcompiler_graph.events import EventSink
-from llmcompiler_graph.handoff import ProducerGone, streams, superstep_key
+from llmcompiler_graph.handoff import ProducerGone, producing, streams, superstep_key
 from llmcompiler_graph.joiner import Decision, Joiner
 from llmcompiler_graph.plan import Task
 from llmcompiler_graph.planner import Planner
@@ -68,20 +68,16 @@ class Nodes:
     # planner
 
     async def aplan(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        job = _PlanJob(self, state)
-        try:
-            tasks = await job.planner.aplan(job.messages, job.parser, job.publish, config)
-        finally:
-            job.close()
-        return job.update(tasks)
+        with producing(superstep_key(get_runtime())) as stream:
+            job = _PlanJob(self, state)
+            tasks = await job.planner.aplan(job.messages, job.parser, stream.publish, config)
+            return job.update(tasks)
 
     def plan(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        job = _PlanJob(self, state)
-        try:
-            tasks = job.planner.plan(job.messages, job.parser, job.publish, config)
-        finally:
-            job.close()
-        return job.update(tasks)
+        with producing(superstep_key(get_runtime())) as stream:
+            job = _PlanJob(self, state)
+            tasks = job.planner.plan(job.messages, job.parser, stream.publish, config)
+            return job.update(tasks)
 
     # scheduler (the task fetching unit)
 
@@ -91,10 +87,8 @@ class Nodes:
         components, turn, runtime = self._setup(state)
         earlier = {} if turn.is_new else turn.observations
         key = None
-        if turn.pending and not turn.is_new:
-            logger.info(
-                "catching up %d tasks of round %d from state", len(turn.pending), turn.round
-            )
+        if turn.pending:
+            logger.info("catching up %d tasks from state", len(turn.pending))
             round, source = turn.round, turn.pending
         else:
             key = superstep_key(runtime)
@@ -128,14 +122,14 @@ class Nodes:
         job = _JoinJob(self, state)
         if job.waiting:
             return {}
-        decision = await job.joiner.adecide(job.messages, force_answer=job.force, config=config)
+        decision = await job.joiner.adecide(job.messages(), force_answer=job.force, config=config)
         return job.update(decision)
 
     def join(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         job = _JoinJob(self, state)
         if job.waiting:
             return {}
-        decision = job.joiner.decide(job.messages, force_answer=job.force, config=config)
+        decision = job.joiner.decide(job.messages(), force_answer=job.force, config=config)
         return job.update(decision)
 
     @staticmethod
@@ -151,14 +145,11 @@ class Nodes:
 
 
 class _PlanJob:
-    """One planner run: its prompt, its parser and the stream it publishes to."""
+    """One planner run: its prompt and its parser."""
 
     def __init__(self, nodes: Nodes, state: dict[str, Any]) -> None:
-        components, self.turn, runtime = nodes._setup(state)
+        components, self.turn, _ = nodes._setup(state)
         self.planner = components.planner
-        self.key = superstep_key(runtime)
-        self.stream = streams.get(self.key)
-        self.stream.attach()
         self.round = self.turn.round + 1
         self.events = nodes._events(self.round)
         self.events.send("plan_started")
@@ -167,13 +158,6 @@ class _PlanJob:
             self.turn, system, dialogue, state.get("feedback", "")
         )
         self.parser = self.planner.parser(self.turn)
-
-    def publish(self, task: Task) -> None:
-        self.stream.publish(task)
-
-    def close(self) -> None:
-        self.stream.close()
-        streams.release(self.key)
 
     def update(self, tasks: list[Task]) -> dict[str, Any]:
         self.events.send("plan_finished", tasks=len(tasks), joined=self.parser.joined)
@@ -188,13 +172,16 @@ class _JoinJob:
     """One joiner run: its prompt, or nothing to do when tasks still lack observations."""
 
     def __init__(self, nodes: Nodes, state: dict[str, Any]) -> None:
-        components, turn, _ = nodes._setup(state)
-        self.waiting = bool(turn.pending)
+        components, self.turn, _ = nodes._setup(state)
+        self.state = state
+        self.waiting = bool(self.turn.pending)
         self.joiner = components.joiner
-        self.force = turn.round > components.max_replans
-        self.events = nodes._events(turn.round)
-        system, dialogue = conversation(state["messages"])
-        self.messages = self.joiner.messages(turn, system, dialogue, force_answer=self.force)
+        self.force = self.turn.round > components.max_replans
+        self.events = nodes._events(self.turn.round)
+
+    def messages(self) -> list[BaseMessage]:
+        system, dialogue = conversation(self.state["messages"])
+        return self.joiner.messages(self.turn, system, dialogue, force_answer=self.force)
 
     def update(self, decision: Decision) -> dict[str, Any]:
         self.events.send(

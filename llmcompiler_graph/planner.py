@@ -49,7 +49,8 @@ class Planner:
         prompt: str | None = None,
         max_observation_chars: int = 2000,
     ) -> None:
-        self.model = model.with_config(run_name="planner", tags=["llmcompiler:planner"])
+        # Not named "planner": LangGraph treats a run named like its node as the node itself.
+        self.model = model.with_config(run_name="planner_llm", tags=["llmcompiler:planner"])
         self.toolbox = toolbox
         self.max_observation_chars = max_observation_chars
         signatures = toolbox.signatures

@@ -92,7 +92,7 @@ def format_results(
         elif observation["status"] == "ok":
             result = truncate(as_text(observation["value"]), max_chars)
         else:
-            result = f"ERROR: {observation['error']}"
+            result = f"ERROR: {truncate(observation['error'] or '', max_chars)}"
         lines.append(f"Observation: {result}")
     return "\n".join(lines)
 

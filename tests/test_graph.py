@@ -9,6 +9,7 @@ with `tool_calling=True` drives the structured joiner).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,13 +23,14 @@ from langchain_core.language_models.fake_chat_models import (
 )
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.config import get_config
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.types import Command, interrupt
 
+import llmcompiler_graph.nodes as nodes_module
 from llmcompiler_graph import create_llmcompiler
 from llmcompiler_graph.graph import build_graph
-from llmcompiler_graph.joiner import Joiner
+from llmcompiler_graph.handoff import streams
+from llmcompiler_graph.joiner import NO_COMPLETE_ANSWER, Joiner
 from llmcompiler_graph.nodes import Components
 from llmcompiler_graph.planner import Planner
 from llmcompiler_graph.prompts import FORCE_ANSWER
@@ -230,7 +232,8 @@ async def test_replan_budget_forces_an_answer(
     graph = create_llmcompiler(model, kit.tools, max_replans=1)
     out = await graph.ainvoke(ask("q"), {"callbacks": [recorder], "recursion_limit": 12})
     assert isinstance(out["messages"][-1], AIMessage)
-    assert out["messages"][-1].content == "still need more"
+    answer = out["messages"][-1].content
+    assert answer.startswith(NO_COMPLETE_ANSWER) and answer.endswith("still need more")
     assert len(recorder.of("planner")) == len(recorder.of("joiner")) == 2
     first, second = recorder.of("joiner")
     assert FORCE_ANSWER not in last_text(first)
@@ -243,7 +246,8 @@ def test_no_replan_budget_means_one_round(kit: ToolKit, recorder: Recorder) -> N
     model = fake(PLAN, "Thought: hmm\nAction: Replan(more please)")
     graph = create_llmcompiler(model, kit.tools, max_replans=0)
     out = graph.invoke(ask("q"), {"callbacks": [recorder]})
-    assert out["messages"][-1].content == "more please"
+    answer = out["messages"][-1].content
+    assert answer.startswith(NO_COMPLETE_ANSWER) and answer.endswith("more please")
     assert len(recorder.of("planner")) == len(recorder.of("joiner")) == 1
     assert FORCE_ANSWER in last_text(recorder.of("joiner")[0])
 
@@ -725,7 +729,9 @@ async def test_catch_up_from_state(kit: ToolKit, recorder: Recorder) -> None:
     assert "Observation: p=2" in last_text(recorder.of("joiner")[0])
 
 
-async def test_catch_up_when_the_scheduler_never_saw_the_planner(kit: ToolKit) -> None:
+async def test_catch_up_when_the_scheduler_never_saw_the_planner(
+    kit: ToolKit, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The planner shows up after the scheduler's producer_timeout: the scheduler gives up on
     the live stream, the joiner waits, and catch-up executes the plan from state. Run with the
     sync `stream` inside a running loop, so the lone catch-up scheduler runs in this thread."""
@@ -739,12 +745,16 @@ async def test_catch_up_when_the_scheduler_never_saw_the_planner(kit: ToolKit) -
         producer_timeout=0.05,
     )
 
-    def late_planner(runtime: Any) -> Components:
-        if get_config()["metadata"]["langgraph_node"] == "planner":
-            time.sleep(0.3)
-        return components
+    attach = nodes_module.producing
 
-    graph = build_graph(late_planner, name="late")
+    @contextlib.contextmanager
+    def late(key: str) -> Any:
+        time.sleep(0.3)  # the planner node starts long after the scheduler
+        with attach(key) as stream:
+            yield stream
+
+    monkeypatch.setattr(nodes_module, "producing", late)
+    graph = build_graph(lambda _runtime: components, name="late")
     chunks = list(graph.stream(ask("q"), stream_mode=["updates", "custom"]))
     nodes = [next(iter(data)) for kind, data in chunks if kind == "updates"]
     assert nodes[-3:] == ["joiner", "scheduler", "joiner"]
@@ -852,3 +862,65 @@ async def test_planner_stream_failing_before_any_task_fails_fast(kit: ToolKit) -
         await graph.ainvoke(ask("q"))
     assert time.monotonic() - started < 5
     assert kit.calls == []
+
+
+# the planner failing or being cancelled
+
+
+class BrokenPlanner(FakeListChatModel):
+    """A model whose every call fails at once (auth error, exhausted retries...)."""
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the provider said no")
+
+    async def _astream(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the provider said no")
+        yield  # an async generator
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_planner_failure_surfaces_at_once(kit: ToolKit, mode: str) -> None:
+    """The scheduler never waits out producer_timeout for a planner that already failed."""
+    graph = create_llmcompiler(BrokenPlanner(responses=["unused"]), kit.tools, producer_timeout=30)
+    start = time.perf_counter()
+    with pytest.raises(RuntimeError, match="provider said no"):
+        if mode == "sync":
+            await asyncio.to_thread(graph.invoke, ask("q"))
+        else:
+            await graph.ainvoke(ask("q"))
+    assert time.perf_counter() - start < 10
+    assert len(streams) == 0
+
+
+async def test_resume_after_cancel_runs_the_new_plan_only(kit: ToolKit) -> None:
+    """A run cancelled while its plan streams, then resumed: the resumed planner writes a new
+    plan, and each task's observation comes from its own call (never the cancelled plan's)."""
+    plans = iter(
+        [
+            '1. lookup(city="Paris")\nThought: ' + "slow " * 40 + '\n2. lookup(city="Rome")\n'
+            "3. join()<END_OF_PLAN>",
+            '1. lookup(city="Oslo")\n2. join()<END_OF_PLAN>',
+        ]
+    )
+
+    def script(role: str, messages: list[BaseMessage]) -> str:
+        return next(plans) if role == "planner" else "Action: Finish(done)"
+
+    graph = create_llmcompiler(
+        ScriptedChatModel(script=script, sleep=0.005),
+        kit.tools,
+        joiner="text",
+        checkpointer=InMemorySaver(),
+        producer_timeout=1,
+    )
+    config = {"configurable": {"thread_id": "cancelled"}}
+    run = asyncio.create_task(graph.ainvoke(ask("q"), config))
+    await asyncio.sleep(0.3)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    out = await graph.ainvoke(None, config)
+    state = (await graph.aget_state(config)).values
+    assert out["messages"][-1].content == "done"
+    assert [(t["idx"], t["args"]) for t in state["tasks"]] == [(1, {"city": "Oslo"})]
+    assert [(o["idx"], o["value"]) for o in state["observations"]] == [(1, POPULATION["Oslo"])]
