@@ -8,6 +8,7 @@ from langchain_core.tools import BaseTool
 from llmcompiler_graph.tools.calculator import CalculationError, calculate, safe_eval
 from llmcompiler_graph.tools.math import create_math_tool
 from llmcompiler_graph.tools.search import MissingSearchKeyError, create_search_tool
+from llmcompiler_graph.tools.wikipedia import create_wikipedia_tool
 
 __all__ = [
     "CalculationError",
@@ -15,6 +16,7 @@ __all__ = [
     "calculate",
     "create_math_tool",
     "create_search_tool",
+    "create_wikipedia_tool",
     "default_tools",
     "safe_eval",
 ]
