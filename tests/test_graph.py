@@ -618,6 +618,33 @@ async def test_called_from_a_parent_node_function(kit: ToolKit) -> None:
     assert out["notes"] == ["delegated"]
 
 
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
+async def test_two_instances_in_one_parent_superstep_stay_apart(kit: ToolKit, mode: str) -> None:
+    """Two LLMCompiler subgraphs as parallel nodes of one parent superstep: each scheduler runs
+    its own planner's tasks only (their handoff keys differ by namespace and checkpoint)."""
+    slow = 0.002  # both plans stream at once, interleaved
+    paris = create_llmcompiler(
+        fake('1. describe(value="P", label="paris")\n2. join()', FINISH, sleep=slow), kit.tools
+    )
+    oslo = create_llmcompiler(
+        fake('1. describe(value="O", label="oslo")\n2. join()', FINISH, sleep=slow), kit.tools
+    )
+    builder = StateGraph(MessagesState)
+    builder.add_node("paris", paris)
+    builder.add_node("oslo", oslo)
+    builder.add_edge(START, "paris")
+    builder.add_edge(START, "oslo")
+    parent = builder.compile()
+    if mode == "invoke":
+        await asyncio.to_thread(parent.invoke, ask("q"))
+    else:
+        await parent.ainvoke(ask("q"))
+    assert sorted(map(str, kit.args_of("describe"))) == sorted(
+        [str({"value": "P", "label": "paris"}), str({"value": "O", "label": "oslo"})]
+    )
+    assert len(streams) == 0
+
+
 # isolation between concurrent runs and between turns
 
 
