@@ -1,0 +1,217 @@
+"""The benchmark harness (`llmcompiler-graph bench`), end to end on instant simulators.
+
+No timing assertions: only the structure of the outputs and relations that hold whatever the
+machine's speed (sequential ReAct needs more LLM calls than LLMCompiler, the critical-path bound
+never exceeds the measured latency, ...). The real-model mode runs its own code path against the
+simulators standing in for OpenAI and Tavily.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from llmcompiler_graph.bench import main
+from llmcompiler_graph.bench.metrics import critical_path
+from llmcompiler_graph.bench.scoring import score
+from llmcompiler_graph.bench.simulation import BenchBrain
+from llmcompiler_graph.bench.trace import LLMCall, Run
+from llmcompiler_graph.bench.workloads import WORKLOADS, check, generate
+from llmcompiler_graph.testing import LatencyModel, OpenAISimulator, TavilySimulator
+from llmcompiler_graph.testing.scenarios import MATH_MARK, Round, Scenario, merged_corpus
+
+DATASET = Path(__file__).parent / "data" / "bench_dataset.json"
+APPROACHES = ["llmcompiler", "llmcompiler-nostream", "react", "react-parallel"]
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict, Path]:
+    """One instant run of every workload and approach: (markdown, JSON, plot path)."""
+    out = tmp_path_factory.mktemp("bench")
+    json_path, plot_path = out / "bench.json", out / "timeline.png"
+    args = ["--instant", "--examples", "1", "--quiet", "--json", str(json_path)]
+    with pytest.MonkeyPatch.context() as patch:
+        printed: list[str] = []
+        patch.setattr("builtins.print", lambda *a, **k: printed.append(" ".join(map(str, a))))
+        assert main([*args, "--plot", str(plot_path)]) == 0
+    return "\n".join(printed), json.loads(json_path.read_text()), plot_path
+
+
+def test_workloads_are_seeded_distinct_and_unambiguous() -> None:
+    for workload in WORKLOADS.values():
+        first = generate(workload, 6, seed=1)
+        assert [s.question for s in first] == [s.question for s in generate(workload, 6, 1)]
+        assert len({s.question for s in first}) == 6
+        assert [s.question for s in first] != [s.question for s in generate(workload, 6, 2)]
+    check(s for w in WORKLOADS.values() for s in generate(w, 12, seed=0))
+
+
+def test_workload_shapes() -> None:
+    shapes = {name: generate(w, 8, seed=0) for name, w in WORKLOADS.items()}
+    assert all(len(s.tasks) == 2 for s in shapes["hotpotqa"])
+    assert all(len(s.tasks) == 8 for s in shapes["movie"])
+    for scenario in shapes["parallelqa"]:
+        searches = [t for t in scenario.tasks if t["tool"] == "search"]
+        maths = [t for t in scenario.tasks if t["tool"] == "math"]
+        assert 2 <= len(searches) <= 5 and len(maths) == len(searches) + 1
+        assert set(maths[-1]["dependencies"]) == {t["idx"] for t in maths[:-1]}  # level two
+    assert all(len(s.rounds) == 2 and s.rounds[0].replan for s in shapes["replan"])
+
+
+def test_check_refuses_a_query_that_hits_another_question() -> None:
+    plan = '1. search(query="K2 height in metres")\n2. join()'
+    one = Scenario("Q1", (Round(plan),), "a", {"k2 height in metres": [{"content": "1"}]})
+    other = Scenario("Q2", (Round(plan),), "b", {"k2 height": [{"content": "2"}]})
+    with pytest.raises(ValueError, match="hits"):
+        check([one, other])
+
+
+def test_report_lists_every_workload_and_approach(bench: tuple[str, dict, Path]) -> None:
+    markdown, data, plot = bench
+    for name in WORKLOADS:
+        assert f"| {name} | LLMCompiler (streaming) |" in markdown
+        assert f"| {name} | ReAct (sequential) |" in markdown
+    assert "critical-path bound" in markdown and "Targets" in markdown
+    assert {(s["workload"], s["approach"]) for s in data["summaries"]} == {
+        (w, a) for w in WORKLOADS for a in APPROACHES
+    }
+    assert data["setup"]["mode"] == "simulated" and data["setup"]["examples"] == 1
+    assert plot.stat().st_size > 0
+
+
+def test_measurements_are_consistent(bench: tuple[str, dict, Path]) -> None:
+    _, data, _ = bench
+    summary = {(s["workload"], s["approach"]): s for s in data["summaries"]}
+    for workload in WORKLOADS:
+        react = summary[workload, "react"]
+        compiler = summary[workload, "llmcompiler"]
+        assert react["llm_calls"] > compiler["llm_calls"]
+        assert react["llm_calls"] >= summary[workload, "react-parallel"]["llm_calls"]
+        assert react["speedup"] == pytest.approx(1.0) and react["cost_ratio"] == pytest.approx(1)
+        assert summary[workload, "react"]["bound"] is None
+        for s in (compiler, summary[workload, "llmcompiler-nostream"]):
+            assert s["errors"] == 0 and s["accuracy"] == 1.0
+            assert s["prompt_tokens"] > 0 and s["completion_tokens"] > 0
+            assert 0 < s["bound"] <= s["latency_mean"]
+            assert 0 < s["efficiency_min"] <= s["efficiency_mean"] <= 1
+    for run in data["runs"]:
+        assert run["error"] is None and run["correct"]
+        if run["approach"].startswith("llmcompiler"):
+            assert run["bound"] <= run["latency"]
+            assert run["bound"] + sum(run["overheads"].values()) == pytest.approx(run["latency"])
+
+
+def test_replan_workload_replans(bench: tuple[str, dict, Path]) -> None:
+    _, data, _ = bench
+    run = next(r for r in data["runs"] if r["workload"] == "replan")
+    decisions = [e["decision"] for e in run["events"] if e["event"] == "joiner_decision"]
+    assert decisions == ["replan", "finish"]
+    assert [c["role"] for c in run["llm_calls"]].count("planner") == 2
+
+
+def test_critical_path_follows_dependencies_and_charges_the_joiner() -> None:
+    """Task 2 needs task 1: its line is parsed at 0.7 s but it can only start at 1.5 s."""
+
+    def event(name: str, time: float, **fields: object) -> dict:
+        return {"event": name, "round": 1, "time": time, **fields}
+
+    run = Run("w", 0, "llmcompiler", "q", "a", start=9.99, end=12.65, answer="a", correct=True)
+    run.llm_calls = [
+        LLMCall("planner", 10.0, 10.3, 10.9, 100, 10),
+        LLMCall("joiner", 12.1, 12.4, 12.6, 100, 10),
+    ]
+    run.events = [
+        event("task_planned", 10.5, idx=1),
+        event("task_planned", 10.7, idx=2),
+        event("plan_finished", 10.9),
+        event("task_finished", 11.5, idx=1, dependencies=[], finished_at=11.5, duration=1.0),
+        event("task_finished", 12.0, idx=2, dependencies=[1], finished_at=12.0, duration=0.5),
+    ]
+    path = critical_path(run)
+    assert path is not None
+    assert path.bound == pytest.approx(0.5 + 1.0 + 0.5 + 0.5)  # line, tool 1, tool 2, joiner
+    assert path.overheads["startup"] == pytest.approx(0.01)
+    assert path.overheads["to joiner"] == pytest.approx(0.1)
+    assert path.bound + sum(path.overheads.values()) == pytest.approx(run.latency)
+
+
+@pytest.mark.parametrize(
+    ("answer", "label", "expected"),
+    [
+        ("The Mariana Trench.", "Mariana Trench", True),
+        ("yes", "no", False),
+        ("About 5,931.8 metres", "5931.80", True),
+        ("6600", "5931.80", False),
+        ("between 1 and 2", "1.5", False),
+        (None, "1", False),
+    ],
+)
+def test_scoring_follows_the_paper(answer: str | None, label: str, expected: bool) -> None:
+    assert score(answer, label) is expected
+
+
+def test_real_model_mode_on_a_dataset_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--model` and `--dataset` with the simulators standing in for OpenAI and Tavily."""
+    questions = [item["question"] for item in json.loads(DATASET.read_text())]
+
+    def page(text: str) -> list[dict]:
+        return [{"title": text[:20], "url": f"https://x.example/{len(text)}", "content": text}]
+
+    born = Scenario(
+        questions[0],
+        (
+            Round(
+                '1. search(query="Jane Austen birth")\n2. search(query="Charles Dickens birth")\n'
+                "3. join()"
+            ),
+        ),
+        "Jane Austen",
+        {
+            "jane austen birth": page("Jane Austen was born in 1775."),
+            "charles dickens birth": page("Charles Dickens was born in 1812."),
+        },
+    )
+    heights = Scenario(
+        questions[1],
+        (
+            Round(
+                '1. search(query="K2 height")\n2. search(query="Denali height")\n'
+                '3. math(problem="K2 minus 10%", context=["$1"])\n'
+                '4. math(problem="Denali plus 20%", context=["$2"])\n'
+                '5. math(problem="Difference of the two", context=["$3", "$4"])\n6. join()'
+            ),
+        ),
+        "About 321.9 metres.",
+        {"k2 height": page("K2 is 8,611 m high."), "denali height": page("Denali: 6,190 m.")},
+        {
+            "K2 minus 10%": "8611 * 0.9",
+            "Denali plus 20%": "6190 * 1.2",
+            "Difference of the two": "7749.9 - 7428",
+        },
+    )
+    brain = BenchBrain([born, heights])
+    with (
+        OpenAISimulator(brain, latency=LatencyModel.instant()) as llm,
+        TavilySimulator(merged_corpus([born, heights])) as search,
+    ):
+        monkeypatch.setenv("OPENAI_BASE_URL", llm.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sim")
+        monkeypatch.setenv("TAVILY_BASE_URL", search.base_url)
+        monkeypatch.setenv("TAVILY_API_KEY", "tvly-sim")
+        out = tmp_path / "real.json"
+        args = ["--model", "openai:gpt-4o-mini", "--dataset", str(DATASET), "--quiet"]
+        assert main([*args, "--json", str(out)]) == 0
+        prompts = [r.request.system_text for r in llm.requests]
+    data = json.loads(out.read_text())
+    assert data["setup"]["mode"] == "real" and data["setup"]["workloads"] == ["bench_dataset"]
+    assert {s["approach"] for s in data["summaries"]} == set(APPROACHES)
+    assert all(s["accuracy"] == 1.0 and s["errors"] == 0 for s in data["summaries"])
+    agents = [p for p in prompts if MATH_MARK not in p]  # the math tool has its own prompt
+    assert agents and all("Give only the final answer" in p for p in agents)
+    for run in data["runs"]:
+        assert run["llm_calls"] and all(c["prompt_tokens"] > 0 for c in run["llm_calls"])
+        if run["approach"] == "llmcompiler":
+            assert {c["role"] for c in run["llm_calls"]} >= {"planner", "joiner"}
+            assert run["bound"] <= run["latency"]
