@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from llmcompiler_graph.plan import is_whole_reference
 from llmcompiler_graph.testing import ChatRequest, ChatResponse
-from llmcompiler_graph.testing.scenarios import (
-    EIFFEL,
-    JOINER_MARK,
-    MATH_MARK,
-    PLANNER_MARK,
-    SHOWCASE,
-    Scenario,
-)
+from llmcompiler_graph.testing.scenarios import EIFFEL, SHOWCASE, Role, Scenario, role_of
 from llmcompiler_graph.tools.calculator import safe_eval
 
-Role = Literal["planner", "joiner", "math", "other"]
 TASK_EVENTS = ("task_planned", "task_started", "task_finished")
 
 
@@ -36,18 +28,6 @@ REPLANS = [s for s in SCENARIOS if len(s.rounds) > 1]
 def scenario_id(scenario: Scenario) -> str:
     """A short test id from the question: `how-tall-is-the-eiffel`."""
     return "-".join(re.findall(r"[a-z0-9]+", scenario.question.lower())[:5])
-
-
-def role_of(request: ChatRequest) -> Role:
-    """Which LLM call of the package a simulator request is, from its system prompt."""
-    system = request.system_text
-    if MATH_MARK in system:
-        return "math"
-    if PLANNER_MARK in system:
-        return "planner"
-    if JOINER_MARK in system:
-        return "joiner"
-    return "other"
 
 
 def requests_of(simulator: Any, role: Role) -> list[Any]:

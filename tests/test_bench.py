@@ -16,11 +16,16 @@ import pytest
 from llmcompiler_graph.bench import main
 from llmcompiler_graph.bench.metrics import critical_path
 from llmcompiler_graph.bench.scoring import score
-from llmcompiler_graph.bench.simulation import BenchBrain
 from llmcompiler_graph.bench.trace import LLMCall, Run
 from llmcompiler_graph.bench.workloads import WORKLOADS, check, generate
 from llmcompiler_graph.testing import LatencyModel, OpenAISimulator, TavilySimulator
-from llmcompiler_graph.testing.scenarios import MATH_MARK, Round, Scenario, merged_corpus
+from llmcompiler_graph.testing.scenarios import (
+    MATH_MARK,
+    Round,
+    Scenario,
+    ScenarioBrain,
+    merged_corpus,
+)
 
 DATASET = Path(__file__).parent / "data" / "bench_dataset.json"
 APPROACHES = ["llmcompiler", "llmcompiler-nostream", "react", "react-parallel"]
@@ -191,7 +196,7 @@ def test_real_model_mode_on_a_dataset_file(tmp_path: Path, monkeypatch: pytest.M
             "Difference of the two": "7749.9 - 7428",
         },
     )
-    brain = BenchBrain([born, heights])
+    brain = ScenarioBrain([born, heights])
     with (
         OpenAISimulator(brain, latency=LatencyModel.instant()) as llm,
         TavilySimulator(merged_corpus([born, heights])) as search,

@@ -1,6 +1,6 @@
 """The loopback world of the benchmark: one simulated model and one search API for every approach.
 
-The model is the real `ChatOpenAI` talking to `OpenAISimulator`, whose script (`BenchBrain`)
+The model is the real `ChatOpenAI` talking to `OpenAISimulator`, whose script (`ScenarioBrain`)
 plays the planner, the joiner, the math tool and the ReAct turns from the workloads' scenarios;
 search is the real `tavily-python` client talking to `TavilySimulator`, whose latency per query
 is drawn uniformly from `search_latency`, seeded by the query (the same query always waits the
@@ -10,9 +10,8 @@ same, whichever approach asks). Every approach gets the same model object and th
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from types import TracebackType
 from typing import Any
 
@@ -21,76 +20,11 @@ from langchain_openai import ChatOpenAI
 
 from llmcompiler_graph.bench.trace import LLMCall, Recorder
 from llmcompiler_graph.testing import LatencyModel, OpenAISimulator, TavilySimulator
-from llmcompiler_graph.testing.scenarios import (
-    JOINER_MARK,
-    MATH_MARK,
-    PLANNER_MARK,
-    Scenario,
-    ScenarioBrain,
-    merged_corpus,
-)
-from llmcompiler_graph.testing.script import ChatRequest, ChatResponse, ToolCall
+from llmcompiler_graph.testing.scenarios import Scenario, ScenarioBrain, merged_corpus, role_of
 from llmcompiler_graph.tools import calculate, create_math_tool, create_search_tool
 
 MODEL_NAME = "gpt-4o-mini"
 """What the simulated model calls itself (and the default price row)."""
-
-QUOTE_CHARS = 200
-"""Context items longer than this are observations a ReAct turn quotes from, not copies."""
-
-_FACT = re.compile(r'[A-Z][^"\n]*?\d[^"\n]*?[.!?](?=\s|"|$)')
-"""The first sentence with a figure in it: what a model quotes from search results."""
-
-
-class BenchBrain(ScenarioBrain):
-    """`ScenarioBrain` whose ReAct turns behave like a function-calling model's.
-
-    - The calls of a later round are offered only once the earlier round's results are in the
-      conversation: they are what the model decides after reading them (the base script would
-      start a replan scenario's refined search in the first turn, before seeing it is needed).
-    - A `math` call's `context` quotes the sentence with the figure, not the whole search results
-      (the base script copies every referenced observation verbatim, so each ReAct math turn
-      would decode hundreds of tokens that LLMCompiler's planner never writes: `$1`).
-    """
-
-    def react(self, scenario: Scenario, request: ChatRequest) -> ChatResponse:
-        response = super().react(_rounds_reached(scenario, request), request)
-        response.tool_calls = [_quoting(call) for call in response.tool_calls]
-        return response
-
-
-def _rounds_reached(scenario: Scenario, request: ChatRequest) -> Scenario:
-    """The scenario cut after the first round whose calls are not all answered yet."""
-    answered = sum(1 for m in request.messages if m.get("role") == "tool")
-    for end in range(1, len(scenario.rounds)):
-        head = replace(scenario, rounds=scenario.rounds[:end])
-        if answered < len(head.tasks):
-            return head
-    return scenario
-
-
-def _quoting(call: ToolCall) -> ToolCall:
-    arguments = call.arguments
-    if not (isinstance(arguments, dict) and isinstance(arguments.get("context"), list)):
-        return call
-    context = [_quote(item) if isinstance(item, str) else item for item in arguments["context"]]
-    return call._replace(arguments={**arguments, "context": context})
-
-
-def _quote(text: str) -> str:
-    if len(text) <= QUOTE_CHARS:
-        return text
-    found = _FACT.search(text)
-    return found.group(0) if found else text[:QUOTE_CHARS]
-
-
-def role_of(request: ChatRequest) -> str:
-    """Which part of which approach sent a request, from its system prompt."""
-    system = request.system_text
-    for mark, role in ((MATH_MARK, "math"), (PLANNER_MARK, "planner"), (JOINER_MARK, "joiner")):
-        if mark in system:
-            return role
-    return "react"
 
 
 class SimulatedWorld:
@@ -111,7 +45,7 @@ class SimulatedWorld:
         scenarios = list(scenarios)
         self.latency = latency
         self.search_latency = search_latency
-        self.llm = OpenAISimulator(BenchBrain(scenarios), latency=latency, models=[MODEL_NAME])
+        self.llm = OpenAISimulator(ScenarioBrain(scenarios), latency=latency, models=[MODEL_NAME])
         self.search = TavilySimulator(merged_corpus(scenarios), jitter=search_latency, seed=seed)
         self._stack = contextlib.ExitStack()
         self.model: ChatOpenAI

@@ -9,8 +9,11 @@ hit and the expressions its math problems translate to. `ScenarioBrain` is a scr
 - the joiner gets `Finish(answer)` or `Replan(feedback)`, structured or text as asked;
 - the math tool gets the scenario's expression for its problem;
 - any other request with tools is a ReAct agent: it gets the same tool calls as the plans, one per
-  turn (or, when the request allows parallel tool calls, every ready call at once), with
-  references filled in from the tool results it has seen, then the answer.
+  turn (or, when the request allows parallel tool calls, every ready call at once), then the
+  answer. Like a function-calling model, it is offered a later round's calls only once the
+  earlier round's results are in the conversation (that is what the replan decided after seeing
+  them), and its `math` calls quote the sentence with the figure from the results they use rather
+  than pasting whole observations (hundreds of decoded tokens LLMCompiler's `$1` never costs).
 
 So LLMCompiler and ReAct can be compared on exactly the same questions, tools and model.
 """
@@ -19,8 +22,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 from llmcompiler_graph.plan import Task, as_text, is_whole_reference
 from llmcompiler_graph.plan_parser import parse_plan
@@ -29,6 +32,14 @@ from llmcompiler_graph.testing.script import ChatRequest, ChatResponse, ToolCall
 PLANNER_MARK = "create a plan to solve it"
 JOINER_MARK = "You are the joiner"
 MATH_MARK = "Translate a math problem into ONE expression"
+
+Role = Literal["planner", "joiner", "math", "react"]
+
+QUOTE_CHARS = 200
+"""Context items longer than this are observations a ReAct turn quotes from, not copies."""
+
+_FACT = re.compile(r'[A-Z][^"\n]*?\d[^"\n]*?[.!?](?=\s|"|$)')
+"""The first sentence with a figure in it: what a model quotes from search results."""
 
 _SIGNATURES = {"search": ["query"], "math": ["problem", "context"], "calculate": ["expression"]}
 _TASK_LINE = re.compile(r"^\s*(\d+)\.\s+(?!join\()", re.MULTILINE)
@@ -80,13 +91,13 @@ class ScenarioBrain:
         self.scenarios = {s.question: s for s in scenarios}
 
     def __call__(self, request: ChatRequest) -> ChatResponse | str:
-        system = request.system_text
-        if MATH_MARK in system:
+        role = role_of(request)
+        if role == "math":
             return self.math(request)
         scenario = self.scenario(request)
-        if PLANNER_MARK in system:
+        if role == "planner":
             return self.plan(scenario, request)
-        if JOINER_MARK in system:
+        if role == "joiner":
             return self.join(scenario, request)
         return self.react(scenario, request)
 
@@ -138,17 +149,53 @@ class ScenarioBrain:
     def react(self, scenario: Scenario, request: ChatRequest) -> ChatResponse:
         """The next ReAct turn: the next tool call(s) of the scenario's tasks, then the answer."""
         results = _tool_results(request.messages)
-        tasks = [t for t in scenario.tasks if t["idx"] not in results]
+        tasks = [
+            t for t in _rounds_reached(scenario, len(results)).tasks if t["idx"] not in results
+        ]
         ready = [t for t in tasks if all(d in results for d in t["dependencies"])]
         if not ready:
             return ChatResponse(content=scenario.answer)
         if request.body.get("parallel_tool_calls") is False:
             ready = ready[:1]
         calls = [
-            ToolCall(t["tool"], _fill(t["args"], results), f"call_task_{t['idx']}") for t in ready
+            ToolCall(t["tool"], _quoting(_fill(t["args"], results)), f"call_task_{t['idx']}")
+            for t in ready
         ]
         names = ", ".join(t["tool"] for t in ready)
         return ChatResponse(content=f"I need to call {names} next.", tool_calls=calls)
+
+
+def role_of(request: ChatRequest) -> Role:
+    """Which part of which agent sent a simulator request, from its system prompt."""
+    system = request.system_text
+    for mark, role in ((MATH_MARK, "math"), (PLANNER_MARK, "planner"), (JOINER_MARK, "joiner")):
+        if mark in system:
+            return role  # type: ignore[return-value]
+    return "react"
+
+
+def _rounds_reached(scenario: Scenario, answered: int) -> Scenario:
+    """The scenario cut after the first round whose calls are not all answered yet."""
+    for end in range(1, len(scenario.rounds)):
+        head = replace(scenario, rounds=scenario.rounds[:end])
+        if answered < len(head.tasks):
+            return head
+    return scenario
+
+
+def _quoting(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A `context` list as a model writes it: long observations reduced to the quoted fact."""
+    context = arguments.get("context")
+    if not isinstance(context, list):
+        return arguments
+    return {**arguments, "context": [_quote(c) if isinstance(c, str) else c for c in context]}
+
+
+def _quote(text: str) -> str:
+    if len(text) <= QUOTE_CHARS:
+        return text
+    found = _FACT.search(text)
+    return found.group(0) if found else text[:QUOTE_CHARS]
 
 
 def _ids(text: str) -> list[int]:
