@@ -16,10 +16,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
-from langchain_openai import ChatOpenAI
 from langgraph.graph.state import CompiledStateGraph
 from rich.console import Console
 from rich.panel import Panel
@@ -29,9 +27,9 @@ from rich.text import Text
 from llmcompiler_graph.bench.baselines import create_react_baseline
 from llmcompiler_graph.graph import create_llmcompiler
 from llmcompiler_graph.live import LiveView, RunResult, run_live
-from llmcompiler_graph.testing import LatencyModel, OpenAISimulator, TavilySimulator
-from llmcompiler_graph.testing.scenarios import SHOWCASE, ScenarioBrain, merged_corpus
-from llmcompiler_graph.tools import calculate, create_math_tool, create_search_tool
+from llmcompiler_graph.testing import LatencyModel
+from llmcompiler_graph.testing.scenarios import SHOWCASE
+from llmcompiler_graph.testing.world import SimulatedWorld
 
 SIMULATED_MODEL = "gpt-4o-mini"
 """The model name the simulator answers as."""
@@ -76,31 +74,13 @@ class Simulation:
 
 @asynccontextmanager
 async def simulation(*, fast: bool = False) -> AsyncIterator[Simulation]:
-    """Start both simulators and build the real model and tools against them.
-
-    Async so that the model's HTTP client opens and closes inside the event loop that uses it.
-    """
+    """The SHOWCASE world: both simulators, and the real model and tools wired to them."""
     latency = LatencyModel.instant() if fast else LatencyModel()
     jitter = FAST_SEARCH_JITTER if fast else SEARCH_JITTER
-    with (
-        OpenAISimulator(ScenarioBrain(SHOWCASE), latency=latency) as llm,
-        TavilySimulator(merged_corpus(SHOWCASE), jitter=jitter, seed=SEARCH_SEED) as search,
-    ):
-        async with httpx.AsyncClient(trust_env=False) as http:  # loopback: never via a proxy
-            model = ChatOpenAI(
-                model=SIMULATED_MODEL,
-                base_url=llm.base_url,
-                api_key="simulated",
-                streaming=True,
-                stream_usage=True,
-                http_async_client=http,
-            )
-            tools = [
-                create_search_tool(api_key="tvly-simulated", base_url=search.base_url),
-                create_math_tool(model),
-                calculate,
-            ]
-            yield Simulation(model, tools, latency, jitter)
+    with SimulatedWorld(
+        SHOWCASE, latency=latency, search_latency=jitter, seed=SEARCH_SEED
+    ) as world:
+        yield Simulation(world.model, world.tools, latency, jitter)
 
 
 def showcase_question(text: str) -> str | None:

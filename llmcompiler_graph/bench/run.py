@@ -20,7 +20,7 @@ from llmcompiler_graph.bench import report
 from llmcompiler_graph.bench.harness import APPROACHES, Example, run_all
 from llmcompiler_graph.bench.metrics import PRICES, Price, summarize
 from llmcompiler_graph.bench.realmode import ANSWER_FORMAT, RealWorld, load_dataset
-from llmcompiler_graph.bench.simulation import MODEL_NAME, SimulatedWorld
+from llmcompiler_graph.bench.simulation import MODEL_NAME, BenchWorld
 from llmcompiler_graph.bench.trace import Run
 from llmcompiler_graph.bench.workloads import WORKLOADS, check, generate
 from llmcompiler_graph.testing import LatencyModel
@@ -158,7 +158,7 @@ async def _simulated(args: argparse.Namespace) -> tuple[dict[str, Any], list[Run
     suites = {
         name: [Example(s.question, s.answer) for s in group] for name, group in scenarios.items()
     }
-    world = SimulatedWorld(everything, latency=latency, search_latency=search, seed=args.seed)
+    world = BenchWorld(everything, latency=latency, search_latency=search, seed=args.seed)
     with world:
         if not args.instant:  # first calls pay for imports and connections: not measured
             with world.instant():

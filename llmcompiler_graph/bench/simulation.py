@@ -9,87 +9,15 @@ same, whichever approach asks). Every approach gets the same model object and th
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict
-from types import TracebackType
-from typing import Any
-
-from langchain_core.tools import BaseTool
-from langchain_openai import ChatOpenAI
-
 from llmcompiler_graph.bench.trace import LLMCall, Recorder
-from llmcompiler_graph.testing import LatencyModel, OpenAISimulator, TavilySimulator
-from llmcompiler_graph.testing.scenarios import Scenario, ScenarioBrain, merged_corpus, role_of
-from llmcompiler_graph.tools import calculate, create_math_tool, create_search_tool
+from llmcompiler_graph.testing.scenarios import role_of
+from llmcompiler_graph.testing.world import MODEL_NAME, SimulatedWorld
 
-MODEL_NAME = "gpt-4o-mini"
-"""What the simulated model calls itself (and the default price row)."""
+__all__ = ["MODEL_NAME", "BenchWorld"]
 
 
-class SimulatedWorld:
-    """Both simulators on loopback, and the model and tools built on them.
-
-    Use as a context manager. `search_latency` is the (low, high) range of the uniform, per-query
-    seeded search latency in seconds.
-    """
-
-    def __init__(
-        self,
-        scenarios: Iterable[Scenario],
-        *,
-        latency: LatencyModel,
-        search_latency: tuple[float, float],
-        seed: int,
-    ) -> None:
-        scenarios = list(scenarios)
-        self.latency = latency
-        self.search_latency = search_latency
-        self.llm = OpenAISimulator(ScenarioBrain(scenarios), latency=latency, models=[MODEL_NAME])
-        self.search = TavilySimulator(merged_corpus(scenarios), jitter=search_latency, seed=seed)
-        self._stack = contextlib.ExitStack()
-        self.model: ChatOpenAI
-        self.tools: list[BaseTool]
-
-    def __enter__(self) -> SimulatedWorld:
-        self._stack.enter_context(self.llm)
-        self._stack.enter_context(self.search)
-        self.model = ChatOpenAI(
-            model=MODEL_NAME,
-            base_url=self.llm.base_url,
-            api_key="sim",
-            streaming=True,
-            stream_usage=True,
-        )
-        search = create_search_tool(api_key="tvly-sim", base_url=self.search.base_url)
-        self.tools = [search, create_math_tool(self.model), calculate]
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stack.close()
-
-    def describe(self) -> dict[str, Any]:
-        """The settings a report needs to be reproduced."""
-        return {
-            "model": MODEL_NAME,
-            "latency": asdict(self.latency),
-            "search_latency": list(self.search_latency),
-        }
-
-    @contextlib.contextmanager
-    def instant(self) -> Iterator[None]:
-        """No simulated latency inside the block (for warm-up runs)."""
-        latency, jitter = self.llm.latency, self.search.jitter
-        self.llm.latency, self.search.jitter = LatencyModel.instant(), None
-        try:
-            yield
-        finally:
-            self.llm.latency, self.search.jitter = latency, jitter
+class BenchWorld(SimulatedWorld):
+    """The simulated world, plus the model's side of every LLM call for the metrics."""
 
     def mark(self) -> int:
         """A position in the model's request log; `llm_calls(mark)` returns what came after."""

@@ -2,7 +2,8 @@
 
 - :class:`OpenAISimulator`: OpenAI-compatible Chat Completions (streaming, tool calls, structured
   output, usage, faults, a latency model), answering from a script;
-- :class:`TavilySimulator`: Tavily-compatible ``/search`` from a canned corpus.
+- :class:`TavilySimulator`: Tavily-compatible ``/search`` from a canned corpus;
+- :class:`SimulatedWorld`: both, with the real model and tools wired to them.
 
 Both drive the real clients (``ChatOpenAI``, ``tavily-python``) over 127.0.0.1 and need nothing
 beyond the standard library. Pytest users get fixtures with
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
         TavilySimulator,
         fabricate_results,
     )
+    from llmcompiler_graph.testing.world import SimulatedWorld
 
 # The server modules load on first use, so that ``python -m ...openai_server`` does not find its
 # own module imported already by this package (runpy warns about that).
@@ -42,6 +44,7 @@ _LAZY = {
     "SearchLogEntry": "tavily_server",
     "TavilySimulator": "tavily_server",
     "fabricate_results": "tavily_server",
+    "SimulatedWorld": "world",
 }
 
 
@@ -62,6 +65,7 @@ __all__ = [
     "Script",
     "ScriptExhausted",
     "SearchLogEntry",
+    "SimulatedWorld",
     "TavilySimulator",
     "ToolCall",
     "echo_script",
