@@ -62,7 +62,8 @@ class SimulatedWorld:
         self.model: ChatOpenAI
         self.tools: list[BaseTool]
 
-    def __enter__(self) -> SimulatedWorld:
+    def start(self) -> SimulatedWorld:
+        """Start the simulators and build the model and tools (`with` does it for you)."""
         self._stack.enter_context(self.llm)
         self._stack.enter_context(self.search)
         self.model = ChatOpenAI(
@@ -78,13 +79,19 @@ class SimulatedWorld:
         self.tools = [search, create_math_tool(self.model), calculate]
         return self
 
+    def stop(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> SimulatedWorld:
+        return self.start()
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._stack.close()
+        self.stop()
 
     def describe(self) -> dict[str, Any]:
         """The settings a report needs to be reproduced."""
