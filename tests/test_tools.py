@@ -6,6 +6,7 @@ Tavily's `POST /search`; nothing here touches the network.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import threading
@@ -448,3 +449,21 @@ async def test_search_without_key_explains_and_sends_nothing(
 def test_default_tools() -> None:
     tools = default_tools(FakeListChatModel(responses=["1"]), max_results=2)
     assert [t.name for t in tools] == ["search", "math", "calculate"]
+
+
+def test_async_searches_share_one_connection_pool_per_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh client per call costs its SSL context each time; one pool per loop and key."""
+    from llmcompiler_graph.tools.search import _shared_http
+
+    settings = {"api_key": "k", "api_base_url": "http://127.0.0.1:1"}
+
+    async def twice() -> tuple[object, object, object]:
+        other = {"api_key": "k2", "api_base_url": "http://127.0.0.1:1"}
+        return _shared_http(settings), _shared_http(settings), _shared_http(other)
+
+    first, again, other_key = asyncio.run(twice())
+    assert first is again and first is not other_key
+    next_loop, _, _ = asyncio.run(twice())
+    assert next_loop is not first  # a client never crosses event loops
+    monkeypatch.setenv("TAVILY_HTTP_PROXY", "http://proxy.invalid:3128")
+    assert asyncio.run(twice())[0] is None  # tavily-python builds its own, with the proxy

@@ -4,16 +4,22 @@ The API key and base URL are resolved when the tool runs, not when it is created
 be built (and shown in Studio) without a key, and tests or the offline simulator can point the
 real client at a local server through `TAVILY_BASE_URL`.
 
-A client is created per call: the async client owns an `httpx.AsyncClient`, which is bound to the
-event loop it first ran on, and a tool may be called from several loops (Jupyter, `asyncio.run`
-per question, LangGraph's sync-to-async bridging).
+Async calls share one `httpx.AsyncClient` per event loop and key (an `httpx.AsyncClient` is
+bound to the loop it first ran on, and a tool may be called from several loops: Jupyter,
+`asyncio.run` per question, LangGraph's sync-to-async bridging). A fresh client costs ~20 ms of
+CPU on the loop (its SSL context): eight parallel searches measured 0.71 s instead of 0.53 s
+against a 0.5 s endpoint. With Tavily's own proxy settings (`TAVILY_HTTP(S)_PROXY`) each call
+gets its own client, built by tavily-python with those proxies.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import weakref
 from typing import Any, Literal, TypedDict
 
+import httpx
 from langchain_core.tools import BaseTool, StructuredTool
 from tavily import AsyncTavilyClient, TavilyClient
 
@@ -56,6 +62,22 @@ def _client_settings(api_key: str | None, base_url: str | None) -> dict[str, str
     return {"api_key": key, "api_base_url": url.rstrip("/") if url else None}
 
 
+_POOLS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str | None, ...], httpx.AsyncClient]
+] = weakref.WeakKeyDictionary()
+
+
+def _shared_http(settings: dict[str, str | None]) -> httpx.AsyncClient | None:
+    """This loop's connection pool for these settings; None where Tavily's proxies apply."""
+    if os.environ.get("TAVILY_HTTP_PROXY") or os.environ.get("TAVILY_HTTPS_PROXY"):
+        return None
+    pools = _POOLS.setdefault(asyncio.get_running_loop(), {})
+    key = (settings["api_key"], settings["api_base_url"])
+    if key not in pools or pools[key].is_closed:
+        pools[key] = httpx.AsyncClient()
+    return pools[key]
+
+
 def _results(response: dict[str, Any], include_answer: bool) -> list[SearchResult]:
     results: list[SearchResult] = [
         {
@@ -92,7 +114,9 @@ def create_search_tool(
         return _results(response, include_answer)
 
     async def asearch(query: str) -> list[SearchResult]:
-        async with AsyncTavilyClient(**_client_settings(api_key, base_url)) as client:
+        settings = _client_settings(api_key, base_url)
+        # Closing it closes only a client it made itself, never the shared pool.
+        async with AsyncTavilyClient(**settings, client=_shared_http(settings)) as client:
             response = await client.search(query, **options)
         return _results(response, include_answer)
 
