@@ -26,7 +26,8 @@ It is always the last action.
 Rules:
 - Write one action per line as `<id>. <tool>(<arguments>)` with Python call syntax: positional \
 or keyword arguments, string literals in quotes, lists, dicts, numbers, True/False/None.
-- Each action has a unique id, strictly increasing; start at the id you are told to start at.
+- Each action has a unique id, strictly increasing, starting at 1 (or where you are told to \
+continue the ids).
 - An input can be the output of an earlier action: write `$<id>` (for example `$1`) as the whole \
 argument or list item, or `${{<id>}}` inside a longer string. Never reference an action that comes \
 later.

@@ -62,7 +62,8 @@ class Toolbox(Mapping[str, BaseTool]):
                 f"{p}: {_type_name(prop)}" + ("" if p in required else " = optional")
                 for p, prop in schema.get("properties", {}).items()
             )
-            entries.append(f"{n}. {name}({params})\n   {tool.description.strip()}")
+            description = "\n   ".join(tool.description.strip().splitlines())
+            entries.append(f"{n}. {name}({params})\n   {description}")
         return "\n".join(entries)
 
 
