@@ -47,6 +47,7 @@ def create_llmcompiler(
     task_timeout: float | None = None,
     max_observation_chars: int = 2000,
     producer_timeout: float = DEFAULT_PRODUCER_TIMEOUT,
+    max_tasks: int = 64,
 ) -> CompiledStateGraph:
     """Build an LLMCompiler graph: planner, scheduler (task fetching unit) and joiner.
 
@@ -66,6 +67,7 @@ def create_llmcompiler(
         producer_timeout: seconds the scheduler waits for its planner to start; if it never
             does (a resumed superstep whose planner finished in another process), the plan
             runs in catch-up once the planner's output is in state.
+        max_tasks: a plan stops at this many tasks (the joiner is told it was cut).
 
     Example:
         ```python
@@ -85,7 +87,11 @@ def create_llmcompiler(
     toolbox = Toolbox(tools)
     components = Components(
         planner=Planner(
-            model, toolbox, prompt=planner_prompt, max_observation_chars=max_observation_chars
+            model,
+            toolbox,
+            prompt=planner_prompt,
+            max_observation_chars=max_observation_chars,
+            max_tasks=max_tasks,
         ),
         scheduler=TaskFetchingUnit(
             toolbox, max_concurrency=max_concurrency, task_timeout=task_timeout

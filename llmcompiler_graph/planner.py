@@ -39,6 +39,9 @@ class Planner:
         toolbox: the tools the plan may call.
         prompt: the system prompt template (see `llmcompiler_graph.prompts`).
         max_observation_chars: how much of each earlier observation a replan prompt shows.
+        max_tasks: a plan stops at this many tasks (a model stuck in a loop would otherwise
+            start tool calls until its token limit); the cut is reported to the joiner as an
+            error observation on the first task left out.
     """
 
     def __init__(
@@ -48,11 +51,13 @@ class Planner:
         *,
         prompt: str | None = None,
         max_observation_chars: int = 2000,
+        max_tasks: int = 64,
     ) -> None:
         # Not named "planner": LangGraph treats a run named like its node as the node itself.
         self.model = model.with_config(run_name="planner_llm", tags=["llmcompiler:planner"])
         self.toolbox = toolbox
         self.max_observation_chars = max_observation_chars
+        self.max_tasks = max_tasks
         signatures = toolbox.signatures
         self.system_prompt = fill(
             prompt or PLANNER_PROMPT,
@@ -94,14 +99,13 @@ class Planner:
         config: RunnableConfig | None = None,
     ) -> list[Task]:
         """Stream the plan, publishing each task as soon as it parses; return all tasks."""
+        writer = _PlanWriter(parser, publish, self.max_tasks)
         try:
             async for chunk in self.model.astream(messages, config):
-                _take(parser, chunk, publish)
+                writer.take(chunk)
         except Exception as exc:
-            _keep_partial_plan(parser, exc)
-        for task in parser.close():
-            publish(task)
-        return parser.tasks
+            writer.keep_partial_plan(exc)
+        return writer.finish()
 
     def plan(
         self,
@@ -111,25 +115,50 @@ class Planner:
         config: RunnableConfig | None = None,
     ) -> list[Task]:
         """Sync `aplan`."""
+        writer = _PlanWriter(parser, publish, self.max_tasks)
         try:
             for chunk in self.model.stream(messages, config):
-                _take(parser, chunk, publish)
+                writer.take(chunk)
         except Exception as exc:
-            _keep_partial_plan(parser, exc)
-        for task in parser.close():
-            publish(task)
-        return parser.tasks
+            writer.keep_partial_plan(exc)
+        return writer.finish()
 
 
-def _take(parser: PlanParser, chunk: BaseMessageChunk, publish: Publish) -> None:
-    """Feed one streamed chunk (the parser ignores everything after `join()`)."""
-    for task in parser.feed(chunk.text):
-        publish(task)
+class _PlanWriter:
+    """One plan being written: parsed chunk by chunk, each task published once, capped."""
 
+    def __init__(self, parser: PlanParser, publish: Publish, max_tasks: int) -> None:
+        self.parser = parser
+        self.publish = publish
+        self.max_tasks = max_tasks
+        self.tasks: list[Task] = []
 
-def _keep_partial_plan(parser: PlanParser, exc: Exception) -> None:
-    """A broken LLM stream fails the run unless some tasks already parsed: those are running
-    already, so they stand as the plan and the joiner decides whether to answer or replan."""
-    if not parser.tasks:
-        raise exc
-    logger.warning("planner stream failed after %d tasks; keeping them: %r", len(parser.tasks), exc)
+    def take(self, chunk: BaseMessageChunk) -> None:
+        """Feed one streamed chunk (the parser ignores everything after `join()`)."""
+        self._publish(self.parser.feed(chunk.text))
+
+    def finish(self) -> list[Task]:
+        self._publish(self.parser.close())
+        return self.tasks
+
+    def _publish(self, tasks: list[Task]) -> None:
+        for task in tasks:
+            if len(self.tasks) > self.max_tasks:
+                return
+            if len(self.tasks) == self.max_tasks:
+                task = {
+                    **task,
+                    "error": f"the plan exceeds max_tasks={self.max_tasks}; "
+                    "this task and the ones after it were dropped",
+                }
+            self.tasks.append(task)
+            self.publish(task)
+
+    def keep_partial_plan(self, exc: Exception) -> None:
+        """A broken LLM stream fails the run unless some tasks already parsed: those are
+        running already, so they stand as the plan and the joiner decides what to do."""
+        if not self.tasks:
+            raise exc
+        logger.warning(
+            "planner stream failed after %d tasks; keeping them: %r", len(self.tasks), exc
+        )

@@ -951,3 +951,17 @@ async def test_resume_after_cancel_runs_the_new_plan_only(kit: ToolKit) -> None:
     assert out["messages"][-1].content == "done"
     assert [(t["idx"], t["args"]) for t in state["tasks"]] == [(1, {"city": "Oslo"})]
     assert [(o["idx"], o["value"]) for o in state["observations"]] == [(1, POPULATION["Oslo"])]
+
+
+async def test_a_runaway_plan_is_cut_at_max_tasks(kit: ToolKit) -> None:
+    """A model that keeps writing tasks starts at most max_tasks tools; the joiner sees the cut."""
+    runaway = "\n".join(f'{i}. lookup(city="Oslo")' for i in range(1, 30)) + "\n30. join()"
+    model = fake(runaway, FINISH)
+    recorder = Recorder()
+    graph = create_llmcompiler(model, kit.tools, joiner="text", max_tasks=3)
+    out = await graph.ainvoke(ask("q"), {"callbacks": [recorder]})
+    assert out["messages"][-1].content == "Rome is bigger"
+    assert len(kit.args_of("lookup")) == 3
+    joiner_prompt = last_text(recorder.of("joiner")[0])
+    assert "exceeds max_tasks=3" in joiner_prompt
+    assert "5. lookup" not in joiner_prompt
