@@ -18,25 +18,25 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from llmcompiler_graph.context import Context
+    from llmcompiler_graph.core.fetching import TaskFetchingUnit
+    from llmcompiler_graph.core.joiner import Joiner, JoinerDecision
+    from llmcompiler_graph.core.parser import PlanParser, parse_plan
+    from llmcompiler_graph.core.plan import Observation, Task
+    from llmcompiler_graph.core.planner import Planner
     from llmcompiler_graph.graph import create_llmcompiler
-    from llmcompiler_graph.joiner import Joiner, JoinerDecision
-    from llmcompiler_graph.plan import Observation, Task
-    from llmcompiler_graph.plan_parser import PlanParser, parse_plan
-    from llmcompiler_graph.planner import Planner
-    from llmcompiler_graph.scheduler import TaskFetchingUnit
     from llmcompiler_graph.state import State
 
 _HOME = {
     "Context": "context",
     "create_llmcompiler": "graph",
-    "Joiner": "joiner",
-    "JoinerDecision": "joiner",
-    "Observation": "plan",
-    "Task": "plan",
-    "PlanParser": "plan_parser",
-    "parse_plan": "plan_parser",
-    "Planner": "planner",
-    "TaskFetchingUnit": "scheduler",
+    "Joiner": "core.joiner",
+    "JoinerDecision": "core.joiner",
+    "Observation": "core.plan",
+    "Task": "core.plan",
+    "PlanParser": "core.parser",
+    "parse_plan": "core.parser",
+    "Planner": "core.planner",
+    "TaskFetchingUnit": "core.fetching",
     "State": "state",
 }
 

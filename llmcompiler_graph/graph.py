@@ -21,13 +21,13 @@ from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
 
 from llmcompiler_graph.context import Context
-from llmcompiler_graph.joiner import Joiner, JoinerFormat
+from llmcompiler_graph.core.fetching import TaskFetchingUnit
+from llmcompiler_graph.core.joiner import Joiner, JoinerFormat
+from llmcompiler_graph.core.planner import Planner
+from llmcompiler_graph.core.toolbox import Toolbox, ToolLike
 from llmcompiler_graph.models import load_chat_model
 from llmcompiler_graph.nodes import Components, Nodes
-from llmcompiler_graph.planner import Planner
-from llmcompiler_graph.scheduler import TaskFetchingUnit
 from llmcompiler_graph.state import State
-from llmcompiler_graph.toolbox import Toolbox, ToolLike
 from llmcompiler_graph.tools import default_tools
 
 DEFAULT_PRODUCER_TIMEOUT = 5.0
@@ -59,7 +59,7 @@ def create_llmcompiler(
             or `"text"` (the paper's `Action: Finish(...)` protocol).
         max_concurrency: at most this many tool calls at once (None: no limit).
         planner_prompt, joiner_prompt: system prompt templates replacing the defaults
-            (see `llmcompiler_graph.prompts` for the placeholders).
+            (see `llmcompiler_graph.core.prompts` for the placeholders).
         name: the graph's name (LangSmith, Studio, and the `graph` field of custom events).
         checkpointer: to keep conversations across calls (`thread_id` in the config).
         task_timeout: seconds one tool call may take before it becomes an error observation.

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Iterator
 
 from langgraph.runtime import Runtime
 
-from llmcompiler_graph.plan import Task
+from llmcompiler_graph.core.plan import Task
 
 logger = logging.getLogger(__name__)
 

@@ -18,13 +18,13 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END
 from langgraph.runtime import Runtime, get_runtime
 
-from llmcompiler_graph._sync import run_sync
-from llmcompiler_graph.events import EventSink
+from llmcompiler_graph.core._sync import run_sync
+from llmcompiler_graph.core.events import EventSink
+from llmcompiler_graph.core.fetching import TaskFetchingUnit
+from llmcompiler_graph.core.joiner import Decision, Joiner
+from llmcompiler_graph.core.plan import Task
+from llmcompiler_graph.core.planner import Planner
 from llmcompiler_graph.handoff import ProducerGone, producing, streams, superstep_key
-from llmcompiler_graph.joiner import Decision, Joiner
-from llmcompiler_graph.plan import Task
-from llmcompiler_graph.planner import Planner
-from llmcompiler_graph.scheduler import TaskFetchingUnit
 from llmcompiler_graph.state import Turn, conversation, current_turn
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langgraph.graph import MessagesState
 
-from llmcompiler_graph.plan import Observation, Task
+from llmcompiler_graph.core.plan import Observation, Task
 
 
 class State(MessagesState, total=False):

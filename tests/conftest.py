@@ -18,7 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from llmcompiler_graph.prompts import JOINER_PROMPT
+from llmcompiler_graph.core.prompts import JOINER_PROMPT
 
 
 def role(tags: Sequence[str] | None) -> str:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from llmcompiler_graph.plan import is_whole_reference
+from llmcompiler_graph.core.plan import is_whole_reference
 from llmcompiler_graph.testing import ChatRequest, ChatResponse
 from llmcompiler_graph.testing.scenarios import EIFFEL, SHOWCASE, Role, Scenario, role_of
 from llmcompiler_graph.tools.calculator import safe_eval

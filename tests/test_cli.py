@@ -19,8 +19,8 @@ import pytest
 from rich.console import Console
 
 import llmcompiler_graph.bench
-from llmcompiler_graph import cli
-from llmcompiler_graph.live import LiveView
+from llmcompiler_graph.app import cli
+from llmcompiler_graph.app.view import LiveView
 from llmcompiler_graph.testing.scenarios import SHOWCASE
 
 KEYS = ("OPENAI_API_KEY", "TAVILY_API_KEY", "OPENAI_BASE_URL", "LLMCOMPILER_MODEL")

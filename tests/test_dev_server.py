@@ -36,7 +36,7 @@ from e2e_helpers import (
 from langgraph_sdk import get_sync_client
 from langgraph_sdk._sync.client import SyncLangGraphClient
 
-from llmcompiler_graph.prompts import FORCE_ANSWER
+from llmcompiler_graph.core.prompts import FORCE_ANSWER
 from llmcompiler_graph.testing import LatencyModel, OpenAISimulator, TavilySimulator
 from llmcompiler_graph.testing.scenarios import ScenarioBrain, merged_corpus
 

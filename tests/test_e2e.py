@@ -43,9 +43,10 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph.state import CompiledStateGraph
 
 from llmcompiler_graph import create_llmcompiler
-from llmcompiler_graph.events import bounded
+from llmcompiler_graph.core.events import bounded
+from llmcompiler_graph.core.plan import as_text
+from llmcompiler_graph.core.toolbox import ToolLike
 from llmcompiler_graph.handoff import streams
-from llmcompiler_graph.plan import as_text
 from llmcompiler_graph.testing import (
     ChatRequest,
     ChatResponse,
@@ -54,7 +55,6 @@ from llmcompiler_graph.testing import (
     TavilySimulator,
 )
 from llmcompiler_graph.testing.scenarios import Scenario, ScenarioBrain, merged_corpus
-from llmcompiler_graph.toolbox import ToolLike
 from llmcompiler_graph.tools import calculate, create_math_tool, create_search_tool
 
 TIMEOUT = 30.0

@@ -28,15 +28,15 @@ from langgraph.types import Command, interrupt
 
 import llmcompiler_graph.nodes as nodes_module
 from llmcompiler_graph import create_llmcompiler
+from llmcompiler_graph.core.fetching import TaskFetchingUnit
+from llmcompiler_graph.core.joiner import NO_COMPLETE_ANSWER, Joiner
+from llmcompiler_graph.core.planner import Planner
+from llmcompiler_graph.core.prompts import FORCE_ANSWER
+from llmcompiler_graph.core.toolbox import Toolbox
 from llmcompiler_graph.graph import build_graph
 from llmcompiler_graph.handoff import streams
-from llmcompiler_graph.joiner import NO_COMPLETE_ANSWER, Joiner
 from llmcompiler_graph.nodes import Components
-from llmcompiler_graph.planner import Planner
-from llmcompiler_graph.prompts import FORCE_ANSWER
-from llmcompiler_graph.scheduler import TaskFetchingUnit
 from llmcompiler_graph.state import EmptyQuestionError
-from llmcompiler_graph.toolbox import Toolbox
 
 POPULATION = {"Paris": 2, "Rome": 3, "Oslo": 1}
 

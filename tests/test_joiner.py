@@ -6,7 +6,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import AIMessage
 
-from llmcompiler_graph.joiner import NO_COMPLETE_ANSWER, Joiner, JoinerDecision
+from llmcompiler_graph.core.joiner import NO_COMPLETE_ANSWER, Joiner, JoinerDecision
 
 
 @pytest.fixture

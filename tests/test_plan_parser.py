@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmcompiler_graph.plan import Task
-from llmcompiler_graph.plan_parser import PlanParser, aparse, parse_plan
+from llmcompiler_graph.core.parser import PlanParser, aparse, parse_plan
+from llmcompiler_graph.core.plan import Task
 
 TOOLS = {"search": ["query"], "math": ["problem", "context"], "lookup": ["key", "default"]}
 

@@ -24,11 +24,11 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.tools import tool
 
 from llmcompiler_graph.bench import scheduler_overhead
-from llmcompiler_graph.events import EventSink
-from llmcompiler_graph.plan import Observation, Task
-from llmcompiler_graph.plan_parser import aparse, parse_plan
-from llmcompiler_graph.scheduler import TaskFetchingUnit
-from llmcompiler_graph.toolbox import Toolbox
+from llmcompiler_graph.core.events import EventSink
+from llmcompiler_graph.core.fetching import TaskFetchingUnit
+from llmcompiler_graph.core.parser import aparse, parse_plan
+from llmcompiler_graph.core.plan import Observation, Task
+from llmcompiler_graph.core.toolbox import Toolbox
 
 # --- fakes -----------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from llmcompiler_graph.toolbox import Toolbox
+from llmcompiler_graph.core.toolbox import Toolbox
 from llmcompiler_graph.tools.wikipedia import create_wikipedia_tool
 
 

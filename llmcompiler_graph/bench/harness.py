@@ -16,10 +16,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 from langgraph.graph.state import CompiledStateGraph
 
-from llmcompiler_graph.bench.baselines import create_react_baseline
 from llmcompiler_graph.bench.scoring import score
 from llmcompiler_graph.bench.trace import LLMCall, Recorder, Run
 from llmcompiler_graph.graph import create_llmcompiler
+from llmcompiler_graph.react import create_react_baseline
 
 RECURSION_LIMIT = 200
 """Enough supersteps for sequential ReAct on the longest plans (two per tool call)."""

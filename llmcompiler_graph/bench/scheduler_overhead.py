@@ -30,9 +30,9 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, tool
 
-from llmcompiler_graph.plan import Observation, Task
-from llmcompiler_graph.plan_parser import aparse
-from llmcompiler_graph.scheduler import TaskFetchingUnit
+from llmcompiler_graph.core.fetching import TaskFetchingUnit
+from llmcompiler_graph.core.parser import aparse
+from llmcompiler_graph.core.plan import Observation, Task
 
 SIGNATURES = {"echo": ["x"]}
 """The one tool every benchmark plan calls, as the parser sees it."""

@@ -25,8 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from llmcompiler_graph.plan import Task, as_text, is_whole_reference
-from llmcompiler_graph.plan_parser import parse_plan
+from llmcompiler_graph.core.parser import parse_plan
+from llmcompiler_graph.core.plan import Task, as_text, is_whole_reference
 from llmcompiler_graph.testing.script import ChatRequest, ChatResponse, ToolCall, message_text
 
 PLANNER_MARK = "create a plan to solve it"

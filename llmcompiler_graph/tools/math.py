@@ -18,7 +18,7 @@ from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.constants import TAG_NOSTREAM
 from pydantic import BaseModel, Field, field_validator
 
-from llmcompiler_graph.plan import as_text
+from llmcompiler_graph.core.plan import as_text
 from llmcompiler_graph.tools.calculator import CalculationError, safe_eval
 
 MATH_TAG = "llmcompiler:math"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from llmcompiler_graph.plan import Observation, Task, as_text, format_call
+from llmcompiler_graph.core.plan import Observation, Task, as_text, format_call
 
 PLANNER_PROMPT = """\
 Given a user query, create a plan to solve it with the utmost parallelizability. Each action in \

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Seq
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmcompiler_graph.plan import JOIN, REFERENCE, Task, is_whole_reference
+from llmcompiler_graph.core.plan import JOIN, REFERENCE, Task, is_whole_reference
 
 END_OF_PLAN = "<END_OF_PLAN>"
 """What the planner writes after the plan; also ends the plan when `join()` is missing."""

@@ -26,11 +26,11 @@ from dotenv import load_dotenv
 from rich.console import Console
 from rich.text import Text
 
+from llmcompiler_graph.app.demo import ask_live, run_demo, showcase_question, simulation
+from llmcompiler_graph.app.view import RunResult
 from llmcompiler_graph.context import Context
-from llmcompiler_graph.demo import ask_live, run_demo, showcase_question, simulation
 from llmcompiler_graph.graph import create_llmcompiler
 from llmcompiler_graph.graph import graph as ready_graph
-from llmcompiler_graph.live import RunResult
 from llmcompiler_graph.testing.scenarios import SHOWCASE
 
 EXIT_USAGE = 2

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from langchain_core.language_models import BaseChatModel
 from langgraph.graph.state import CompiledStateGraph
 
-from llmcompiler_graph.toolbox import Toolbox, ToolLike
+from llmcompiler_graph.core.toolbox import Toolbox, ToolLike
 
 REACT_PROMPT = (
     "You are a helpful assistant. Use the tools to gather what you need, then answer the "

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from llmcompiler_graph.plan import Observation, Task, as_text
+from llmcompiler_graph.core.plan import Observation, Task, as_text
 
 Emit = Callable[[dict[str, Any]], None]
 """Where events go: LangGraph's stream writer, or any callable taking one dict."""

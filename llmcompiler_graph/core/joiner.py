@@ -18,7 +18,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.constants import TAG_NOSTREAM
 from pydantic import BaseModel, Field
 
-from llmcompiler_graph.prompts import (
+from llmcompiler_graph.core.prompts import (
     FORCE_ANSWER,
     JOINER_PROMPT,
     STRUCTURED_PROTOCOL,
@@ -62,7 +62,7 @@ class Joiner:
     Args:
         model: the chat model.
         format: `"structured"` or `"text"` (see the module docstring).
-        prompt: the system prompt template (see `llmcompiler_graph.prompts`).
+        prompt: the system prompt template (see `llmcompiler_graph.core.prompts`).
         max_observation_chars: each observation is truncated to this many characters in the
             prompt, so a huge tool output cannot blow the context window.
     """

@@ -24,9 +24,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from llmcompiler_graph.bench.baselines import create_react_baseline
+from llmcompiler_graph.app.view import LiveView, RunResult, run_live
 from llmcompiler_graph.graph import create_llmcompiler
-from llmcompiler_graph.live import LiveView, RunResult, run_live
+from llmcompiler_graph.react import create_react_baseline
 from llmcompiler_graph.testing import LatencyModel
 from llmcompiler_graph.testing.scenarios import SHOWCASE
 from llmcompiler_graph.testing.world import SimulatedWorld

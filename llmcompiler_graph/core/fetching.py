@@ -40,10 +40,10 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
 
-from llmcompiler_graph._sync import run_sync
-from llmcompiler_graph.events import EventSink
-from llmcompiler_graph.plan import Observation, ObservationStatus, Task, resolve_args
-from llmcompiler_graph.toolbox import has_sync_implementation
+from llmcompiler_graph.core._sync import run_sync
+from llmcompiler_graph.core.events import EventSink
+from llmcompiler_graph.core.plan import Observation, ObservationStatus, Task, resolve_args
+from llmcompiler_graph.core.toolbox import has_sync_implementation
 
 Tasks = AsyncIterable[Task] | Iterable[Task]
 

@@ -20,11 +20,11 @@ from langchain_core.messages import (
 )
 from langchain_core.runnables import RunnableConfig
 
-from llmcompiler_graph.plan import Task
-from llmcompiler_graph.plan_parser import PlanParser
-from llmcompiler_graph.prompts import PLANNER_PROMPT, fill, format_results, planner_examples
+from llmcompiler_graph.core.parser import PlanParser
+from llmcompiler_graph.core.plan import Task
+from llmcompiler_graph.core.prompts import PLANNER_PROMPT, fill, format_results, planner_examples
+from llmcompiler_graph.core.toolbox import Toolbox
 from llmcompiler_graph.state import Turn
-from llmcompiler_graph.toolbox import Toolbox
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class Planner:
     Args:
         model: the chat model; one that streams tokens gives the earliest dispatch.
         toolbox: the tools the plan may call.
-        prompt: the system prompt template (see `llmcompiler_graph.prompts`).
+        prompt: the system prompt template (see `llmcompiler_graph.core.prompts`).
         max_observation_chars: how much of each earlier observation a replan prompt shows.
         max_tasks: a plan stops at this many tasks (a model stuck in a loop would otherwise
             start tool calls until its token limit); the cut is reported to the joiner as an

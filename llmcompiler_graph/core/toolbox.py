@@ -9,7 +9,7 @@ from typing import Any
 from langchain_core.tools import BaseTool, StructuredTool
 from langchain_core.tools import tool as as_tool
 
-from llmcompiler_graph.plan import JOIN
+from llmcompiler_graph.core.plan import JOIN
 
 ToolLike = BaseTool | Callable[..., Any]
 
