@@ -1,8 +1,10 @@
-"""Run-time settings of the ready-made graph (`llmcompiler_graph.graph:graph`).
+"""The settings of an LLMCompiler graph, one dataclass for both ways of building one.
 
-LangGraph Studio shows these fields (with their descriptions) as the assistant's context; each
-falls back to an environment variable, then to a default. A graph built with
-`create_llmcompiler(...)` takes its settings as arguments instead.
+`create_llmcompiler(model, tools, **settings)` takes these fields (but `model`, `temperature`
+and `search_max_results`, which the caller's own model and tools replace) as keyword arguments
+with the same defaults. The ready-made graph (`llmcompiler_graph.graph:graph`) reads them per run
+from its context: LangGraph Studio shows the fields with their descriptions as the assistant's
+settings, and each falls back to an environment variable, then to its default.
 """
 
 from __future__ import annotations
@@ -22,39 +24,41 @@ def _env(name: str, default: Any, description: str) -> Any:
             return default
         return type(default)(raw) if default is not None else raw
 
-    return field(default_factory=factory, metadata={"description": description})
+    return field(
+        default_factory=factory,
+        metadata={"description": f"{description} Env: {name}.", "env": name},
+    )
 
 
 @dataclass(kw_only=True)
 class Context:
-    """Settings of one run of the ready-made LLMCompiler graph."""
+    """Settings of an LLMCompiler graph (the ready-made graph's run context)."""
 
     model: str = _env(
         "LLMCOMPILER_MODEL",
         "openai:gpt-4o-mini",
-        "Chat model as 'provider:model'. OpenAI models honour OPENAI_BASE_URL, so vLLM, Ollama or "
-        "any OpenAI-compatible server works. Env: LLMCOMPILER_MODEL.",
+        "Chat model as 'provider:model' (ready-made graph). OpenAI models honour "
+        "OPENAI_BASE_URL, so vLLM, Ollama or any OpenAI-compatible server works.",
     )
-    temperature: float = _env("LLMCOMPILER_TEMPERATURE", 0.0, "Sampling temperature of the model.")
+    temperature: float = _env(
+        "LLMCOMPILER_TEMPERATURE", 0.0, "Sampling temperature of the model (ready-made graph)."
+    )
+    search_max_results: int = _env(
+        "LLMCOMPILER_SEARCH_MAX_RESULTS", 5, "Results per Tavily search (ready-made graph)."
+    )
     max_replans: int = _env(
         "LLMCOMPILER_MAX_REPLANS",
         2,
-        "How many times the joiner may ask for a new plan before it must answer. "
-        "Env: LLMCOMPILER_MAX_REPLANS.",
+        "How many times the joiner may ask for a new plan before it must answer.",
     )
     joiner: Literal["structured", "text"] = _env(
         "LLMCOMPILER_JOINER",
         "structured",
-        "How the joiner answers: 'structured' (tool calling) or 'text' (the paper's "
-        "Thought/Action protocol). Env: LLMCOMPILER_JOINER.",
-    )
-    search_max_results: int = _env(
-        "LLMCOMPILER_SEARCH_MAX_RESULTS", 5, "Results per Tavily search."
+        "How the joiner answers: 'structured' (tool calling; falls back to 'text' for models "
+        "without it) or 'text' (the paper's Thought/Action protocol).",
     )
     max_concurrency: int = _env(
-        "LLMCOMPILER_MAX_CONCURRENCY",
-        0,
-        "At most this many tool calls at once; 0 means no limit.",
+        "LLMCOMPILER_MAX_CONCURRENCY", 0, "At most this many tool calls at once; 0: no limit."
     )
     task_timeout: float = _env(
         "LLMCOMPILER_TASK_TIMEOUT",
@@ -66,6 +70,34 @@ class Context:
         2000,
         "Each observation is cut to this many characters in prompts (state keeps all of it).",
     )
+    max_tasks: int = _env(
+        "LLMCOMPILER_MAX_TASKS",
+        64,
+        "A plan stops at this many tasks; the joiner is told it was cut.",
+    )
+    producer_timeout: float = _env(
+        "LLMCOMPILER_PRODUCER_TIMEOUT",
+        5.0,
+        "Seconds the scheduler waits for its planner to start before it leaves the plan to "
+        "catch-up from state (a resumed superstep whose planner finished elsewhere).",
+    )
+    planner_prompt: str | None = _env(
+        "LLMCOMPILER_PLANNER_PROMPT",
+        None,
+        "System prompt template of the planner, replacing the default (placeholders: {tools}, "
+        "{join_number}, {examples}).",
+    )
+    joiner_prompt: str | None = _env(
+        "LLMCOMPILER_JOINER_PROMPT",
+        None,
+        "System prompt template of the joiner, replacing the default (placeholder: {protocol}).",
+    )
+
+    def __post_init__(self) -> None:
+        if self.max_replans < 0:
+            raise ValueError(f"max_replans must be 0 or more, got {self.max_replans}.")
+        if self.joiner not in ("structured", "text"):
+            raise ValueError(f"joiner must be 'structured' or 'text', got {self.joiner!r}.")
 
     @classmethod
     def of(cls, value: Any) -> Context:

@@ -1,19 +1,25 @@
-"""Chat models from `"provider:model"` strings."""
+"""Chat models from `"provider:model"` strings (the ready-made graph's and the simulators')."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig, ensure_config
+
+from llmcompiler_graph.core.roles import ROLE_HEADER, role_of
 
 
 def load_chat_model(spec: str, **kwargs: Any) -> BaseChatModel:
     """`"openai:gpt-4o-mini"` -> a streaming `ChatOpenAI` that reports token usage.
 
     OpenAI models honour `OPENAI_BASE_URL` (through the `openai` SDK), so vLLM, Ollama or any
-    OpenAI-compatible server works. Other providers go through LangChain's `init_chat_model`
-    (install `langchain` and the provider's package, e.g. `langchain-anthropic`).
+    OpenAI-compatible server works, and send the role of each of the package's calls (planner,
+    joiner, math) as the `X-LLMCompiler-Role` header. Other providers go through LangChain's
+    `init_chat_model` (install `langchain` and the provider's package, e.g.
+    `langchain-anthropic`). `kwargs` go to the model's constructor.
     """
     provider, sep, name = spec.partition(":")
     if not sep or not provider or not name:
@@ -21,9 +27,7 @@ def load_chat_model(spec: str, **kwargs: Any) -> BaseChatModel:
             f"model must look like 'provider:model', e.g. 'openai:gpt-4o-mini'; got {spec!r}."
         )
     if provider == "openai":
-        from langchain_openai import ChatOpenAI
-
-        return ChatOpenAI(model=name, streaming=True, stream_usage=True, **kwargs)
+        return _chat_openai()(model=name, streaming=True, stream_usage=True, **kwargs)
     for module in ("langchain.chat_models", "langchain_classic.chat_models"):
         try:
             init_chat_model = importlib.import_module(module).init_chat_model
@@ -34,3 +38,34 @@ def load_chat_model(spec: str, **kwargs: Any) -> BaseChatModel:
         f"Provider {provider!r} needs LangChain's init_chat_model: pip install langchain "
         f"langchain-{provider}"
     )
+
+
+@functools.cache
+def _chat_openai() -> type[BaseChatModel]:
+    """`ChatOpenAI` whose requests carry the role of the call (imported on first use)."""
+    from langchain_openai import ChatOpenAI
+
+    class RoleAwareChatOpenAI(ChatOpenAI):
+        """`ChatOpenAI` that sends `X-LLMCompiler-Role` when a call has one of our roles."""
+
+        def invoke(self, input: Any, config: RunnableConfig | None = None, **kw: Any) -> Any:
+            return super().invoke(input, config, **_with_role(config, kw))
+
+        async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kw: Any) -> Any:
+            return await super().ainvoke(input, config, **_with_role(config, kw))
+
+        def stream(self, input: Any, config: RunnableConfig | None = None, **kw: Any) -> Any:
+            return super().stream(input, config, **_with_role(config, kw))
+
+        def astream(self, input: Any, config: RunnableConfig | None = None, **kw: Any) -> Any:
+            return super().astream(input, config, **_with_role(config, kw))
+
+    return RoleAwareChatOpenAI
+
+
+def _with_role(config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`kwargs` plus the role header of the call `config` describes, if it has a role."""
+    role = role_of(ensure_config(config).get("tags"))
+    if role is None:
+        return kwargs
+    return {**kwargs, "extra_headers": {**kwargs.get("extra_headers", {}), ROLE_HEADER: role}}

@@ -1,31 +1,34 @@
 """The three graph nodes over the shared state, and the joiner's routing.
 
 The planner and the scheduler run in the same superstep and meet on a `PlanStream` (see
-`handoff`); the joiner runs after both. Each node is async-first; its sync form runs the same
-steps (the scheduler literally runs its async form on a private event loop).
+`handoff`); the joiner runs after both. Each node is async-first; its sync form calls the sync
+form of the same component (the scheduler's literally runs its async form on a private loop).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.graph import END
-from langgraph.runtime import Runtime, get_runtime
+from langgraph.runtime import Runtime
 
+from llmcompiler_graph.context import Context
 from llmcompiler_graph.core._sync import run_sync
 from llmcompiler_graph.core.events import EventSink
 from llmcompiler_graph.core.fetching import TaskFetchingUnit
 from llmcompiler_graph.core.joiner import Decision, Joiner
-from llmcompiler_graph.core.plan import Task
+from llmcompiler_graph.core.plan import Task, Turn
 from llmcompiler_graph.core.planner import Planner
+from llmcompiler_graph.core.toolbox import Toolbox, ToolLike
 from llmcompiler_graph.handoff import ProducerGone, producing, streams, superstep_key
-from llmcompiler_graph.state import Turn, conversation, current_turn
+from llmcompiler_graph.state import State, current_turn
 
 logger = logging.getLogger(__name__)
 
@@ -34,15 +37,40 @@ Route = Literal["planner", "scheduler", "__end__"]
 
 @dataclass(frozen=True)
 class Components:
-    """Everything one run needs, built once per configuration."""
+    """Everything one run needs, built once per configuration by `Components.build`."""
 
     planner: Planner
     scheduler: TaskFetchingUnit
     joiner: Joiner
-    max_replans: int
-    producer_timeout: float
-    """Seconds the scheduler waits for the planner to show up before it gives up on the live
-    stream (the planner is gone, e.g. a resumed superstep) and leaves the plan to catch-up."""
+    settings: Context
+
+    @classmethod
+    def build(
+        cls, model: BaseChatModel, tools: Sequence[ToolLike], settings: Context
+    ) -> Components:
+        """The one place where settings become a planner, a scheduler and a joiner."""
+        toolbox = Toolbox(tools)
+        return cls(
+            planner=Planner(
+                model,
+                toolbox,
+                prompt=settings.planner_prompt,
+                max_observation_chars=settings.max_observation_chars,
+                max_tasks=settings.max_tasks,
+            ),
+            scheduler=TaskFetchingUnit(
+                toolbox,
+                max_concurrency=settings.max_concurrency,
+                task_timeout=settings.task_timeout,
+            ),
+            joiner=Joiner(
+                model,
+                format=settings.joiner,
+                prompt=settings.joiner_prompt,
+                max_observation_chars=settings.max_observation_chars,
+            ),
+            settings=settings,
+        )
 
 
 class Nodes:
@@ -58,82 +86,114 @@ class Nodes:
         self.components = components
         self.name = name
 
-    def _setup(self, state: dict[str, Any]) -> tuple[Components, Turn, Runtime[Any]]:
-        runtime = get_runtime()
-        return self.components(runtime), current_turn(state), runtime
-
-    def _events(self, round: int) -> EventSink:
+    def events(self, round: int) -> EventSink:
+        """The custom-event sink of one round of this graph."""
         return EventSink(get_stream_writer(), graph=self.name, round=round)
 
     # planner
 
-    async def aplan(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        with producing(superstep_key(get_runtime())) as stream:
-            job = _PlanJob(self, state)
-            tasks = await job.planner.aplan(job.messages, job.parser, stream.publish, config)
-            return job.update(tasks)
+    async def aplan(
+        self, state: State, runtime: Runtime[Context], config: RunnableConfig
+    ) -> dict[str, Any]:
+        """Stream the next plan, handing each task to the scheduler as it parses."""
+        planner, turn = self.components(runtime).planner, current_turn(state)
+        with producing(superstep_key(runtime)) as stream:
+            tasks = await planner.aplan(
+                turn, state["messages"], stream.publish, self.events(turn.round + 1), config
+            )
+        return _planned(turn, tasks)
 
-    def plan(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        with producing(superstep_key(get_runtime())) as stream:
-            job = _PlanJob(self, state)
-            tasks = job.planner.plan(job.messages, job.parser, stream.publish, config)
-            return job.update(tasks)
+    def plan(
+        self, state: State, runtime: Runtime[Context], config: RunnableConfig
+    ) -> dict[str, Any]:
+        planner, turn = self.components(runtime).planner, current_turn(state)
+        with producing(superstep_key(runtime)) as stream:
+            tasks = planner.plan(
+                turn, state["messages"], stream.publish, self.events(turn.round + 1), config
+            )
+        return _planned(turn, tasks)
 
     # scheduler (the task fetching unit)
 
     async def aschedule(
-        self, state: dict[str, Any], config: RunnableConfig, *, prefer_sync_tools: bool = False
+        self,
+        state: State,
+        runtime: Runtime[Context],
+        config: RunnableConfig,
+        *,
+        prefer_sync_tools: bool = False,
     ) -> dict[str, Any]:
-        components, turn, runtime = self._setup(state)
-        earlier = {} if turn.is_new else turn.observations
+        """Run the plan as it streams in; after an interruption, run what state still lacks."""
+        components, turn = self.components(runtime), current_turn(state)
         key = None
         if turn.pending:
             logger.info("catching up %d tasks from state", len(turn.pending))
             round, source = turn.round, turn.pending
         else:
             key = superstep_key(runtime)
-            round, source = turn.round + 1, streams.get(key).tasks(components.producer_timeout)
+            wait = components.settings.producer_timeout
+            round, source = turn.round + 1, streams.get(key).tasks(wait)
         try:
             new = await components.scheduler.arun(
                 source,
-                observations=earlier,
-                events=self._events(round),
+                observations=turn.observations,
+                events=self.events(round),
                 config=config,
                 prefer_sync_tools=prefer_sync_tools,
             )
         except ProducerGone:
             logger.warning(
                 "no planner attached within %ss; leaving the plan to catch-up",
-                components.producer_timeout,
+                components.settings.producer_timeout,
             )
             new = {}
         finally:
             if key is not None:
                 streams.release(key)
-        merged = {**earlier, **new}
+        merged = {**turn.observations, **new}
         return {"observations": [merged[idx] for idx in sorted(merged)]}
 
-    def schedule(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        return run_sync(self.aschedule(state, config, prefer_sync_tools=True))
+    def schedule(
+        self, state: State, runtime: Runtime[Context], config: RunnableConfig
+    ) -> dict[str, Any]:
+        return run_sync(self.aschedule(state, runtime, config, prefer_sync_tools=True))
 
     # joiner
 
-    async def ajoin(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        job = _JoinJob(self, state)
-        if job.waiting:
+    async def ajoin(
+        self, state: State, runtime: Runtime[Context], config: RunnableConfig
+    ) -> dict[str, Any]:
+        """Answer, or ask for a new plan; nothing while tasks still lack observations."""
+        if (call := self._joining(state, runtime, config)) is None:
             return {}
-        decision = await job.joiner.adecide(job.messages(), force_answer=job.force, config=config)
-        return job.update(decision)
+        joiner, kwargs = call
+        return _joined(await joiner.adecide(**kwargs))
 
-    def join(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        job = _JoinJob(self, state)
-        if job.waiting:
+    def join(
+        self, state: State, runtime: Runtime[Context], config: RunnableConfig
+    ) -> dict[str, Any]:
+        if (call := self._joining(state, runtime, config)) is None:
             return {}
-        decision = job.joiner.decide(job.messages(), force_answer=job.force, config=config)
-        return job.update(decision)
+        joiner, kwargs = call
+        return _joined(joiner.decide(**kwargs))
+
+    def _joining(
+        self, state: State, runtime: Runtime[Context], config: RunnableConfig
+    ) -> tuple[Joiner, dict[str, Any]] | None:
+        """The joiner and its arguments, or None while tasks still lack observations."""
+        components, turn = self.components(runtime), current_turn(state)
+        if turn.pending:
+            return None
+        return components.joiner, {
+            "turn": turn,
+            "messages": state["messages"],
+            "force_answer": turn.round > components.settings.max_replans,
+            "events": self.events(turn.round),
+            "config": config,
+        }
 
     @staticmethod
-    def route(state: dict[str, Any]) -> Route | list[Route]:
+    def route(state: State) -> Route | list[Route]:
         """After the joiner: the answer ends the turn; a replan starts the planner and the
         scheduler together; tasks without observations (the scheduler was cut off) go back to
         the scheduler alone."""
@@ -144,64 +204,21 @@ class Nodes:
         return ["planner", "scheduler"]
 
 
-class _PlanJob:
-    """One planner run: its prompt and its parser."""
-
-    def __init__(self, nodes: Nodes, state: dict[str, Any]) -> None:
-        components, self.turn, _ = nodes._setup(state)
-        self.planner = components.planner
-        self.round = self.turn.round + 1
-        self.events = nodes._events(self.round)
-        self.events.send("plan_started")
-        system, dialogue = conversation(state["messages"])
-        self.messages = self.planner.messages(
-            self.turn, system, dialogue, state.get("feedback", "")
-        )
-        self.parser = self.planner.parser(self.turn)
-
-    def update(self, tasks: list[Task]) -> dict[str, Any]:
-        self.events.send("plan_finished", tasks=len(tasks), joined=self.parser.joined)
-        return {
-            "turn_id": self.turn.question.id,
-            "round": self.round,
-            "tasks": _first_per_id([*self.turn.tasks, *tasks]),
-        }
-
-
-class _JoinJob:
-    """One joiner run: its prompt, or nothing to do when tasks still lack observations."""
-
-    def __init__(self, nodes: Nodes, state: dict[str, Any]) -> None:
-        components, self.turn, _ = nodes._setup(state)
-        self.state = state
-        self.waiting = bool(self.turn.pending)
-        self.joiner = components.joiner
-        self.force = self.turn.round > components.max_replans
-        self.events = nodes._events(self.turn.round)
-
-    def messages(self) -> list[BaseMessage]:
-        system, dialogue = conversation(self.state["messages"])
-        return self.joiner.messages(self.turn, system, dialogue, force_answer=self.force)
-
-    def update(self, decision: Decision) -> dict[str, Any]:
-        self.events.send(
-            "joiner_decision",
-            decision="finish" if decision.finish else "replan",
-            thought=decision.thought,
-            answer=decision.answer if decision.finish else None,
-            feedback=None if decision.finish else decision.feedback,
-        )
-        if decision.finish:
-            return {
-                "messages": [AIMessage(decision.answer)],
-                "decision": "finish",
-                "thought": decision.thought,
-                "feedback": "",
-            }
-        return {"decision": "replan", "thought": decision.thought, "feedback": decision.feedback}
-
-
-def _first_per_id(tasks: list[Task]) -> list[Task]:
-    """Drop tasks that reuse an id (the parser flagged them; the first one's result stands)."""
+def _planned(turn: Turn, tasks: list[Task]) -> dict[str, Any]:
+    """The planner's state update; a task reusing an id is dropped (the parser flagged it and
+    the first one's result stands)."""
     seen: set[int] = set()
-    return [t for t in tasks if not (t["idx"] in seen or seen.add(t["idx"]))]
+    unique = [t for t in [*turn.tasks, *tasks] if not (t["idx"] in seen or seen.add(t["idx"]))]
+    return {"turn_id": turn.question.id, "round": turn.round + 1, "tasks": unique}
+
+
+def _joined(decision: Decision) -> dict[str, Any]:
+    """The joiner's state update."""
+    if decision.finish:
+        return {
+            "messages": [AIMessage(decision.answer)],
+            "decision": "finish",
+            "thought": decision.thought,
+            "feedback": "",
+        }
+    return {"decision": "replan", "thought": decision.thought, "feedback": decision.feedback}

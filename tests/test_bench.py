@@ -16,11 +16,11 @@ import pytest
 from llmcompiler_graph.bench import main
 from llmcompiler_graph.bench.metrics import critical_path
 from llmcompiler_graph.bench.scoring import score
-from llmcompiler_graph.bench.trace import LLMCall, Run
+from llmcompiler_graph.bench.trace import Run
 from llmcompiler_graph.bench.workloads import WORKLOADS, check, generate
+from llmcompiler_graph.measure import LLMCall
 from llmcompiler_graph.testing import LatencyModel, OpenAISimulator, TavilySimulator
 from llmcompiler_graph.testing.scenarios import (
-    MATH_MARK,
     Round,
     Scenario,
     ScenarioBrain,
@@ -208,13 +208,12 @@ def test_real_model_mode_on_a_dataset_file(tmp_path: Path, monkeypatch: pytest.M
         out = tmp_path / "real.json"
         args = ["--model", "openai:gpt-4o-mini", "--dataset", str(DATASET), "--quiet"]
         assert main([*args, "--json", str(out)]) == 0
-        prompts = [r.request.system_text for r in llm.requests]
+        prompts = [r.request.system_text for r in llm.requests if r.request.role != "math"]
     data = json.loads(out.read_text())
     assert data["setup"]["mode"] == "real" and data["setup"]["workloads"] == ["bench_dataset"]
     assert {s["approach"] for s in data["summaries"]} == set(APPROACHES)
     assert all(s["accuracy"] == 1.0 and s["errors"] == 0 for s in data["summaries"])
-    agents = [p for p in prompts if MATH_MARK not in p]  # the math tool has its own prompt
-    assert agents and all("Give only the final answer" in p for p in agents)
+    assert prompts and all("Give only the final answer" in p for p in prompts)
     for run in data["runs"]:
         assert run["llm_calls"] and all(c["prompt_tokens"] > 0 for c in run["llm_calls"])
         if run["approach"] == "llmcompiler":

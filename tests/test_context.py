@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+from dataclasses import dataclass, fields
 from types import SimpleNamespace
 
 import pytest
 
 from llmcompiler_graph.context import Context
-from llmcompiler_graph.graph import components_from_context, graph
+from llmcompiler_graph.graph import components_from_context, create_llmcompiler, graph
 
 
 @dataclass
@@ -48,9 +49,51 @@ def test_of_accepts_what_a_runtime_may_carry(given: object, max_replans: int, mo
 
 
 def test_every_field_explains_itself_in_studio() -> None:
-    from dataclasses import fields
-
     assert all(f.metadata.get("description") for f in fields(Context))
+    assert all(f.metadata["env"] in f.metadata["description"] for f in fields(Context))
+
+
+READY_MADE_ONLY = {"model", "temperature", "search_max_results"}
+"""Context fields that `create_llmcompiler` takes as objects (its model and tools) instead."""
+NOT_SETTINGS = {"model", "tools", "name", "checkpointer"}
+"""`create_llmcompiler` arguments that are not serializable settings."""
+
+
+def test_create_llmcompiler_and_context_are_the_same_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Same names, same defaults: every serializable option of one is a field of the other."""
+    for f in fields(Context):
+        monkeypatch.delenv(f.metadata["env"], raising=False)
+    parameters = inspect.signature(create_llmcompiler).parameters
+    arguments = {name: p.default for name, p in parameters.items() if name not in NOT_SETTINGS}
+    defaults = {f.name: getattr(Context(), f.name) for f in fields(Context)}
+    assert arguments == {k: v for k, v in defaults.items() if k not in READY_MADE_ONLY}
+
+
+def test_every_setting_reaches_the_components(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A non-default value of each setting, given through the environment, shows in the
+    components the ready-made graph builds (one wiring path for both entry points)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sim")
+    for name, value in {
+        "LLMCOMPILER_MAX_REPLANS": "4",
+        "LLMCOMPILER_JOINER": "text",
+        "LLMCOMPILER_MAX_CONCURRENCY": "3",
+        "LLMCOMPILER_TASK_TIMEOUT": "9",
+        "LLMCOMPILER_MAX_OBSERVATION_CHARS": "77",
+        "LLMCOMPILER_MAX_TASKS": "5",
+        "LLMCOMPILER_PRODUCER_TIMEOUT": "1.5",
+        "LLMCOMPILER_PLANNER_PROMPT": "Plan with {tools} please.",
+        "LLMCOMPILER_JOINER_PROMPT": "Join, custom. {protocol}",
+    }.items():
+        monkeypatch.setenv(name, value)
+    parts = components_from_context(SimpleNamespace(context=None))
+    assert parts.settings.max_replans == 4 and parts.settings.producer_timeout == 1.5
+    assert parts.joiner.format == "text" and parts.joiner.max_observation_chars == 77
+    assert parts.joiner.system_prompt.startswith("Join, custom.")
+    assert parts.scheduler.max_concurrency == 3 and parts.scheduler.task_timeout == 9
+    assert parts.planner.max_tasks == 5 and parts.planner.max_observation_chars == 77
+    assert parts.planner.system_prompt.startswith("Plan with 1. search(")
 
 
 def test_ready_made_graph_builds_its_components_from_context(
@@ -69,7 +112,7 @@ def test_ready_made_graph_builds_its_components_from_context(
     again = components_from_context(SimpleNamespace(context={"max_replans": 1}))
     other = components_from_context(SimpleNamespace(context=None))
     assert first is again and first is not other
-    assert first.max_replans == 1 and other.max_replans == 2
+    assert first.settings.max_replans == 1 and other.settings.max_replans == 2
     assert set(first.scheduler.tools) == {"search", "math", "calculate"}
 
 

@@ -47,6 +47,7 @@ from llmcompiler_graph.core.events import bounded
 from llmcompiler_graph.core.plan import as_text
 from llmcompiler_graph.core.toolbox import ToolLike
 from llmcompiler_graph.handoff import streams
+from llmcompiler_graph.models import load_chat_model
 from llmcompiler_graph.testing import (
     ChatRequest,
     ChatResponse,
@@ -97,17 +98,10 @@ async def http_client() -> AsyncIterator[HttpClient]:
 def chat_model(
     llm: OpenAISimulator, http_client: HttpClient | None = None, **kwargs: Any
 ) -> ChatOpenAI:
-    """The real ChatOpenAI, streaming with usage, pointed at the simulator."""
+    """The real ChatOpenAI (streaming with usage, naming each call's role) at the simulator."""
     if http_client is not None:
         kwargs["http_async_client"] = http_client
-    return ChatOpenAI(
-        model="gpt-4o-mini",
-        base_url=llm.base_url,
-        api_key="sim",
-        streaming=True,
-        stream_usage=True,
-        **kwargs,
-    )
+    return load_chat_model("openai:gpt-4o-mini", base_url=llm.base_url, api_key="sim", **kwargs)
 
 
 def build(

@@ -28,14 +28,9 @@ from langgraph.types import Command, interrupt
 
 import llmcompiler_graph.nodes as nodes_module
 from llmcompiler_graph import create_llmcompiler
-from llmcompiler_graph.core.fetching import TaskFetchingUnit
-from llmcompiler_graph.core.joiner import NO_COMPLETE_ANSWER, Joiner
-from llmcompiler_graph.core.planner import Planner
+from llmcompiler_graph.core.joiner import NO_COMPLETE_ANSWER
 from llmcompiler_graph.core.prompts import FORCE_ANSWER
-from llmcompiler_graph.core.toolbox import Toolbox
-from llmcompiler_graph.graph import build_graph
 from llmcompiler_graph.handoff import streams
-from llmcompiler_graph.nodes import Components
 from llmcompiler_graph.state import EmptyQuestionError
 
 POPULATION = {"Paris": 2, "Rome": 3, "Oslo": 1}
@@ -762,16 +757,6 @@ async def test_catch_up_when_the_scheduler_never_saw_the_planner(
     """The planner shows up after the scheduler's producer_timeout: the scheduler gives up on
     the live stream, the joiner waits, and catch-up executes the plan from state. Run with the
     sync `stream` inside a running loop, so the lone catch-up scheduler runs in this thread."""
-    model = fake(PLAN, FINISH)
-    toolbox = Toolbox(kit.tools)
-    components = Components(
-        planner=Planner(model, toolbox),
-        scheduler=TaskFetchingUnit(toolbox),
-        joiner=Joiner(model),
-        max_replans=1,
-        producer_timeout=0.05,
-    )
-
     attach = nodes_module.producing
 
     @contextlib.contextmanager
@@ -781,7 +766,9 @@ async def test_catch_up_when_the_scheduler_never_saw_the_planner(
             yield stream
 
     monkeypatch.setattr(nodes_module, "producing", late)
-    graph = build_graph(lambda _runtime: components, name="late")
+    graph = create_llmcompiler(
+        fake(PLAN, FINISH), kit.tools, max_replans=1, producer_timeout=0.05, name="late"
+    )
     chunks = list(graph.stream(ask("q"), stream_mode=["updates", "custom"]))
     nodes = [next(iter(data)) for kind, data in chunks if kind == "updates"]
     assert nodes[-3:] == ["joiner", "scheduler", "joiner"]

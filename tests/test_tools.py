@@ -22,6 +22,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import BaseMessage
 
+from llmcompiler_graph.core.roles import MATH
 from llmcompiler_graph.tools import (
     CalculationError,
     MissingSearchKeyError,
@@ -31,7 +32,7 @@ from llmcompiler_graph.tools import (
     default_tools,
     safe_eval,
 )
-from llmcompiler_graph.tools.math import MATH_TAG, extract_expression
+from llmcompiler_graph.tools.math import extract_expression
 
 # --- safe_eval -------------------------------------------------------------------------------
 
@@ -230,7 +231,7 @@ def _check_math_call(calls: ModelCalls) -> None:
     assert '{"title": "Microsoft", "content": "market cap 2,950 billion USD"}' in text
     assert "[1, 2, 3]" in text
     assert "```text" in text  # the answer format is asked for
-    assert MATH_TAG in calls.tags[0]
+    assert MATH.tag in calls.tags[0]
     assert calls.parents == calls.tool_runs  # the model call nests under the tool run
 
 

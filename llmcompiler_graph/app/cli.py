@@ -7,7 +7,8 @@
 - `bench ...` forwards to `llmcompiler_graph.bench`.
 
 Each command runs all its async work in one `asyncio.run`: a chat model's async HTTP client
-belongs to the event loop it first ran on.
+belongs to the event loop it first ran on. The graph, the model clients and the simulators are
+imported by the command that needs them, so `--help` answers at once.
 """
 
 from __future__ import annotations
@@ -19,19 +20,20 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
 from dotenv import load_dotenv
 from rich.console import Console
 from rich.text import Text
 
-from llmcompiler_graph.app.demo import ask_live, run_demo, showcase_question, simulation
-from llmcompiler_graph.app.view import RunResult
 from llmcompiler_graph.context import Context
-from llmcompiler_graph.graph import create_llmcompiler
-from llmcompiler_graph.graph import graph as ready_graph
-from llmcompiler_graph.testing.scenarios import SHOWCASE
+
+if TYPE_CHECKING:
+    from llmcompiler_graph.app.view import RunBoard
+    from llmcompiler_graph.measure import Measurement
+
+SHOWCASE_COUNT = 3
+"""How many questions the offline demo has (checked against the demo by a test)."""
 
 EXIT_USAGE = 2
 """Exit code for what the user must fix before a run can start (keys, unknown question)."""
@@ -121,9 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--question",
         type=int,
-        choices=range(1, len(SHOWCASE) + 1),
+        choices=range(1, SHOWCASE_COUNT + 1),
         metavar="N",
-        help=f"run only question N (1-{len(SHOWCASE)})",
+        help=f"run only question N (1-{SHOWCASE_COUNT})",
     )
     demo.add_argument("--no-react", action="store_true", help="skip the ReAct comparison")
     demo.add_argument(
@@ -146,12 +148,25 @@ def ask_command(args: argparse.Namespace) -> int:
     question, context = prepare_ask(args)
     console = Console()
     view_console = Console(stderr=True) if args.json else console
-    result = asyncio.run(_ask(question, context, view_console, simulate=args.simulate))
+    run, board = asyncio.run(_ask(question, context, view_console, simulate=args.simulate))
     if args.json:
-        print(json.dumps({**result.as_json(), "simulated": args.simulate}, indent=2))
+        print(json.dumps({**result_json(run, board), "simulated": args.simulate}, indent=2))
     else:
-        console.print(Text(result.stats(), style="bold"))
+        console.print(Text(run.stats(), style="bold"))
     return 0
+
+
+def result_json(run: Measurement, board: RunBoard) -> dict[str, Any]:
+    """What `ask --json` prints: the answer, its cost, and every task with its timing."""
+    return {
+        "question": run.question,
+        "answer": run.answer,
+        "latency": round(run.latency, 3),
+        "llm_calls": len(run.llm_calls),
+        "tokens": run.tokens,
+        "rounds": board.round,
+        "tasks": board.records(),
+    }
 
 
 def prepare_ask(args: argparse.Namespace) -> tuple[str, Context]:
@@ -163,13 +178,22 @@ def prepare_ask(args: argparse.Namespace) -> tuple[str, Context]:
         return args.question, context
     if args.model:
         raise UsageProblem("--model has no effect with --simulate: the simulator plays one model.")
+    from llmcompiler_graph.app.demo import showcase_question
+
     question = showcase_question(args.question)
     if question is None:
         raise UsageProblem(unknown_question_message(args.question))
     return question, Context.of(_overrides(args))
 
 
-async def _ask(question: str, context: Context, console: Console, *, simulate: bool) -> RunResult:
+async def _ask(
+    question: str, context: Context, console: Console, *, simulate: bool
+) -> tuple[Measurement, RunBoard]:
+    from llmcompiler_graph.app.demo import simulation
+    from llmcompiler_graph.app.view import ask_live
+    from llmcompiler_graph.graph import create_llmcompiler
+    from llmcompiler_graph.graph import graph as ready_graph
+
     if not simulate:
         return await ask_live(ready_graph, question, console, context=context)
     async with simulation() as sim:
@@ -187,7 +211,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def unknown_question_message(question: str) -> str:
-    listed = "\n".join(f'  llmcompiler-graph ask --simulate "{s.question}"' for s in SHOWCASE)
+    from llmcompiler_graph.app.demo import SHOWCASE_QUESTIONS
+
+    listed = "\n".join(f'  llmcompiler-graph ask --simulate "{q}"' for q in SHOWCASE_QUESTIONS)
     return (
         f"The simulated model only knows the showcase questions, not {question!r}. Try:\n"
         f"{listed}\nor run them all side by side with ReAct: llmcompiler-graph demo"
@@ -208,6 +234,8 @@ def require_keys(model: str) -> None:
 
 
 def missing_keys_message(missing: Sequence[str]) -> str:
+    from llmcompiler_graph.app.demo import SHOWCASE_QUESTIONS
+
     exports = "\n".join(
         f"  export {key}={KEY_HELP[key][0]:<12} # {KEY_HELP[key][1]}" for key in missing
     )
@@ -223,12 +251,14 @@ def missing_keys_message(missing: Sequence[str]) -> str:
         f"or put them in a .env file in this directory (see .env.example).{local}\n"
         "No keys? Run offline on simulated services:\n"
         "  llmcompiler-graph demo\n"
-        f'  llmcompiler-graph ask --simulate "{SHOWCASE[0].question}"'
+        f'  llmcompiler-graph ask --simulate "{SHOWCASE_QUESTIONS[0]}"'
     )
 
 
 def describe_error(exc: BaseException) -> str:
     """One paragraph on what went wrong and what to check, for errors users can act on."""
+    import openai
+
     server = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
     match exc:
         case openai.AuthenticationError() | openai.PermissionDeniedError():
@@ -265,7 +295,9 @@ def _root_cause(exc: BaseException) -> BaseException:
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    numbers = [args.question] if args.question else list(range(1, len(SHOWCASE) + 1))
+    from llmcompiler_graph.app.demo import run_demo
+
+    numbers = [args.question] if args.question else list(range(1, SHOWCASE_COUNT + 1))
     asyncio.run(run_demo(Console(), numbers, react=not args.no_react, fast=args.fast))
     return 0
 

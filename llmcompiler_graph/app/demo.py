@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
@@ -24,8 +23,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from llmcompiler_graph.app.view import LiveView, RunResult, run_live
+from llmcompiler_graph.app.view import ask_live
 from llmcompiler_graph.graph import create_llmcompiler
+from llmcompiler_graph.measure import Measurement, measure
 from llmcompiler_graph.react import create_react_baseline
 from llmcompiler_graph.testing import LatencyModel
 from llmcompiler_graph.testing.scenarios import SHOWCASE
@@ -83,26 +83,14 @@ async def simulation(*, fast: bool = False) -> AsyncIterator[Simulation]:
         yield Simulation(world.model, world.tools, latency, jitter)
 
 
+SHOWCASE_QUESTIONS = [scenario.question for scenario in SHOWCASE]
+"""The questions the simulated model knows, in demo order."""
+
+
 def showcase_question(text: str) -> str | None:
     """The SHOWCASE question `text` asks (case and spacing aside), or None."""
     wanted = " ".join(text.split()).casefold()
     return next((s.question for s in SHOWCASE if s.question.casefold() == wanted), None)
-
-
-async def ask_live(
-    graph: CompiledStateGraph,
-    question: str,
-    console: Console,
-    *,
-    number: str = "",
-    context: Any = None,
-) -> RunResult:
-    """Print the question, run it with the live view, print the answer."""
-    console.rule(f"Question {number}".strip(), style="dim")
-    console.print(Text(question, style="bold"))
-    result = await run_live(graph, question, view=LiveView(console), context=context)
-    console.print(Text.assemble(("Answer: ", "bold green"), result.answer or "(none)"))
-    return result
 
 
 @dataclass(frozen=True)
@@ -110,8 +98,8 @@ class Comparison:
     """One question's LLMCompiler run and, unless skipped, its sequential ReAct run."""
 
     number: int
-    compiler: RunResult
-    react: RunResult | None
+    compiler: Measurement
+    react: Measurement | None
 
     @property
     def speedup(self) -> float | None:
@@ -131,7 +119,7 @@ async def run_demo(console: Console, numbers: Sequence[int], *, react: bool, fas
         results = []
         for n in numbers:
             question = SHOWCASE[n - 1].question
-            run = await ask_live(compiler, question, console, number=f"{n}/{len(SHOWCASE)}")
+            run, _ = await ask_live(compiler, question, console, number=f"{n}/{len(SHOWCASE)}")
             versus = await _react_run(console, baseline, question) if baseline else None
             results.append(Comparison(n, run, versus))
             _print_comparison(console, results[-1])
@@ -139,9 +127,9 @@ async def run_demo(console: Console, numbers: Sequence[int], *, react: bool, fas
         console.print(Text(FOOTNOTE, style="yellow"))
 
 
-async def _react_run(console: Console, baseline: CompiledStateGraph, question: str) -> RunResult:
+async def _react_run(console: Console, baseline: CompiledStateGraph, question: str) -> Measurement:
     with console.status("ReAct (sequential: one tool call per LLM turn) on the same question…"):
-        return await run_live(baseline, question)
+        return await measure(baseline, question)
 
 
 def _print_comparison(console: Console, comparison: Comparison) -> None:

@@ -13,8 +13,7 @@ with LiveView(console) as view:
             view.handle(chunk)
 ```
 
-`run_live` does exactly that for a local graph and also measures the run: latency, LLM calls and
-tokens (through a callback handler in the run's config).
+`ask_live` does that for a local graph, measured by `llmcompiler_graph.measure`.
 """
 
 from __future__ import annotations
@@ -22,19 +21,18 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Self
 
-from langchain_core.callbacks import UsageMetadataCallbackHandler
-from langchain_core.messages import AIMessage
 from langgraph.graph.state import CompiledStateGraph
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
+
+from llmcompiler_graph.measure import Measurement, measure
 
 TaskState = Literal["planned", "running", "done", "error", "skipped"]
 
@@ -372,110 +370,21 @@ def _decision_text(event: dict[str, Any]) -> str:
     return f"replan: {shorten(event.get('feedback') or '', RESULT_CHARS)}"
 
 
-class LLMMeter(UsageMetadataCallbackHandler):
-    """Counts chat model calls and sums their token usage across a run (math tool included)."""
-
-    run_inline = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-
-    def on_chat_model_start(self, *args: Any, **kwargs: Any) -> None:
-        with self._lock:
-            self.calls += 1
-
-    def on_llm_start(self, *args: Any, **kwargs: Any) -> None:
-        with self._lock:
-            self.calls += 1
-
-    @property
-    def tokens(self) -> dict[str, int]:
-        """Input, output and total tokens over every model the run used."""
-        usages = list(self.usage_metadata.values())
-        return {
-            kind: sum(u.get(f"{kind}_tokens", 0) for u in usages)
-            for kind in ("input", "output", "total")
-        }
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What one question cost and produced."""
-
-    question: str
-    answer: str
-    latency: float
-    """Seconds from the call to the end of the stream."""
-    llm_calls: int
-    tokens: dict[str, int]
-    rounds: int
-    tasks: list[dict[str, Any]]
-    """`RunBoard.records()`: empty for graphs that emit no task events (e.g. ReAct)."""
-
-    def stats(self) -> str:
-        """`2.81 s · 2 LLM calls · 1,234 tokens (1,100 in, 134 out)`."""
-        t = self.tokens
-        return (
-            f"{self.latency:.2f} s · {plural(self.llm_calls, 'LLM call')}"
-            f" · {t['total']:,} tokens ({t['input']:,} in, {t['output']:,} out)"
-        )
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "question": self.question,
-            "answer": self.answer,
-            "latency": round(self.latency, 3),
-            "llm_calls": self.llm_calls,
-            "tokens": self.tokens,
-            "rounds": self.rounds,
-            "tasks": self.tasks,
-        }
-
-
-async def run_live(
+async def ask_live(
     graph: CompiledStateGraph,
     question: str,
+    console: Console,
     *,
-    view: LiveView | None = None,
+    number: str = "",
     context: Any = None,
-) -> RunResult:
-    """Ask `graph` one question, feeding its custom events to `view` (if any), and measure it.
-
-    Works for any graph taking and returning `messages` (LLMCompiler, a ReAct agent): the answer
-    is the last AI message without tool calls in the node updates.
-    """
-    meter = LLMMeter()
-    board = view.board if view is not None else RunBoard()
-    answer = ""
-    started = time.perf_counter()
-    with view or nullcontext():
-        async for mode, chunk in graph.astream(
-            {"messages": [("user", question)]},
-            {"callbacks": [meter]},
-            context=context,
-            stream_mode=["custom", "updates"],
-        ):
-            if mode == "custom" and view is not None:
-                view.handle(chunk)
-            elif mode == "updates":
-                answer = _answer_in(chunk) or answer
-    return RunResult(
-        question=question,
-        answer=answer,
-        latency=time.perf_counter() - started,
-        llm_calls=meter.calls,
-        tokens=meter.tokens,
-        rounds=board.round,
-        tasks=board.records(),
-    )
-
-
-def _answer_in(update: dict[str, Any]) -> str | None:
-    """The final answer in one `updates` chunk, if a node wrote one."""
-    for node_update in update.values():
-        messages = node_update.get("messages") if isinstance(node_update, dict) else None
-        for message in reversed(messages or []):
-            if isinstance(message, AIMessage) and not message.tool_calls and message.text:
-                return message.text
-    return None
+) -> tuple[Measurement, RunBoard]:
+    """Print the question, run it with a live view, print the answer; errors are raised."""
+    console.rule(f"Question {number}".strip(), style="dim")
+    console.print(Text(question, style="bold"))
+    view = LiveView(console)
+    with view:
+        run = await measure(graph, question, context=context, on_event=view.handle)
+    if run.exception is not None:
+        raise run.exception
+    console.print(Text.assemble(("Answer: ", "bold green"), run.answer or "(none)"))
+    return run, view.board

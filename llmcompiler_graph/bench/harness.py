@@ -7,7 +7,6 @@ share one event loop. Each is timed on the client's wall clock around `graph.ast
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -17,12 +16,10 @@ from langchain_core.tools import BaseTool
 from langgraph.graph.state import CompiledStateGraph
 
 from llmcompiler_graph.bench.scoring import score
-from llmcompiler_graph.bench.trace import LLMCall, Recorder, Run
+from llmcompiler_graph.bench.trace import Run
 from llmcompiler_graph.graph import create_llmcompiler
+from llmcompiler_graph.measure import LLMCall, measure
 from llmcompiler_graph.react import create_react_baseline
-
-RECURSION_LIMIT = 200
-"""Enough supersteps for sequential ReAct on the longest plans (two per tool call)."""
 
 
 def without_streaming(model: BaseChatModel) -> BaseChatModel:
@@ -89,8 +86,9 @@ class World(Protocol):
         """A position to collect the LLM calls made after it."""
         ...
 
-    def llm_calls(self, since: int, recorder: Recorder) -> list[LLMCall]:
-        """The LLM calls made since `mark()` returned `since`, during one run."""
+    def llm_calls(self, since: int, recorded: list[LLMCall]) -> list[LLMCall]:
+        """The LLM calls made since `mark()` returned `since`, during one run (`recorded`: as
+        the client's callbacks saw them)."""
         ...
 
 
@@ -105,42 +103,22 @@ async def run_one(
     system: str | None = None,
 ) -> Run:
     """Answer one question; a failing run is recorded with its error, not raised."""
-    messages: list[tuple[str, str]] = [("system", system)] if system else []
-    recorder = Recorder()
-    config: Any = {"callbacks": [recorder], "recursion_limit": RECURSION_LIMIT}
-    events: list[dict[str, Any]] = []
-    answer: str | None = None
-    error: str | None = None
     since = world.mark()
-    start = time.time()
-    try:
-        async for mode, chunk in graph.astream(
-            {"messages": [*messages, ("user", example.question)]},
-            config,
-            stream_mode=["custom", "values"],
-        ):
-            if mode == "custom":
-                events.append(chunk)
-            else:
-                answer = chunk["messages"][-1].text
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-    end = time.time()
-    recorder.finish()
+    measured = await measure(graph, example.question, system=system)
     return Run(
         workload=workload,
         example=index,
         approach=approach,
         question=example.question,
         expected=example.answer,
-        start=start,
-        end=end,
-        answer=None if error else answer,
-        correct=error is None and score(answer, example.answer),
-        llm_calls=world.llm_calls(since, recorder),
-        tool_calls=recorder.tool_calls,
-        events=events,
-        error=error,
+        start=measured.start,
+        end=measured.end,
+        answer=measured.answer,
+        correct=measured.error is None and score(measured.answer, example.answer),
+        llm_calls=world.llm_calls(since, measured.llm_calls),
+        tool_calls=measured.tool_calls,
+        events=measured.events,
+        error=measured.error,
     )
 
 

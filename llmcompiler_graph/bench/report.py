@@ -180,7 +180,7 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 _COLORS = {
     "planner": "#1f77b4",
     "joiner": "#d62728",
-    "react": "#ff7f0e",
+    "other": "#ff7f0e",
     "math": "#9467bd",
     "search": "#2ca02c",
 }

@@ -9,8 +9,7 @@ same, whichever approach asks). Every approach gets the same model object and th
 
 from __future__ import annotations
 
-from llmcompiler_graph.bench.trace import LLMCall, Recorder
-from llmcompiler_graph.testing.scenarios import role_of
+from llmcompiler_graph.measure import LLMCall
 from llmcompiler_graph.testing.world import MODEL_NAME, SimulatedWorld
 
 __all__ = ["MODEL_NAME", "BenchWorld"]
@@ -23,11 +22,11 @@ class BenchWorld(SimulatedWorld):
         """A position in the model's request log; `llm_calls(mark)` returns what came after."""
         return len(self.llm.requests)
 
-    def llm_calls(self, since: int, recorder: Recorder) -> list[LLMCall]:
+    def llm_calls(self, since: int, recorded: list[LLMCall]) -> list[LLMCall]:
         """The model calls since `since`, timed and counted by the simulator (the model's side)."""
         return [
             LLMCall(
-                role=role_of(entry.request),
+                role=entry.request.role or "other",
                 start=entry.received_at,
                 first_token=entry.first_chunk_at,
                 end=entry.finished_at or entry.last_chunk_at or entry.received_at,

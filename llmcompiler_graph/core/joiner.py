@@ -9,15 +9,17 @@ when the model cannot bind tools.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AnyMessage, BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
-from langgraph.constants import TAG_NOSTREAM
 from pydantic import BaseModel, Field
 
+from llmcompiler_graph.core.events import EventSink
+from llmcompiler_graph.core.plan import Turn
 from llmcompiler_graph.core.prompts import (
     FORCE_ANSWER,
     JOINER_PROMPT,
@@ -25,8 +27,9 @@ from llmcompiler_graph.core.prompts import (
     TEXT_PROTOCOL,
     fill,
     format_results,
+    with_conversation,
 )
-from llmcompiler_graph.state import Turn
+from llmcompiler_graph.core.roles import JOINER
 
 JoinerFormat = Literal["structured", "text"]
 
@@ -86,44 +89,61 @@ class Joiner:
             except NotImplementedError:
                 format = "text"
         self.format: JoinerFormat = format
-        self.runnable = self.runnable.with_config(
-            run_name="joiner_llm", tags=["llmcompiler:joiner", TAG_NOSTREAM]
-        )
+        self.runnable = JOINER.mark(self.runnable)
         protocol = STRUCTURED_PROTOCOL if format == "structured" else TEXT_PROTOCOL
         self.system_prompt = fill(prompt or JOINER_PROMPT, protocol=protocol)
         self.max_observation_chars = max_observation_chars
 
-    def messages(
-        self, turn: Turn, system: str, dialogue: list[AnyMessage], *, force_answer: bool
+    async def adecide(
+        self,
+        turn: Turn,
+        messages: Sequence[AnyMessage],
+        *,
+        force_answer: bool,
+        events: EventSink,
+        config: RunnableConfig | None = None,
+    ) -> Decision:
+        """Read the turn's observations and decide; `force_answer` when no replan is left."""
+        output = await self.runnable.ainvoke(self.prompt(turn, messages, force_answer), config)
+        return self._decided(output, force_answer, events)
+
+    def decide(
+        self,
+        turn: Turn,
+        messages: Sequence[AnyMessage],
+        *,
+        force_answer: bool,
+        events: EventSink,
+        config: RunnableConfig | None = None,
+    ) -> Decision:
+        """Sync `adecide`."""
+        output = self.runnable.invoke(self.prompt(turn, messages, force_answer), config)
+        return self._decided(output, force_answer, events)
+
+    def prompt(
+        self, turn: Turn, messages: Sequence[AnyMessage], force_answer: bool
     ) -> list[BaseMessage]:
+        """Instructions, the conversation, then the plan with its results."""
         results = format_results(
             turn.tasks, turn.observations, max_chars=self.max_observation_chars
         )
         note = f"\n\n{FORCE_ANSWER}" if force_answer else ""
-        return [
-            SystemMessage(f"{self.system_prompt}\n\n{system}".strip()),
-            *dialogue,
-            HumanMessage(f"The plan and its results:\n{results or '(no tasks)'}{note}"),
-        ]
+        return with_conversation(
+            self.system_prompt,
+            messages,
+            then=f"The plan and its results:\n{results or '(no tasks)'}{note}",
+        )
 
-    async def adecide(
-        self,
-        messages: list[BaseMessage],
-        *,
-        force_answer: bool,
-        config: RunnableConfig | None = None,
-    ) -> Decision:
-        return self.read(await self.runnable.ainvoke(messages, config), force_answer)
-
-    def decide(
-        self,
-        messages: list[BaseMessage],
-        *,
-        force_answer: bool,
-        config: RunnableConfig | None = None,
-    ) -> Decision:
-        """Sync `adecide`."""
-        return self.read(self.runnable.invoke(messages, config), force_answer)
+    def _decided(self, output: object, force_answer: bool, events: EventSink) -> Decision:
+        decision = self.read(output, force_answer)
+        events.send(
+            "joiner_decision",
+            decision="finish" if decision.finish else "replan",
+            thought=decision.thought,
+            answer=decision.answer if decision.finish else None,
+            feedback=None if decision.finish else decision.feedback,
+        )
+        return decision
 
     def read(self, output: object, force_answer: bool) -> Decision:
         """The decision from the model's output, in either protocol.

@@ -14,7 +14,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
+
+from langchain_core.messages import HumanMessage
 
 JOIN = "join"
 """The reserved tool name that ends a plan."""
@@ -63,6 +66,29 @@ class Observation(TypedDict):
     """Wall-clock time the tool call began (after any concurrency limit)."""
     finished_at: float
     """Wall-clock time the observation was recorded."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One user question and what has been planned and observed for it so far."""
+
+    question: HumanMessage
+    round: int = 0
+    """The latest round planned in this turn; 0 for a new turn (so the next plan is `round + 1`)."""
+    tasks: list[Task] = field(default_factory=list)
+    observations: dict[int, Observation] = field(default_factory=dict)
+    feedback: str = ""
+    """What the joiner asked the next plan to do ('' before the first replan)."""
+
+    @property
+    def pending(self) -> list[Task]:
+        """Tasks planned in this turn that have no observation yet (the scheduler was cut off)."""
+        return [t for t in self.tasks if t["idx"] not in self.observations]
+
+    @property
+    def next_id(self) -> int:
+        """The first task id the next plan may use."""
+        return max((t["idx"] for t in self.tasks), default=0) + 1
 
 
 def is_whole_reference(value: Any) -> int | None:

@@ -8,23 +8,25 @@ stream is read but not parsed: providers report token usage in the last chunk.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import (
-    AnyMessage,
-    BaseMessage,
-    BaseMessageChunk,
-    HumanMessage,
-    SystemMessage,
-)
+from langchain_core.messages import AnyMessage, BaseMessage, BaseMessageChunk
 from langchain_core.runnables import RunnableConfig
 
+from llmcompiler_graph.core.events import EventSink
 from llmcompiler_graph.core.parser import PlanParser
-from llmcompiler_graph.core.plan import Task
-from llmcompiler_graph.core.prompts import PLANNER_PROMPT, fill, format_results, planner_examples
+from llmcompiler_graph.core.plan import Task, Turn
+from llmcompiler_graph.core.prompts import (
+    PLANNER_PROMPT,
+    fill,
+    format_results,
+    planner_examples,
+    with_conversation,
+)
+from llmcompiler_graph.core.roles import PLANNER
 from llmcompiler_graph.core.toolbox import Toolbox
-from llmcompiler_graph.state import Turn
 
 logger = logging.getLogger(__name__)
 
@@ -53,85 +55,82 @@ class Planner:
         max_observation_chars: int = 2000,
         max_tasks: int = 64,
     ) -> None:
-        # Not named "planner": LangGraph treats a run named like its node as the node itself.
-        self.model = model.with_config(run_name="planner_llm", tags=["llmcompiler:planner"])
+        self.model = PLANNER.mark(model)
         self.toolbox = toolbox
         self.max_observation_chars = max_observation_chars
         self.max_tasks = max_tasks
-        signatures = toolbox.signatures
         self.system_prompt = fill(
             prompt or PLANNER_PROMPT,
             tools=toolbox.describe(),
             join_number=str(len(toolbox) + 1),
-            examples=planner_examples(signatures),
+            examples=planner_examples(toolbox.signatures),
         )
-
-    def messages(
-        self, turn: Turn, system: str, dialogue: list[AnyMessage], feedback: str
-    ) -> list[BaseMessage]:
-        """The planner's prompt: instructions, the conversation, and on replan what happened."""
-        instructions = f"{self.system_prompt}\n\n{system}".strip()
-        messages: list[BaseMessage] = [SystemMessage(instructions), *dialogue]
-        if turn.tasks:
-            results = format_results(
-                turn.tasks, turn.observations, max_chars=self.max_observation_chars
-            )
-            ids = ", ".join(f"${t['idx']}" for t in turn.tasks)
-            messages.append(
-                HumanMessage(
-                    "The previous plan and its results:\n"
-                    f"{results}\n\n"
-                    f"They did not answer the question yet. Feedback: {feedback or '(none)'}\n"
-                    f"Write a new plan that continues the ids at {turn.next_id}. The results "
-                    f"above stay available as {ids}; reference them instead of repeating work."
-                )
-            )
-        return messages
-
-    def parser(self, turn: Turn) -> PlanParser:
-        return PlanParser(self.toolbox.signatures, known_ids=[t["idx"] for t in turn.tasks])
 
     async def aplan(
         self,
-        messages: list[BaseMessage],
-        parser: PlanParser,
+        turn: Turn,
+        messages: Sequence[AnyMessage],
         publish: Publish,
+        events: EventSink,
         config: RunnableConfig | None = None,
     ) -> list[Task]:
-        """Stream the plan, publishing each task as soon as it parses; return all tasks."""
-        writer = _PlanWriter(parser, publish, self.max_tasks)
-        try:
-            async for chunk in self.model.astream(messages, config):
+        """Stream the next plan of `turn`, publishing each task as soon as it parses.
+
+        Returns every task of the plan. A broken LLM stream fails the call unless some tasks
+        already parsed: those are running already, so they stand as the plan.
+        """
+        writer = _PlanWriter(self, turn, publish, events)
+        with writer.keeping_partial_plan():
+            async for chunk in self.model.astream(self.prompt(turn, messages), config):
                 writer.take(chunk)
-        except Exception as exc:
-            writer.keep_partial_plan(exc)
         return writer.finish()
 
     def plan(
         self,
-        messages: list[BaseMessage],
-        parser: PlanParser,
+        turn: Turn,
+        messages: Sequence[AnyMessage],
         publish: Publish,
+        events: EventSink,
         config: RunnableConfig | None = None,
     ) -> list[Task]:
-        """Sync `aplan`."""
-        writer = _PlanWriter(parser, publish, self.max_tasks)
-        try:
-            for chunk in self.model.stream(messages, config):
+        """Sync `aplan` (the model's sync stream: its async client belongs to another loop)."""
+        writer = _PlanWriter(self, turn, publish, events)
+        with writer.keeping_partial_plan():
+            for chunk in self.model.stream(self.prompt(turn, messages), config):
                 writer.take(chunk)
-        except Exception as exc:
-            writer.keep_partial_plan(exc)
         return writer.finish()
+
+    def prompt(self, turn: Turn, messages: Sequence[AnyMessage]) -> list[BaseMessage]:
+        """Instructions, the conversation, and on replan what happened so far."""
+        if not turn.tasks:
+            return with_conversation(self.system_prompt, messages)
+        results = format_results(
+            turn.tasks, turn.observations, max_chars=self.max_observation_chars
+        )
+        ids = ", ".join(f"${t['idx']}" for t in turn.tasks)
+        return with_conversation(
+            self.system_prompt,
+            messages,
+            then="The previous plan and its results:\n"
+            f"{results}\n\n"
+            f"They did not answer the question yet. Feedback: {turn.feedback or '(none)'}\n"
+            f"Write a new plan that continues the ids at {turn.next_id}. The results "
+            f"above stay available as {ids}; reference them instead of repeating work.",
+        )
 
 
 class _PlanWriter:
     """One plan being written: parsed chunk by chunk, each task published once, capped."""
 
-    def __init__(self, parser: PlanParser, publish: Publish, max_tasks: int) -> None:
-        self.parser = parser
+    def __init__(self, planner: Planner, turn: Turn, publish: Publish, events: EventSink) -> None:
+        self.parser = PlanParser(
+            planner.toolbox.signatures, known_ids=[t["idx"] for t in turn.tasks]
+        )
         self.publish = publish
-        self.max_tasks = max_tasks
+        self.events = events
+        self.max_tasks = planner.max_tasks
         self.tasks: list[Task] = []
+        events.send("plan_started")
 
     def take(self, chunk: BaseMessageChunk) -> None:
         """Feed one streamed chunk (the parser ignores everything after `join()`)."""
@@ -139,6 +138,7 @@ class _PlanWriter:
 
     def finish(self) -> list[Task]:
         self._publish(self.parser.close())
+        self.events.send("plan_finished", tasks=len(self.tasks), joined=self.parser.joined)
         return self.tasks
 
     def _publish(self, tasks: list[Task]) -> None:
@@ -154,11 +154,14 @@ class _PlanWriter:
             self.tasks.append(task)
             self.publish(task)
 
-    def keep_partial_plan(self, exc: Exception) -> None:
-        """A broken LLM stream fails the run unless some tasks already parsed: those are
-        running already, so they stand as the plan and the joiner decides what to do."""
-        if not self.tasks:
-            raise exc
-        logger.warning(
-            "planner stream failed after %d tasks; keeping them: %r", len(self.tasks), exc
-        )
+    @contextmanager
+    def keeping_partial_plan(self) -> Iterator[None]:
+        """Re-raise a stream error unless some tasks parsed already (they stand as the plan)."""
+        try:
+            yield
+        except Exception as exc:
+            if not self.tasks:
+                raise
+            logger.warning(
+                "planner stream failed after %d tasks; keeping them: %r", len(self.tasks), exc
+            )

@@ -11,7 +11,9 @@ text protocol or the structured-output instructions).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
 
 from llmcompiler_graph.core.plan import Observation, Task, as_text, format_call
 
@@ -96,6 +98,28 @@ def format_results(
             result = f"ERROR: {truncate(observation['error'] or '', max_chars)}"
         lines.append(f"Observation: {result}")
     return "\n".join(lines)
+
+
+def with_conversation(
+    instructions: str, messages: Sequence[AnyMessage], *, then: str = ""
+) -> list[BaseMessage]:
+    """Our system prompt, the caller's conversation, and (if any) a closing user message.
+
+    A caller's system messages are merged into ours rather than sent mid-conversation (some
+    providers reject that). Tool-calling turns of a parent agent are reduced to their text so
+    that no provider sees orphaned tool messages.
+    """
+    system = [instructions]
+    dialogue: list[BaseMessage] = []
+    for message in messages:
+        if isinstance(message, SystemMessage):
+            system.append(message.text)
+        elif isinstance(message, HumanMessage):
+            dialogue.append(message)
+        elif isinstance(message, AIMessage) and message.text.strip():
+            dialogue.append(AIMessage(content=message.text, id=message.id))
+    closing = [HumanMessage(then)] if then else []
+    return [SystemMessage("\n\n".join(s for s in system if s).strip()), *dialogue, *closing]
 
 
 def planner_examples(tools: Mapping[str, list[str]]) -> str:

@@ -41,6 +41,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from llmcompiler_graph.core.roles import ROLE_HEADER
 from llmcompiler_graph.testing.latency import LatencyModel, estimate_tokens
 from llmcompiler_graph.testing.loopback import Exchange, LoopbackServer, wait_for_interrupt
 from llmcompiler_graph.testing.script import (
@@ -191,7 +192,9 @@ class OpenAISimulator(LoopbackServer[ChatLogEntry]):
         except ValueError:
             body = None
         request = ChatRequest.from_body(
-            body if isinstance(body, dict) else {}, exchange.received_at
+            body if isinstance(body, dict) else {},
+            exchange.received_at,
+            role=exchange.headers.get(ROLE_HEADER),
         )
         entry = self._record(ChatLogEntry(request))
 

@@ -3,7 +3,8 @@
 A `Scenario` holds what a good model would write for one question: the plan of each round (the
 last one finishes, the others end in a replan), the final answer, the search corpus its queries
 hit and the expressions its math problems translate to. `ScenarioBrain` is a script for
-`OpenAISimulator` that recognises which role a request plays and answers it from the scenario:
+`OpenAISimulator` that answers each request from the scenario, by the role of the call (the
+`X-LLMCompiler-Role` header models from `load_chat_model` send; never the prompt's wording):
 
 - the LLMCompiler planner (our planner prompt) gets the plan of the current round;
 - the joiner gets `Finish(answer)` or `Replan(feedback)`, structured or text as asked;
@@ -28,10 +29,6 @@ from typing import Any, Literal
 from llmcompiler_graph.core.parser import parse_plan
 from llmcompiler_graph.core.plan import Task, as_text, is_whole_reference
 from llmcompiler_graph.testing.script import ChatRequest, ChatResponse, ToolCall, message_text
-
-PLANNER_MARK = "create a plan to solve it"
-JOINER_MARK = "You are the joiner"
-MATH_MARK = "Translate a math problem into ONE expression"
 
 Role = Literal["planner", "joiner", "math", "react"]
 
@@ -166,12 +163,9 @@ class ScenarioBrain:
 
 
 def role_of(request: ChatRequest) -> Role:
-    """Which part of which agent sent a simulator request, from its system prompt."""
-    system = request.system_text
-    for mark, role in ((MATH_MARK, "math"), (PLANNER_MARK, "planner"), (JOINER_MARK, "joiner")):
-        if mark in system:
-            return role  # type: ignore[return-value]
-    return "react"
+    """Which part of which agent sent a request: the package's role of the call (its
+    `X-LLMCompiler-Role` header, see `llmcompiler_graph.core.roles`), else a ReAct turn."""
+    return request.role or "react"  # type: ignore[return-value]
 
 
 def _rounds_reached(scenario: Scenario, answered: int) -> Scenario:

@@ -91,9 +91,14 @@ class ChatRequest:
     """The whole request body, for anything not lifted into a field."""
     received_at: float
     """``time.time()`` when the request arrived."""
+    role: str | None = None
+    """The package's role of the call (``planner``, ``joiner``, ``math``) from its
+    ``X-LLMCompiler-Role`` header; None for any other call (e.g. a ReAct agent's turn)."""
 
     @classmethod
-    def from_body(cls, body: dict[str, Any], received_at: float) -> ChatRequest:
+    def from_body(
+        cls, body: dict[str, Any], received_at: float, role: str | None = None
+    ) -> ChatRequest:
         """Lift the fields scripts care about out of a request body."""
         stream_options = body.get("stream_options") or {}
         messages, tools = body.get("messages"), body.get("tools")
@@ -107,6 +112,7 @@ class ChatRequest:
             include_usage=bool(stream_options.get("include_usage")),
             body=body,
             received_at=received_at,
+            role=role,
         )
 
     @property

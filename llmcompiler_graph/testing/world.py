@@ -5,10 +5,11 @@ What the demo, the benchmark and your own offline experiments run on::
     with SimulatedWorld(SHOWCASE) as world:
         graph = create_llmcompiler(world.model, world.tools)
 
-The model is the real `ChatOpenAI` and the search tool the real `tavily-python` client; only the
-services behind them are loopback stand-ins, answering from the scenarios' scripts
-(`ScenarioBrain`). Their HTTP clients belong to the world (never shared with another event loop)
-and ignore proxy settings: everything they reach is on 127.0.0.1.
+The model is the real `ChatOpenAI` (from `load_chat_model`, so each call names its role) and
+the search tool the real `tavily-python` client; only the services behind them are loopback
+stand-ins, answering from the scenarios' scripts (`ScenarioBrain`). Their HTTP clients belong to
+the world (never shared with another event loop) and ignore proxy settings: everything they
+reach is on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
-from langchain_openai import ChatOpenAI
 
+from llmcompiler_graph.models import load_chat_model
 from llmcompiler_graph.testing.latency import LatencyModel
 from llmcompiler_graph.testing.openai_server import OpenAISimulator
 from llmcompiler_graph.testing.scenarios import Scenario, ScenarioBrain, merged_corpus
@@ -59,19 +61,17 @@ class SimulatedWorld:
         )
         self.search = TavilySimulator(merged_corpus(scenarios), jitter=search_latency, seed=seed)
         self._stack = contextlib.ExitStack()
-        self.model: ChatOpenAI
+        self.model: BaseChatModel
         self.tools: list[BaseTool]
 
     def start(self) -> SimulatedWorld:
         """Start the simulators and build the model and tools (`with` does it for you)."""
         self._stack.enter_context(self.llm)
         self._stack.enter_context(self.search)
-        self.model = ChatOpenAI(
-            model=MODEL_NAME,
+        self.model = load_chat_model(
+            f"openai:{MODEL_NAME}",
             base_url=self.llm.base_url,
             api_key="simulated",
-            streaming=True,
-            stream_usage=True,
             http_client=self._stack.enter_context(httpx.Client(trust_env=False)),
             http_async_client=httpx.AsyncClient(trust_env=False),
         )

@@ -15,14 +15,11 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig, patch_config
 from langchain_core.tools import BaseTool, StructuredTool
-from langgraph.constants import TAG_NOSTREAM
 from pydantic import BaseModel, Field, field_validator
 
 from llmcompiler_graph.core.plan import as_text
+from llmcompiler_graph.core.roles import MATH
 from llmcompiler_graph.tools.calculator import CalculationError, safe_eval
-
-MATH_TAG = "llmcompiler:math"
-"""Tag on the inner model call, so tracing and streaming consumers can tell it from the planner."""
 
 MATH_DESCRIPTION = """\
 Solves ONE math problem and returns a number. `problem` is a simple expression ("1 + 3") or a \
@@ -153,9 +150,9 @@ def _model_config(config: RunnableConfig, callbacks: Callbacks) -> RunnableConfi
     `callbacks` is the tool run's child manager, so patching it in nests the model call under
     the tool run in traces and streams.
     """
-    inner = patch_config(config, callbacks=callbacks)
-    # Its tokens are plumbing: `stream_mode="messages"` shows the planner and the answer only.
-    inner["tags"] = [*inner.get("tags", []), MATH_TAG, TAG_NOSTREAM]
+    inner = patch_config(config, callbacks=callbacks, run_name=MATH.run_name)
+    # Its tokens are plumbing: `stream_mode="messages"` never shows them.
+    inner["tags"] = [*inner.get("tags", []), *MATH.tags]
     return inner
 
 
