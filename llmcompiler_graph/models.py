@@ -7,9 +7,8 @@ import importlib
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import RunnableConfig, ensure_config
 
-from llmcompiler_graph.core.roles import ROLE_HEADER, role_of
+from llmcompiler_graph.core.roles import ROLE_HEADER, RoleAware, RoleName
 
 
 def load_chat_model(spec: str, **kwargs: Any) -> BaseChatModel:
@@ -45,27 +44,11 @@ def _chat_openai() -> type[BaseChatModel]:
     """`ChatOpenAI` whose requests carry the role of the call (imported on first use)."""
     from langchain_openai import ChatOpenAI
 
-    class RoleAwareChatOpenAI(ChatOpenAI):
+    class RoleAwareChatOpenAI(RoleAware, ChatOpenAI):
         """`ChatOpenAI` that sends `X-LLMCompiler-Role` when a call has one of our roles."""
 
-        def invoke(self, input: Any, config: RunnableConfig | None = None, **kw: Any) -> Any:
-            return super().invoke(input, config, **_with_role(config, kw))
-
-        async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kw: Any) -> Any:
-            return await super().ainvoke(input, config, **_with_role(config, kw))
-
-        def stream(self, input: Any, config: RunnableConfig | None = None, **kw: Any) -> Any:
-            return super().stream(input, config, **_with_role(config, kw))
-
-        def astream(self, input: Any, config: RunnableConfig | None = None, **kw: Any) -> Any:
-            return super().astream(input, config, **_with_role(config, kw))
+        def with_role(self, role: RoleName, kwargs: dict[str, Any]) -> dict[str, Any]:
+            headers = {**kwargs.get("extra_headers", {}), ROLE_HEADER: role}
+            return {**kwargs, "extra_headers": headers}
 
     return RoleAwareChatOpenAI
-
-
-def _with_role(config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """`kwargs` plus the role header of the call `config` describes, if it has a role."""
-    role = role_of(ensure_config(config).get("tags"))
-    if role is None:
-        return kwargs
-    return {**kwargs, "extra_headers": {**kwargs.get("extra_headers", {}), ROLE_HEADER: role}}

@@ -18,17 +18,12 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from llmcompiler_graph.core.prompts import JOINER_PROMPT
+from llmcompiler_graph.core.roles import RoleAware, RoleName, role_of
 
 
 def role(tags: Sequence[str] | None) -> str:
-    """`planner` or `joiner` from the tags the package puts on its two LLM calls."""
-    tags = tags or []
-    if "llmcompiler:planner" in tags:
-        return "planner"
-    if "llmcompiler:joiner" in tags:
-        return "joiner"
-    return "other"
+    """The role of an LLM call, from the tags the package puts on its calls."""
+    return role_of(tags) or "other"
 
 
 def question_of(messages: Sequence[BaseMessage]) -> str:
@@ -41,7 +36,7 @@ def question_of(messages: Sequence[BaseMessage]) -> str:
 Script = Callable[[str, list[BaseMessage]], "str | AIMessage"]
 
 
-class ScriptedChatModel(BaseChatModel):
+class ScriptedChatModel(RoleAware, BaseChatModel):
     """Replies `script(role, messages)` (role: planner or joiner); streams text char by char.
 
     `sleep` is per streamed character. With `tool_calling`, `bind_tools` returns the model
@@ -61,11 +56,11 @@ class ScriptedChatModel(BaseChatModel):
             raise NotImplementedError("this fake has no tool calling")
         return self
 
-    def _reply(self, messages: list[BaseMessage]) -> AIMessage:
-        # `stream` gives `_stream` no run manager (no tags): tell the roles by their prompts
-        system = messages[0].text if messages else ""
-        who = "joiner" if system.startswith(JOINER_PROMPT[:40]) else "planner"
-        reply = self.script(who, messages)
+    def with_role(self, role: RoleName, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {**kwargs, "role": role}
+
+    def _reply(self, messages: list[BaseMessage], role: str | None) -> AIMessage:
+        reply = self.script("joiner" if role == "joiner" else "planner", messages)
         return AIMessage(reply) if isinstance(reply, str) else reply
 
     def _generate(
@@ -73,18 +68,20 @@ class ScriptedChatModel(BaseChatModel):
         messages: list[BaseMessage],
         stop: list[str] | None = None,
         run_manager: CallbackManagerForLLMRun | None = None,
+        role: str | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=self._reply(messages))])
+        return ChatResult(generations=[ChatGeneration(message=self._reply(messages, role))])
 
     def _stream(
         self,
         messages: list[BaseMessage],
         stop: list[str] | None = None,
         run_manager: CallbackManagerForLLMRun | None = None,
+        role: str | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        for char in self._reply(messages).text:
+        for char in self._reply(messages, role).text:
             time.sleep(self.sleep)
             yield ChatGenerationChunk(message=AIMessageChunk(content=char))
 
@@ -93,9 +90,10 @@ class ScriptedChatModel(BaseChatModel):
         messages: list[BaseMessage],
         stop: list[str] | None = None,
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        role: str | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        for char in self._reply(messages).text:
+        for char in self._reply(messages, role).text:
             await asyncio.sleep(self.sleep)
             yield ChatGenerationChunk(message=AIMessageChunk(content=char))
 

@@ -245,6 +245,35 @@ async def test_one_round_finish(
     assert all(e.status == 200 for e in llm.requests)
 
 
+CUSTOM_PLANNER = """You are a planning robot. Available functions:
+{tools}
+{join_number}. join() ends the plan.
+Write numbered calls, reference earlier results as $N, end with join()<END_OF_PLAN>."""
+CUSTOM_JOINER = "Decide if the results answer the user. {protocol}"
+
+
+@pytest.mark.parametrize("joiner", ["structured", "text"])
+async def test_custom_prompts_work_with_the_simulators(
+    llm: OpenAISimulator, tavily: TavilySimulator, joiner: JoinerFormat
+) -> None:
+    """The simulated model tells the planner, joiner and math calls apart by the role each call
+    carries, not by the prompt's wording: custom prompts change nothing in what it answers."""
+    graph = build(
+        chat_model(llm),
+        tavily,
+        joiner=joiner,
+        planner_prompt=CUSTOM_PLANNER,
+        joiner_prompt=CUSTOM_JOINER,
+    )
+    run = await invoke_run(graph, WITH_MATH.question, "async")
+    assert run.answer == WITH_MATH.answer
+    assert planned(run.state["tasks"]) == planned(WITH_MATH.tasks)
+    (plan_request,) = requests_of(llm, "planner")
+    assert plan_request.request.system_text.startswith("You are a planning robot.")
+    (join_request,) = requests_of(llm, "joiner")
+    assert join_request.request.system_text.startswith("Decide if the results answer the user.")
+
+
 @pytest.mark.parametrize("scenario", REPLANS, ids=scenario_id)
 @pytest.mark.parametrize("mode", ["async", "sync"])
 @pytest.mark.parametrize("joiner", ["structured", "text"])

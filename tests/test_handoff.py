@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 
 from llmcompiler_graph import handoff
-from llmcompiler_graph.core.plan import Task
+from llmcompiler_graph.core.plan import Task, make_task
 from llmcompiler_graph.handoff import PlanStream, ProducerGone, producing, streams, superstep_key
 
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def make_task(idx: int, tool: str = "search", deps: list[int] | None = None, **args: Any) -> Task:
-    """A Task dict as the plan parser would produce it."""
-    return Task(idx=idx, tool=tool, args=args, dependencies=deps or [], thought=None, error=None)
+def search(idx: int, **args: Any) -> Task:
+    """A `search` task (arguments as keywords)."""
+    return make_task(idx, "search", args)
 
 
 def new_key() -> str:
@@ -80,7 +80,7 @@ def no_leaked_holds() -> Iterator[None]:
 
 async def test_producer_first_all_tasks_in_order_then_end_on_complete_close() -> None:
     key = new_key()
-    plan = [make_task(i, query=f"q{i}") for i in range(1, 6)]
+    plan = [search(i, query=f"q{i}") for i in range(1, 6)]
     before = len(streams)
     with producing(key) as produced:
         for task in plan:
@@ -127,7 +127,7 @@ async def test_consumer_first_receives_later_publishes_without_polling() -> None
             await spin(50)
             assert lock.total() - parked <= 4  # attach: one wake-up, then parked again
             for idx in (1, 2, 3):
-                task = make_task(idx)
+                task = search(idx)
                 produced.publish(task)
                 turns = 0
                 while len(received) < idx and turns < 10:
@@ -160,7 +160,7 @@ async def test_empty_complete_plan_ends_consumer_without_tasks() -> None:
 
 async def test_two_consumers_of_one_stream_each_read_the_whole_plan() -> None:
     key = new_key()
-    plan = [make_task(i) for i in range(1, 4)]
+    plan = [search(i) for i in range(1, 4)]
     first, second = streams.get(key), streams.get(key)
     assert first is second
     try:
@@ -199,7 +199,7 @@ async def test_producer_never_attaches_raises_producer_gone() -> None:
 async def test_producer_attaching_in_time_is_no_error() -> None:
     key = new_key()
     stream = streams.get(key)
-    plan = [make_task(1), make_task(2)]
+    plan = [search(1), search(2)]
 
     async def plan_later() -> None:
         await spin(3)  # after the consumer started waiting for a producer
@@ -221,7 +221,7 @@ async def test_producer_attaching_in_time_is_no_error() -> None:
 async def test_attach_timeout_only_bounds_the_wait_for_a_producer() -> None:
     key = new_key()
     stream = streams.get(key)
-    plan = [make_task(1)]
+    plan = [search(1)]
     try:
         with producing(key) as produced:
             consumer = asyncio.create_task(collect(stream, attach_timeout=0.01))
@@ -251,11 +251,11 @@ async def test_failing_producer_closes_incomplete_and_consumer_ends() -> None:
     try:
         await spin(1)
         with pytest.raises(RuntimeError, match="LLM down"), producing(key) as produced:
-            produced.publish(make_task(1))
+            produced.publish(search(1))
             async with asyncio.timeout(2):
                 while not received:  # the consumer has task 1 before the planner fails
                     await asyncio.sleep(0)
-            produced.publish(make_task(2))
+            produced.publish(search(2))
             raise RuntimeError("LLM down")
         assert stream.closed and not stream.complete
         async with asyncio.timeout(2):
@@ -271,7 +271,7 @@ async def test_failed_plan_yields_nothing_to_a_later_consumer() -> None:
     key = new_key()
     before = len(streams)
     with pytest.raises(ValueError), producing(key) as produced:
-        produced.publish(make_task(1))
+        produced.publish(search(1))
         raise ValueError("bad plan")
     assert produced.closed and not produced.complete
     assert len(streams) == before
@@ -286,10 +286,10 @@ async def test_failed_plan_yields_nothing_to_a_later_consumer() -> None:
 async def test_rerun_planner_gets_a_fresh_stream_after_a_failure() -> None:
     key = new_key()
     with pytest.raises(RuntimeError), producing(key) as failed:
-        failed.publish(make_task(1, query="old"))
+        failed.publish(search(1, query="old"))
         raise RuntimeError("cancelled")
 
-    new_plan = [make_task(1, query="new"), make_task(2, query="new")]
+    new_plan = [search(1, query="new"), search(2, query="new")]
     with producing(key) as rerun:
         assert rerun is not failed
         assert not rerun.closed
@@ -314,7 +314,7 @@ async def test_rerun_planner_gets_a_fresh_stream_while_stale_one_is_still_held()
         assert stale_reader.closed and not stale_reader.complete
         with producing(key) as rerun:
             assert rerun is not stale_reader
-            rerun.publish(make_task(7))
+            rerun.publish(search(7))
     finally:
         streams.release(key)
     # once every holder let go, the completed re-run plan is what the key leads to
@@ -332,7 +332,7 @@ async def test_rerun_planner_gets_a_fresh_stream_while_stale_one_is_still_held()
 async def test_two_keys_interleaved_never_mix() -> None:
     keys = [new_key(), new_key()]
     plans = {
-        key: [make_task(i, tool=f"tool{n}", key=key) for i in range(1, 6)]
+        key: [search(i, tool=f"tool{n}", key=key) for i in range(1, 6)]
         for n, key in enumerate(keys)
     }
     readers = {key: streams.get(key) for key in keys}
@@ -366,7 +366,7 @@ async def test_thread_producer_wakes_async_consumer_threadsafe(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     key = new_key()
-    plan = [make_task(i) for i in range(1, 6)]
+    plan = [search(i) for i in range(1, 6)]
     stream = streams.get(key)
     lock = count_lock(stream)
     loop = asyncio.get_running_loop()
@@ -418,7 +418,7 @@ async def test_thread_producer_wakes_async_consumer_threadsafe(
 
 async def test_closed_stream_outlives_its_holders_for_a_resumed_superstep() -> None:
     key = new_key()
-    plan = [make_task(1), make_task(2)]
+    plan = [search(1), search(2)]
     reader = streams.get(key)
     try:
         with producing(key) as produced:
@@ -443,7 +443,7 @@ async def test_kept_closed_streams_are_bounded() -> None:
     finished = {}
     for n, key in enumerate(keys):
         with producing(key) as produced:
-            produced.publish(make_task(n))
+            produced.publish(search(n))
         finished[key] = produced
 
     oldest = streams.get(keys[0])  # evicted: a fresh stream, not the finished plan

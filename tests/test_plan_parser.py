@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmcompiler_graph.core.parser import PlanParser, aparse, parse_plan
-from llmcompiler_graph.core.plan import Task
+from llmcompiler_graph.core.plan import Task, make_task
 
 TOOLS = {"search": ["query"], "math": ["problem", "context"], "lookup": ["key", "default"]}
 
@@ -44,22 +44,7 @@ def one(text: str, **kwargs: Any) -> Task:
     return tasks[0]
 
 
-def task(
-    idx: int,
-    tool: str,
-    args: dict[str, Any],
-    dependencies: Iterable[int] = (),
-    thought: str | None = None,
-    error: str | None = None,
-) -> Task:
-    return Task(
-        idx=idx,
-        tool=tool,
-        args=args,
-        dependencies=list(dependencies),
-        thought=thought,
-        error=error,
-    )
+task = make_task
 
 
 # --- the plan language -------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from llmcompiler_graph.bench import scheduler_overhead
 from llmcompiler_graph.core.events import EventSink
 from llmcompiler_graph.core.fetching import TaskFetchingUnit
 from llmcompiler_graph.core.parser import aparse, parse_plan
-from llmcompiler_graph.core.plan import Observation, Task
+from llmcompiler_graph.core.plan import Observation, Task, make_task
 from llmcompiler_graph.core.toolbox import Toolbox
 
 # --- fakes -----------------------------------------------------------------------------------
@@ -112,8 +112,8 @@ def make_tools(trace: Trace) -> Toolbox:
 def task(
     idx: int, tool: str, deps: Iterable[int] = (), error: str | None = None, **args: Any
 ) -> Task:
-    """A Task dict as the parser would produce it."""
-    return Task(idx=idx, tool=tool, args=args, dependencies=list(deps), thought=None, error=error)
+    """A Task as the parser would produce it (arguments as keywords)."""
+    return make_task(idx, tool, args, deps, error=error)
 
 
 def ok(idx: int, value: Any) -> Observation:
@@ -431,9 +431,7 @@ async def test_tool_raising_its_own_timeout_error_is_an_error_observation(
     trace: Trace, task_timeout: float | None
 ) -> None:
     """A TimeoutError raised by the tool (a network client's) is not the scheduler's timeout.
-
-    Fails today: with `task_timeout=None` the error message formats `None` with `:g` and the
-    whole run crashes with TypeError; with a timeout set it claims the limit was hit.
+    (With `task_timeout=None` the error message once formatted `None` with `:g` and crashed.)
     """
     unit = TaskFetchingUnit(make_tools(trace), task_timeout=task_timeout)
     observations = await arun(unit, [task(1, "raise_timeout", key="t")])
@@ -444,8 +442,7 @@ async def test_tool_raising_its_own_timeout_error_is_an_error_observation(
 def test_sync_run_returns_at_task_timeout(trace: Trace) -> None:
     """`run()` must return once a sync tool timed out, not when its thread finally returns.
 
-    Fails today: the worker thread comes from the loop's default executor, and `asyncio.run`
-    waits for that executor to shut down before `run()` returns.
+    A worker thread from the loop's default executor would make `asyncio.run` wait for it.
     """
     unit = TaskFetchingUnit(make_tools(trace), task_timeout=0.1)
     start = time.perf_counter()
@@ -458,8 +455,7 @@ def test_sync_run_returns_at_task_timeout(trace: Trace) -> None:
 def test_sync_tools_are_not_capped_by_the_default_thread_pool() -> None:
     """`max_concurrency=None` means unbounded, for sync tools too.
 
-    Fails today: sync tools go through `asyncio.to_thread`, i.e. the loop's default executor of
-    `min(32, os.cpu_count() + 4)` threads, so at most that many run at once (6 on a 2-core box).
+    The loop's default executor has `min(32, os.cpu_count() + 4)` threads (6 on a 2-core box).
     """
     n = 40
     everyone = threading.Barrier(n, timeout=1)
@@ -750,8 +746,7 @@ async def test_long_failing_chain_is_skipped_without_recursion_error(
 ) -> None:
     """Skipping a long chain of dependents must not recurse once per link.
 
-    Fails today: `finish` calls itself for each skipped dependent, so 1,500 blocked links behind
-    a failing task raise RecursionError, which crashes the whole run.
+    1,500 blocked links behind a failing task would raise RecursionError if it did.
     """
     n = 1500
     tasks = [task(1, "fail", key="root")]

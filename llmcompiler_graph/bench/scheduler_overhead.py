@@ -32,7 +32,7 @@ from langchain_core.tools import BaseTool, tool
 
 from llmcompiler_graph.core.fetching import TaskFetchingUnit
 from llmcompiler_graph.core.parser import aparse
-from llmcompiler_graph.core.plan import Observation, Task
+from llmcompiler_graph.core.plan import Observation, Task, make_task
 
 SIGNATURES = {"echo": ["x"]}
 """The one tool every benchmark plan calls, as the parser sees it."""
@@ -83,14 +83,7 @@ TOOLS: dict[str, Callable[[], Mapping[str, BaseTool]]] = {
 
 def task(idx: int, x: Any, dependencies: Sequence[int] = ()) -> Task:
     """An `echo` task."""
-    return Task(
-        idx=idx,
-        tool="echo",
-        args={"x": x},
-        dependencies=list(dependencies),
-        thought=None,
-        error=None,
-    )
+    return make_task(idx, "echo", {"x": x}, dependencies)
 
 
 def chain_plan(n: int) -> list[Task]:

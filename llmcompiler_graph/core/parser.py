@@ -15,7 +15,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Seq
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmcompiler_graph.core.plan import JOIN, REFERENCE, Task, is_whole_reference
+from llmcompiler_graph.core.plan import JOIN, REFERENCE, Task, is_whole_reference, make_task
 
 END_OF_PLAN = "<END_OF_PLAN>"
 """What the planner writes after the plan; also ends the plan when `join()` is missing."""
@@ -216,9 +216,7 @@ class PlanParser:
             problems.append(f"non-increasing id {idx} (must be greater than {self._last})")
         dependencies = self._dependencies(idx, args, problems)
         error = "; ".join(dict.fromkeys(problems)) or None
-        return Task(
-            idx=idx, tool=tool, args=args, dependencies=dependencies, thought=thought, error=error
-        )
+        return make_task(idx, tool, args, dependencies, thought, error)
 
     def _dependencies(self, idx: int, args: dict[str, Any], problems: list[str]) -> list[int]:
         """Ids of the existing tasks `args` reference; bad references are added to `problems`.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
@@ -44,6 +44,29 @@ class Task(TypedDict):
     """The `Thought:` the planner wrote before this task, if any."""
     error: str | None
     """Why the task is invalid (unknown tool, bad arguments, bad reference...); None when valid."""
+
+
+def make_task(
+    idx: int,
+    tool: str,
+    args: Mapping[str, Any] | None = None,
+    dependencies: Iterable[int] = (),
+    thought: str | None = None,
+    error: str | None = None,
+) -> Task:
+    """A `Task`, as the parser makes them (for tests, benchmarks and hand-written plans).
+
+    >>> make_task(2, "math", {"problem": "$1 + 1"}, [1])["dependencies"]
+    [1]
+    """
+    return Task(
+        idx=idx,
+        tool=tool,
+        args=dict(args or {}),
+        dependencies=sorted(set(dependencies)),
+        thought=thought,
+        error=error,
+    )
 
 
 ObservationStatus = Literal["ok", "error", "skipped"]

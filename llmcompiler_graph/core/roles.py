@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
 from langgraph.constants import TAG_NOSTREAM
 
 RoleName = Literal["planner", "joiner", "math"]
@@ -58,3 +58,32 @@ ROLES = {role.tag: role.name for role in (PLANNER, JOINER, MATH)}
 def role_of(tags: Iterable[str] | None) -> RoleName | None:
     """The role of an LLM call from its run tags (None: not one of the package's calls)."""
     return next((ROLES[tag] for tag in tags or () if tag in ROLES), None)
+
+
+class RoleAware:
+    """Mixin for a chat model class whose calls should know their role.
+
+    Each call made in one of the package's roles gets the keyword arguments `with_role` returns
+    (`load_chat_model`'s OpenAI model adds the `X-LLMCompiler-Role` header; the tests' scripted
+    fake answers as that role). Calls without a role are passed through unchanged.
+    """
+
+    def with_role(self, role: RoleName, kwargs: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _role_kwargs(self, config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+        role = role_of(ensure_config(config).get("tags"))
+        return kwargs if role is None else self.with_role(role, kwargs)
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return super().invoke(input, config, **self._role_kwargs(config, kwargs))  # type: ignore[misc]
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        kwargs = self._role_kwargs(config, kwargs)
+        return await super().ainvoke(input, config, **kwargs)  # type: ignore[misc]
+
+    def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return super().stream(input, config, **self._role_kwargs(config, kwargs))  # type: ignore[misc]
+
+    def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return super().astream(input, config, **self._role_kwargs(config, kwargs))  # type: ignore[misc]
