@@ -27,6 +27,8 @@ from llmcompiler_graph.testing.scenarios import (
     merged_corpus,
 )
 
+pytestmark = pytest.mark.slow  # runs the benchmark on the simulators
+
 DATASET = Path(__file__).parent / "data" / "bench_dataset.json"
 APPROACHES = ["llmcompiler", "llmcompiler-nostream", "react", "react-parallel"]
 

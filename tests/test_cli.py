@@ -23,6 +23,8 @@ from llmcompiler_graph.app import cli
 from llmcompiler_graph.app.view import LiveView
 from llmcompiler_graph.testing.scenarios import SHOWCASE
 
+pytestmark = pytest.mark.slow  # runs the CLI on the simulators with their latency model
+
 KEYS = ("OPENAI_API_KEY", "TAVILY_API_KEY", "OPENAI_BASE_URL", "LLMCOMPILER_MODEL")
 MARKET_CAPS = SHOWCASE[1]  # two parallel searches feeding math
 

@@ -40,6 +40,8 @@ from llmcompiler_graph.core.prompts import FORCE_ANSWER
 from llmcompiler_graph.testing import LatencyModel, OpenAISimulator, TavilySimulator
 from llmcompiler_graph.testing.scenarios import ScenarioBrain, merged_corpus
 
+pytestmark = pytest.mark.slow  # starts the real `langgraph dev` server
+
 REPO = Path(__file__).resolve().parents[1]
 GRAPH = "llmcompiler"
 STARTUP_TIMEOUT = 90.0

@@ -357,6 +357,7 @@ async def test_search_error_becomes_an_observation(
     assert "ERROR: skipped: dependency 1 failed" in join_request.request.last_user_text
 
 
+@pytest.mark.slow
 async def test_rate_limited_planner_is_retried(
     llm: OpenAISimulator, tavily: TavilySimulator, http_client: HttpClient
 ) -> None:
@@ -375,6 +376,7 @@ async def test_rate_limited_planner_is_retried(
     assert sorted(e.query for e in tavily.requests) == search_queries(PARALLEL)
 
 
+@pytest.mark.slow
 async def test_rate_limit_beyond_retries_fails_the_run(
     llm: OpenAISimulator, tavily: TavilySimulator, http_client: HttpClient
 ) -> None:
@@ -494,6 +496,7 @@ SLOW_DECODE = LatencyModel(ttft_base=0.2, ttft_per_prompt_token=0.0, tokens_per_
 """About one second to stream the PARALLEL plan."""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["async", "sync"])
 async def test_first_search_starts_before_the_plan_stream_ends(
     llm: OpenAISimulator, tavily: TavilySimulator, http_client: HttpClient, mode: Mode
@@ -537,6 +540,7 @@ async def test_usage_matches_the_simulator(
     } == served
 
 
+@pytest.mark.slow
 async def test_concurrent_runs_answer_their_own_questions(
     llm: OpenAISimulator, tavily: TavilySimulator, http_client: HttpClient
 ) -> None:
@@ -552,6 +556,7 @@ async def test_concurrent_runs_answer_their_own_questions(
     _assert_isolated(llm, [(PARALLEL, parallel), (WITH_MATH, with_math)])
 
 
+@pytest.mark.slow
 def test_concurrent_sync_runs_answer_their_own_questions(
     llm: OpenAISimulator, tavily: TavilySimulator
 ) -> None:

@@ -592,6 +592,7 @@ def plans(draw: st.DrawFn) -> tuple[str, list[Task], int]:
     return "\n".join(lines), tasks, known
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plans(), st.data())
 def test_generated_plans_parse_identically_under_any_chunking(

@@ -221,6 +221,7 @@ def test_cut_stream_raises_without_hanging(openai_simulator: OpenAISimulator) ->
     assert model.invoke("again").content == "next"  # the pool recovers
 
 
+@pytest.mark.slow
 def test_slow_next_delays_the_first_token(openai_simulator: OpenAISimulator) -> None:
     openai_simulator.slow_next(0.3)
     model = chat_model(openai_simulator)
@@ -235,6 +236,7 @@ def test_slow_next_delays_the_first_token(openai_simulator: OpenAISimulator) -> 
 # -- OpenAI: latency and concurrency ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_latency_model_paces_the_stream(openai_simulator: OpenAISimulator) -> None:
     openai_simulator.latency = LatencyModel(
         ttft_base=0.2, ttft_per_prompt_token=0.0, tokens_per_second=200
@@ -257,6 +259,7 @@ def test_latency_model_paces_the_stream(openai_simulator: OpenAISimulator) -> No
     assert 0.69 <= entry.last_chunk_at - entry.received_at < 1.2
 
 
+@pytest.mark.slow
 def test_non_streamed_answer_waits_for_full_decode(openai_simulator: OpenAISimulator) -> None:
     openai_simulator.latency = LatencyModel(
         ttft_base=0.1, ttft_per_prompt_token=0.0, tokens_per_second=400
@@ -268,6 +271,7 @@ def test_non_streamed_answer_waits_for_full_decode(openai_simulator: OpenAISimul
     assert 0.34 <= time.monotonic() - start < 1.5
 
 
+@pytest.mark.slow
 async def test_concurrent_streams_through_one_client(openai_simulator: OpenAISimulator) -> None:
     openai_simulator.latency = LatencyModel(
         ttft_base=0.3, ttft_per_prompt_token=0.0, tokens_per_second=400
@@ -301,6 +305,7 @@ def test_context_manager_closes_the_port() -> None:
         _ = sim.base_url
 
 
+@pytest.mark.slow
 def test_stop_interrupts_streams_in_flight() -> None:
     sim = OpenAISimulator(["z" * 4000], latency=LatencyModel(tokens_per_second=20)).start()
     model = chat_model(sim, max_retries=0)
@@ -322,6 +327,7 @@ def test_stop_interrupts_streams_in_flight() -> None:
 
 
 @pytest.mark.parametrize("module", ["openai_server", "tavily_server"])
+@pytest.mark.slow
 def test_standalone_process_prints_its_url(module: str) -> None:
     command = [sys.executable, "-m", f"llmcompiler_graph.testing.{module}", "--port", "0"]
     with subprocess.Popen(
@@ -376,6 +382,7 @@ async def test_tavily_async_client(tavily_simulator: TavilySimulator) -> None:
     assert responses[1]["results"][0]["url"] == "https://arxiv.org/abs/2312.04511"
 
 
+@pytest.mark.slow
 def test_tavily_latency() -> None:
     with TavilySimulator(latency=lambda query: 0.3 if "slow" in query else 0.0) as sim:
         client = tavily(sim)
