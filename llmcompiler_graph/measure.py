@@ -39,6 +39,8 @@ class LLMCall:
     end: float
     prompt_tokens: int
     completion_tokens: int
+    last_token: float | None = None
+    """When the last streamed token arrived (None for a call that streamed nothing)."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,9 @@ class Recorder(BaseCallbackHandler):
             estimate_tokens(call.completion_chars),
         )
         self.llm_calls.append(
-            LLMCall(call.role, call.start, call.first_token, end, prompt, completion)
+            LLMCall(
+                call.role, call.start, call.first_token, end, prompt, completion, call.last_token
+            )
         )
 
 

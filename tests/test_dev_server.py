@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_helpers import (
+from helpers import (
     PARALLEL,
     REPLAN,
     SCENARIOS,

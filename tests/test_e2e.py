@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import openai
 import pytest
-from e2e_helpers import (
+from helpers import (
     PARALLEL,
     REPLANS,
     SCENARIOS,

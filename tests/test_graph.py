@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import Recorder, ScriptedChatModel, decision, question_of
+from helpers import Recorder, ScriptedChatModel, decision, question_of
 from langchain_core.language_models.fake_chat_models import (
     FakeListChatModel,
     FakeListChatModelError,

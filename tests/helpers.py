@@ -1,15 +1,144 @@
-"""Helpers shared by the end-to-end tests (real clients against the loopback simulators)."""
+"""Test helpers in one place: a scripted fake chat model, a prompt recorder, and the scenario
+helpers of the end-to-end tests (simulators, roles, task events)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import Any
+from uuid import UUID
 
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    CallbackManagerForLLMRun,
+)
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from llmcompiler_graph import measure
 from llmcompiler_graph.core.plan import is_whole_reference
+from llmcompiler_graph.core.roles import RoleAware, RoleName
+from llmcompiler_graph.core.roles import role_of as role_of_tags
 from llmcompiler_graph.testing import ChatRequest, ChatResponse
 from llmcompiler_graph.testing.scenarios import EIFFEL, SHOWCASE, Role, Scenario, role_of
 from llmcompiler_graph.tools.calculator import safe_eval
+
+
+def role(tags: Sequence[str] | None) -> str:
+    """The role of an LLM call, from the tags the package puts on its calls."""
+    return role_of_tags(tags) or "other"
+
+
+def question_of(messages: Sequence[BaseMessage]) -> str:
+    """The text of the last user message before any replan / results message."""
+    humans = [m.text for m in messages if isinstance(m, HumanMessage)]
+    real = [h for h in humans if not h.startswith(("The plan and its", "The previous plan"))]
+    return real[-1] if real else ""
+
+
+Script = Callable[[str, list[BaseMessage]], "str | AIMessage"]
+
+
+class ScriptedChatModel(RoleAware, BaseChatModel):
+    """Replies `script(role, messages)` (role: planner or joiner); streams text char by char.
+
+    `sleep` is per streamed character. With `tool_calling`, `bind_tools` returns the model
+    itself, so a script returning `decision(...)` drives the structured joiner.
+    """
+
+    script: Script
+    sleep: float = 0.0
+    tool_calling: bool = False
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted-fake"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:
+        if not self.tool_calling:
+            raise NotImplementedError("this fake has no tool calling")
+        return self
+
+    def with_role(self, role: RoleName, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {**kwargs, "role": role}
+
+    def _reply(self, messages: list[BaseMessage], role: str | None) -> AIMessage:
+        reply = self.script("joiner" if role == "joiner" else "planner", messages)
+        return AIMessage(reply) if isinstance(reply, str) else reply
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        role: str | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self._reply(messages, role))])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        role: str | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        for char in self._reply(messages, role).text:
+            time.sleep(self.sleep)
+            yield ChatGenerationChunk(message=AIMessageChunk(content=char))
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        role: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        for char in self._reply(messages, role).text:
+            await asyncio.sleep(self.sleep)
+            yield ChatGenerationChunk(message=AIMessageChunk(content=char))
+
+
+def decision(action: str, text: str = "", thought: str = "ok") -> AIMessage:
+    """The structured joiner's reply: a `JoinerDecision` tool call."""
+    key = "answer" if action == "finish" else "feedback"
+    args = {"thought": thought, "action": action, key: text}
+    return AIMessage("", tool_calls=[{"name": "JoinerDecision", "args": args, "id": "call_1"}])
+
+
+class Recorder(measure.Recorder):
+    """`measure.Recorder`, plus every chat model prompt by role."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prompts: list[tuple[str, list[BaseMessage]]] = []
+
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[BaseMessage]],
+        *,
+        run_id: UUID,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().on_chat_model_start(serialized, messages, run_id=run_id, tags=tags, **kwargs)
+        self.prompts.append((role(tags), messages[0]))
+
+    def of(self, who: str) -> list[list[BaseMessage]]:
+        """The prompts the `planner` or the `joiner` received, in call order."""
+        return [messages for r, messages in self.prompts if r == who]
+
+    def stream_end(self, who: str) -> float:
+        """When the first LLM call of `who` produced its last token (or ended)."""
+        call = next(c for c in self.llm_calls if c.role == who)
+        return call.last_token or call.end
+
 
 TASK_EVENTS = ("task_planned", "task_started", "task_finished")
 
@@ -135,24 +264,3 @@ def referenced_values(task: dict[str, Any], observations: dict[int, Any]) -> lis
 def planned(scenario_tasks: Iterable[dict[str, Any]]) -> list[tuple[int, str, dict[str, Any]]]:
     """(idx, tool, args) of tasks, to compare a run's plan with a scenario's."""
     return [(t["idx"], t["tool"], t["args"]) for t in scenario_tasks]
-
-
-__all__ = [
-    "PARALLEL",
-    "REPLAN",
-    "REPLANS",
-    "SCENARIOS",
-    "TASK_EVENTS",
-    "WITH_MATH",
-    "RoleScript",
-    "first",
-    "joiner_reply",
-    "math_results",
-    "planned",
-    "referenced_values",
-    "requests_of",
-    "role_of",
-    "round_tasks",
-    "scenario_id",
-    "task_events",
-]
