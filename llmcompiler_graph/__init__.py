@@ -10,42 +10,48 @@ graph = create_llmcompiler(model, tools, max_replans=2)
 graph.invoke({"messages": [("user", "question")]})["messages"][-1].content
 ```
 
-Names load on first use, so `llmcompiler-graph --help` does not wait for the whole LangChain stack.
+The package: `core/` is the paper (plan, parser, planner, fetching, joiner, prompts, toolbox,
+events, roles) with no graph state; `state`, `nodes`, `handoff`, `graph`, `context` and `models`
+are the LangGraph glue; `app/` is the command line; `tools/`, `testing/` (simulators), `bench/`,
+`react` (the ReAct baselines) and `measure` are the kits. Names load on first use, so
+`llmcompiler-graph --help` does not wait for the LangChain stack.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from llmcompiler_graph._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from llmcompiler_graph.context import Context
     from llmcompiler_graph.core.fetching import TaskFetchingUnit
     from llmcompiler_graph.core.joiner import Joiner, JoinerDecision
     from llmcompiler_graph.core.parser import PlanParser, parse_plan
-    from llmcompiler_graph.core.plan import Observation, Task
+    from llmcompiler_graph.core.plan import Observation, Task, make_task
     from llmcompiler_graph.core.planner import Planner
+    from llmcompiler_graph.core.toolbox import Toolbox
     from llmcompiler_graph.graph import create_llmcompiler
+    from llmcompiler_graph.models import load_chat_model
     from llmcompiler_graph.state import State
 
-_HOME = {
-    "Context": "context",
-    "create_llmcompiler": "graph",
-    "Joiner": "core.joiner",
-    "JoinerDecision": "core.joiner",
-    "Observation": "core.plan",
-    "Task": "core.plan",
-    "PlanParser": "core.parser",
-    "parse_plan": "core.parser",
-    "Planner": "core.planner",
-    "TaskFetchingUnit": "core.fetching",
-    "State": "state",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "create_llmcompiler": "graph",
+        "Context": "context",
+        "State": "state",
+        "load_chat_model": "models",
+        "Task": "core.plan",
+        "Observation": "core.plan",
+        "make_task": "core.plan",
+        "Toolbox": "core.toolbox",
+        "PlanParser": "core.parser",
+        "parse_plan": "core.parser",
+        "Planner": "core.planner",
+        "TaskFetchingUnit": "core.fetching",
+        "Joiner": "core.joiner",
+        "JoinerDecision": "core.joiner",
+    },
+)
 
 __all__ = [
     "Context",
@@ -57,6 +63,9 @@ __all__ = [
     "State",
     "Task",
     "TaskFetchingUnit",
+    "Toolbox",
     "create_llmcompiler",
+    "load_chat_model",
+    "make_task",
     "parse_plan",
 ]

@@ -238,3 +238,26 @@ def test_live_view_on_a_terminal_draws_in_place() -> None:
     assert "round 2" in final and "plan 2: 3 tasks, implicit join" in final
     assert "6 tasks in 2 rounds" in final
     assert "#4   search" not in final  # no plain lines on a terminal
+
+
+def test_help_loads_neither_the_model_clients_nor_the_graph() -> None:
+    """`--help` answers without importing langchain_openai, the graph or the simulators."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "llmcompiler_graph.app.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "usage: llmcompiler-graph" in done.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert imported.isdisjoint(
+        {"langchain_openai", "llmcompiler_graph.graph", "llmcompiler_graph.testing", "langgraph"}
+    )
+
+
+def test_public_surface_resolves_lazily() -> None:
+    import llmcompiler_graph
+
+    assert all(getattr(llmcompiler_graph, name) for name in llmcompiler_graph.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = llmcompiler_graph.nope

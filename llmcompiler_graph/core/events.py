@@ -43,37 +43,25 @@ class EventSink:
             self._emit({"event": event, **self._base, "time": time.time(), **fields})
 
     def task_planned(self, task: Task) -> None:
-        self.send(
-            "task_planned",
-            idx=task["idx"],
-            tool=task["tool"],
-            args=task["args"],
-            dependencies=task["dependencies"],
-            thought=task["thought"],
-            error=task["error"],
-        )
+        self._task("task_planned", task, task["args"], thought=task["thought"], error=task["error"])
 
     def task_started(
         self, task: Task, called_with: dict[str, Any], dispatched_at: float, started_at: float
     ) -> None:
-        self.send(
+        self._task(
             "task_started",
-            idx=task["idx"],
-            tool=task["tool"],
-            args=bounded(called_with),
-            dependencies=task["dependencies"],
+            task,
+            bounded(called_with),
             dispatched_at=dispatched_at,
             started_at=started_at,
         )
 
     def task_finished(self, task: Task, observation: Observation) -> None:
         started = observation["started_at"]
-        self.send(
+        self._task(
             "task_finished",
-            idx=task["idx"],
-            tool=task["tool"],
-            args=task["args"],
-            dependencies=task["dependencies"],
+            task,
+            task["args"],
             status=observation["status"],
             preview=preview(observation["value"]) if observation["status"] == "ok" else None,
             error=observation["error"],
@@ -81,4 +69,15 @@ class EventSink:
             started_at=started,
             finished_at=observation["finished_at"],
             duration=None if started is None else observation["finished_at"] - started,
+        )
+
+    def _task(self, event: str, task: Task, args: dict[str, Any], **fields: Any) -> None:
+        """An event about one task: its id, tool, arguments and dependencies, then `fields`."""
+        self.send(
+            event,
+            idx=task["idx"],
+            tool=task["tool"],
+            args=args,
+            dependencies=task["dependencies"],
+            **fields,
         )

@@ -10,9 +10,9 @@ beyond the standard library. Pytest users get fixtures with
 ``pytest_plugins = ["llmcompiler_graph.testing.pytest_plugin"]``.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from llmcompiler_graph._lazy import lazy_exports
 from llmcompiler_graph.testing.latency import LatencyModel, estimate_tokens
 from llmcompiler_graph.testing.script import (
     ChatRequest,
@@ -48,10 +48,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -190,7 +190,28 @@ class Failure:
         return {} if self.retry_after is None else {"retry-after": f"{self.retry_after:g}"}
 
 
-class LoopbackServer(Generic[EntryT]):
+class Service:
+    """Something with `start()` and `stop()`, usable as a context manager."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class LoopbackServer(Service, Generic[EntryT]):
     """A simulator served on 127.0.0.1 (ephemeral port by default) from a daemon thread.
 
     Use it as a context manager or call :meth:`start` / :meth:`stop`. Subclasses answer requests
@@ -236,17 +257,6 @@ class LoopbackServer(Generic[EntryT]):
         httpd.close_connections(timeout=_STOP_GRACE_SECONDS)
         thread.join()
         self._httpd = self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:

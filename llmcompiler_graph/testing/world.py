@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -26,6 +25,7 @@ from langchain_core.tools import BaseTool
 
 from llmcompiler_graph.models import load_chat_model
 from llmcompiler_graph.testing.latency import LatencyModel
+from llmcompiler_graph.testing.loopback import Service
 from llmcompiler_graph.testing.openai_server import OpenAISimulator
 from llmcompiler_graph.testing.scenarios import Scenario, ScenarioBrain, merged_corpus
 from llmcompiler_graph.testing.tavily_server import TavilySimulator
@@ -35,7 +35,7 @@ MODEL_NAME = "gpt-4o-mini"
 """What the simulated model calls itself."""
 
 
-class SimulatedWorld:
+class SimulatedWorld(Service):
     """Both simulators on loopback, and `model` / `tools` built on them (a context manager).
 
     Args:
@@ -81,17 +81,6 @@ class SimulatedWorld:
 
     def stop(self) -> None:
         self._stack.close()
-
-    def __enter__(self) -> SimulatedWorld:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def describe(self) -> dict[str, Any]:
         """The settings a report needs to be reproduced."""
