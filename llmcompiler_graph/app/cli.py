@@ -1,10 +1,11 @@
-"""The `llmcompiler-graph` command: `ask`, `demo` and `bench`.
+"""The `llmcompiler-graph` command: `ask`, `demo`, and the commands kits register (`bench`).
 
 - `ask "question"` runs the ready-made graph (`llmcompiler_graph.graph:graph`) with a live task
   view, then prints the answer, latency, LLM calls and tokens (`--json` for a machine-readable
   result). `--simulate` runs it offline on the simulators instead.
 - `demo` runs the SHOWCASE questions offline, each next to a sequential ReAct run.
-- `bench ...` forwards to `llmcompiler_graph.bench`.
+- Other commands come from the `llmcompiler_graph.commands` entry points (`bench`, registered by
+  `llmcompiler_graph.bench` in pyproject.toml): their arguments go to the registered function.
 
 Each command runs all its async work in one `asyncio.run`: a chat model's async HTTP client
 belongs to the event loop it first ran on. The graph, the model clients and the simulators are
@@ -19,6 +20,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +33,9 @@ from llmcompiler_graph.context import Context
 if TYPE_CHECKING:
     from llmcompiler_graph.app.view import RunBoard
     from llmcompiler_graph.measure import Measurement
+
+COMMANDS_GROUP = "llmcompiler_graph.commands"
+"""Entry-point group of the subcommands that live outside the app (see pyproject.toml)."""
 
 SHOWCASE_COUNT = 3
 """How many questions the offline demo has (checked against the demo by a test)."""
@@ -52,8 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `llmcompiler-graph`; returns the exit code."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if args.command == "bench":
-        return run_bench(extra)
+    if args.command in plugin_commands():
+        return run_plugin(args.command, extra)
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
@@ -135,9 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=demo_command)
 
-    commands.add_parser(
-        "bench", add_help=False, help="benchmarks (arguments go to llmcompiler_graph.bench)"
-    )
+    for name, entry in plugin_commands().items():
+        commands.add_parser(name, add_help=False, help=f"arguments go to {entry.value}")
     return parser
 
 
@@ -291,7 +295,7 @@ def _root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-# demo and bench
+# demo, and the commands of other kits
 
 
 def demo_command(args: argparse.Namespace) -> int:
@@ -302,14 +306,19 @@ def demo_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_bench(argv: list[str]) -> int:
-    """Forward to `llmcompiler_graph.bench.main(argv)`, imported only when asked for."""
+def plugin_commands() -> dict[str, EntryPoint]:
+    """Commands other parts of the package register (`bench`), by name; loaded when run."""
+    return {entry.name: entry for entry in entry_points(group=COMMANDS_GROUP)}
+
+
+def run_plugin(name: str, argv: list[str]) -> int:
+    """Run a registered command with the rest of the command line."""
     try:
-        from llmcompiler_graph.bench import main as bench_main
+        command = plugin_commands()[name].load()
     except ImportError as exc:
-        _complain(f"The benchmark is not available: {exc}")
+        _complain(f"The {name} command is not available: {exc}")
         return 1
-    return bench_main(argv) or 0
+    return command(argv) or 0
 
 
 if __name__ == "__main__":
