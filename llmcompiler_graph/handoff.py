@@ -27,8 +27,10 @@ from llmcompiler_graph.core.plan import Task
 logger = logging.getLogger(__name__)
 
 _DONE_KEPT = 64
-"""Closed streams kept so that a scheduler re-run in the same process (a resumed superstep whose
-planner already finished) still receives the plan instead of waiting for a producer."""
+"""Closed streams nobody has read yet kept, at most: a scheduler that starts after its planner
+has finished (a thread scheduled late) still receives the plan instead of waiting for one."""
+_DONE_KEPT_CHARS = 8_000_000
+"""...and at most this many characters of task arguments in all (big plans go first)."""
 
 
 class ProducerGone(Exception):
@@ -41,6 +43,10 @@ class PlanStream:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._tasks: list[Task] = []
+        self.chars = 0
+        """Characters of the published tasks' arguments (what keeping the stream costs)."""
+        self.read = False
+        """Whether a consumer read the whole of a complete plan (nobody needs it any more)."""
         self._closed = False
         self._complete = False
         self._attached = False
@@ -55,6 +61,7 @@ class PlanStream:
     def publish(self, task: Task) -> None:
         with self._lock:
             self._tasks.append(task)
+            self.chars += len(repr(task["args"]))
         self._wake()
 
     def close(self, *, complete: bool) -> None:
@@ -109,6 +116,7 @@ class PlanStream:
                     yield task
                 sent += len(new)
                 if closed and not new:
+                    self.read = True
                     return
                 if not new:
                     await event.wait()
@@ -120,9 +128,10 @@ class PlanStream:
 class _Registry:
     """Process-wide map from superstep key to its stream.
 
-    A stream lives while the planner or the scheduler holds it (`get` ... `release`). Once both
-    have let go of a closed stream it is kept among the last few finished ones, so a scheduler
-    re-run on the same key (a resumed superstep) still reads the plan.
+    A stream lives while the planner or the scheduler holds it (`get` ... `release`). A closed
+    stream that no consumer has read yet is kept after its planner lets go (bounded in number
+    and size), so a scheduler that arrives late still reads the plan; once read it is dropped.
+    A resumed scheduler does not need it: its journal has the plan (see `journal`).
     """
 
     def __init__(self) -> None:
@@ -148,9 +157,12 @@ class _Registry:
             stream, holders = self._open.pop(key)
             if holders > 1:
                 self._open[key] = (stream, holders - 1)
-            elif stream.closed:
+            elif stream.closed and not stream.read:
                 self._done[key] = stream
-                while len(self._done) > _DONE_KEPT:
+                while len(self._done) > _DONE_KEPT or (
+                    len(self._done) > 1
+                    and sum(s.chars for s in self._done.values()) > _DONE_KEPT_CHARS
+                ):
                     self._done.popitem(last=False)
 
     def __len__(self) -> int:

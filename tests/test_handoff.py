@@ -416,27 +416,30 @@ async def test_thread_producer_wakes_async_consumer_threadsafe(
 # --- 7. registry lifetime ----------------------------------------------------------------------
 
 
-async def test_closed_stream_outlives_its_holders_for_a_resumed_superstep() -> None:
+async def test_a_closed_plan_waits_for_a_late_consumer_then_goes() -> None:
+    """A scheduler that starts after its planner finished still reads the plan; once a
+    consumer has read it, nothing keeps it (a resumed scheduler has its journal)."""
     key = new_key()
     plan = [search(1), search(2)]
-    reader = streams.get(key)
+    with producing(key) as produced:
+        for task in plan:
+            produced.publish(task)
+
+    late = streams.get(key)
     try:
-        with producing(key) as produced:
-            for task in plan:
-                produced.publish(task)
-        assert await collect(reader) == plan
+        assert late is produced
+        assert await collect(late, attach_timeout=0.01) == plan
     finally:
         streams.release(key)
 
-    resumed = streams.get(key)  # the scheduler re-runs after both let go
+    again = streams.get(key)
     try:
-        assert resumed is produced
-        assert await collect(resumed, attach_timeout=0.01) == plan
+        assert again is not produced and not again.closed
     finally:
         streams.release(key)
 
 
-async def test_kept_closed_streams_are_bounded() -> None:
+async def test_kept_closed_streams_are_bounded_in_number() -> None:
     kept = handoff._DONE_KEPT
     assert kept > 0
     keys = [new_key() for _ in range(kept + 1)]
@@ -515,3 +518,18 @@ def test_superstep_key_without_checkpoint_id_is_per_task(
     assert len(set(keys)) == 3
     assert superstep_key(planner) == keys[0]  # stable for one task
     assert "streaming dispatch is off" in caplog.text
+
+
+async def test_kept_closed_streams_are_bounded_in_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(handoff, "_DONE_KEPT_CHARS", 1_000)
+    big, small = new_key(), new_key()
+    with producing(big) as first:
+        first.publish(search(1, query="x" * 900))
+    with producing(small) as second:
+        second.publish(search(1, query="y" * 200))
+    evicted, kept = streams.get(big), streams.get(small)
+    try:
+        assert evicted is not first and kept is second
+    finally:
+        streams.release(big)
+        streams.release(small)
