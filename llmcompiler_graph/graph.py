@@ -20,6 +20,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime, get_runtime
 from langgraph.types import Checkpointer
 
+from llmcompiler_graph.closing import LLMCompilerGraph
 from llmcompiler_graph.context import Context
 from llmcompiler_graph.core.joiner import JoinerFormat
 from llmcompiler_graph.core.toolbox import ToolLike
@@ -120,7 +121,9 @@ def build_graph(
     builder.add_edge("planner", "joiner")
     builder.add_edge("scheduler", "joiner")
     builder.add_conditional_edges("joiner", nodes.route, ["planner", "scheduler", END])
-    return builder.compile(checkpointer=checkpointer, name=name)
+    compiled = builder.compile(checkpointer=checkpointer, name=name)
+    compiled.__class__ = LLMCompilerGraph  # the same graph, whose sync stream signals a close
+    return compiled
 
 
 Node = Callable[[State, Runtime[Any], RunnableConfig], dict[str, Any]]

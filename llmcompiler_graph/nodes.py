@@ -7,6 +7,8 @@ form of the same component (the scheduler's literally runs its async form on a p
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END
 from langgraph.runtime import Runtime
 
+from llmcompiler_graph.closing import on_close
 from llmcompiler_graph.context import Context
 from llmcompiler_graph.core._sync import run_sync
 from llmcompiler_graph.core.events import EventSink
@@ -156,7 +159,20 @@ class Nodes:
     def schedule(
         self, state: State, runtime: Runtime[Context], config: RunnableConfig
     ) -> dict[str, Any]:
-        return run_sync(self.aschedule(state, runtime, config, prefer_sync_tools=True))
+        """`aschedule` on a private loop, cancelled if the caller closes the run meanwhile."""
+
+        async def scheduling() -> dict[str, Any]:
+            work, loop = asyncio.current_task(), asyncio.get_running_loop()
+            assert work is not None
+
+            def cancel() -> None:
+                with contextlib.suppress(RuntimeError):  # the loop has just ended
+                    loop.call_soon_threadsafe(work.cancel)
+
+            with on_close(config, cancel):
+                return await self.aschedule(state, runtime, config, prefer_sync_tools=True)
+
+        return run_sync(scheduling())
 
     # joiner
 

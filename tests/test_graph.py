@@ -952,3 +952,31 @@ async def test_a_runaway_plan_is_cut_at_max_tasks(kit: ToolKit) -> None:
     joiner_prompt = last_text(recorder.of("joiner")[0])
     assert "exceeds max_tasks=3" in joiner_prompt
     assert "5. lookup" not in joiner_prompt
+
+
+def test_closing_a_sync_stream_returns_at_once_and_starts_no_tool() -> None:
+    """A chain of three 0.5 s sync tools: closing `stream()` during the first one returns at
+    once (the first finishes in the background) and the other two never start."""
+    log: list[tuple[float, str]] = []
+
+    def work(key: str) -> str:
+        """Work on a key."""
+        log.append((time.time(), f"start {key}"))
+        time.sleep(0.5)
+        log.append((time.time(), f"end {key}"))
+        return key
+
+    plan = '1. work("a")\n2. work("$1")\n3. work("$2")\n4. join()<END_OF_PLAN>'
+    graph = create_llmcompiler(
+        ScriptedChatModel(script=lambda role, _: plan if role == "planner" else "Finish(x)"),
+        [work],
+        joiner="text",
+    )
+    events = graph.stream(ask("q"), stream_mode="custom")
+    next(e for e in events if e["event"] == "task_started")
+    closing = time.time()
+    events.close()
+    closed = time.time() - closing
+    time.sleep(1.2)
+    assert closed < 0.3, closed
+    assert [what for _, what in log] == ["start a", "end a"]
