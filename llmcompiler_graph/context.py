@@ -70,6 +70,12 @@ class Context:
         2000,
         "Each observation is cut to this many characters in prompts (state keeps all of it).",
     )
+    max_state_chars: int = _env(
+        "LLMCOMPILER_MAX_STATE_CHARS",
+        1_000_000,
+        "State keeps at most this many characters of each observation and argument, JSON-safe "
+        "(cut with a marker); tasks of the same run still receive the whole value.",
+    )
     max_tasks: int = _env(
         "LLMCOMPILER_MAX_TASKS",
         64,

@@ -39,6 +39,7 @@ def create_llmcompiler(
     max_concurrency: int = 0,
     task_timeout: float = 120.0,
     max_observation_chars: int = 2000,
+    max_state_chars: int = 1_000_000,
     max_tasks: int = 64,
     producer_timeout: float = 5.0,
     planner_prompt: str | None = None,
@@ -61,6 +62,9 @@ def create_llmcompiler(
         task_timeout: seconds one tool call may take before it becomes an error observation
             (0: no limit).
         max_observation_chars: each observation is cut to this many characters in prompts.
+        max_state_chars: state keeps at most this many characters of each observation and
+            argument, JSON-safe (see `llmcompiler_graph.core.values`); tasks of the same run
+            still receive the whole value.
         max_tasks: a plan stops at this many tasks (the joiner is told it was cut).
         producer_timeout: seconds the scheduler waits for its planner to start; if it never
             does (a resumed superstep whose planner finished in another process), the plan
@@ -89,6 +93,7 @@ def create_llmcompiler(
         max_concurrency=max_concurrency,
         task_timeout=task_timeout,
         max_observation_chars=max_observation_chars,
+        max_state_chars=max_state_chars,
         max_tasks=max_tasks,
         producer_timeout=producer_timeout,
         planner_prompt=planner_prompt,

@@ -31,7 +31,7 @@ from llmcompiler_graph.core.plan import Task, Turn
 from llmcompiler_graph.core.planner import Planner
 from llmcompiler_graph.core.toolbox import Toolbox, ToolLike
 from llmcompiler_graph.handoff import ProducerGone, producing, streams, superstep_key
-from llmcompiler_graph.state import State, current_turn
+from llmcompiler_graph.state import State, current_turn, stored_observation, stored_task
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class Nodes:
             tasks = await planner.aplan(
                 turn, state["messages"], stream.publish, self.events(turn.round + 1), config
             )
-        return _planned(turn, tasks)
+        return _planned(turn, tasks, self.components(runtime).settings.max_state_chars)
 
     def plan(
         self, state: State, runtime: Runtime[Context], config: RunnableConfig
@@ -114,7 +114,7 @@ class Nodes:
             tasks = planner.plan(
                 turn, state["messages"], stream.publish, self.events(turn.round + 1), config
             )
-        return _planned(turn, tasks)
+        return _planned(turn, tasks, self.components(runtime).settings.max_state_chars)
 
     # scheduler (the task fetching unit)
 
@@ -153,7 +153,11 @@ class Nodes:
         finally:
             if key is not None:
                 streams.release(key)
-        merged = {**turn.observations, **new}
+        cap = components.settings.max_state_chars
+        merged = {
+            **turn.observations,
+            **{idx: stored_observation(o, cap) for idx, o in new.items()},
+        }
         return {"observations": [merged[idx] for idx in sorted(merged)]}
 
     def schedule(
@@ -220,11 +224,12 @@ class Nodes:
         return ["planner", "scheduler"]
 
 
-def _planned(turn: Turn, tasks: list[Task]) -> dict[str, Any]:
-    """The planner's state update; a task reusing an id is dropped (the parser flagged it and
-    the first one's result stands)."""
+def _planned(turn: Turn, tasks: list[Task], cap: int) -> dict[str, Any]:
+    """The planner's state update: arguments as state keeps them; a task reusing an id is
+    dropped (the parser flagged it and the first one's result stands)."""
+    fresh = [stored_task(t, cap) for t in tasks]
     seen: set[int] = set()
-    unique = [t for t in [*turn.tasks, *tasks] if not (t["idx"] in seen or seen.add(t["idx"]))]
+    unique = [t for t in [*turn.tasks, *fresh] if not (t["idx"] in seen or seen.add(t["idx"]))]
     return {"turn_id": turn.question.id, "round": turn.round + 1, "tasks": unique}
 
 

@@ -1,7 +1,8 @@
 """Graph state: the conversation, plus the plan and observations of the current user turn.
 
 The input and output schemas are messages-only, so a parent graph sees a question in and one
-final `AIMessage` out. Everything else is JSON-like data that checkpointers and Studio can store.
+final `AIMessage` out. Everything else is JSON data that checkpointers and Studio can store:
+tasks and observations pass `stored_task` / `stored_observation` on their way in.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from langchain_core.messages import HumanMessage
 from langgraph.graph import MessagesState
 
 from llmcompiler_graph.core.plan import Observation, Task, Turn
+from llmcompiler_graph.core.values import to_state
 
 
 class State(MessagesState, total=False):
@@ -56,3 +58,19 @@ def current_turn(state: State | dict[str, Any]) -> Turn:
         observations={o["idx"]: o for o in state.get("observations", [])},
         feedback=state.get("feedback", ""),
     )
+
+
+def stored_task(task: Task, cap: int) -> Task:
+    """A task as state keeps it: each argument JSON-safe, at most `cap` characters."""
+    return {**task, "args": {name: to_state(v, max_chars=cap) for name, v in task["args"].items()}}
+
+
+def stored_observation(observation: Observation, cap: int) -> Observation:
+    """An observation as state keeps it: its value (and error) JSON-safe, at most `cap`
+    characters; the tasks of the same run that needed it received the whole value."""
+    error = observation["error"]
+    return {
+        **observation,
+        "value": to_state(observation["value"], max_chars=cap),
+        "error": None if error is None else to_state(error, max_chars=cap),
+    }

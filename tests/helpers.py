@@ -87,7 +87,7 @@ class ScriptedChatModel(RoleAware, BaseChatModel):
         role: str | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        for char in self._reply(messages, role).text:
+        for char in self._reply(messages, role).text or [""]:  # an empty reply is one chunk
             time.sleep(self.sleep)
             yield ChatGenerationChunk(message=AIMessageChunk(content=char))
 
@@ -99,7 +99,7 @@ class ScriptedChatModel(RoleAware, BaseChatModel):
         role: str | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        for char in self._reply(messages, role).text:
+        for char in self._reply(messages, role).text or [""]:  # an empty reply is one chunk
             await asyncio.sleep(self.sleep)
             yield ChatGenerationChunk(message=AIMessageChunk(content=char))
 
