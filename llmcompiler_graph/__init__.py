@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from llmcompiler_graph.context import Context
     from llmcompiler_graph.core.fetching import TaskFetchingUnit
     from llmcompiler_graph.core.joiner import Joiner, JoinerDecision
+    from llmcompiler_graph.core.llm import LLMCallError
     from llmcompiler_graph.core.parser import PlanParser, parse_plan
     from llmcompiler_graph.core.plan import Observation, Task, make_task
     from llmcompiler_graph.core.planner import Planner
@@ -50,6 +51,7 @@ __getattr__ = lazy_exports(
         "TaskFetchingUnit": "core.fetching",
         "Joiner": "core.joiner",
         "JoinerDecision": "core.joiner",
+        "LLMCallError": "core.llm",
     },
 )
 
@@ -57,6 +59,7 @@ __all__ = [
     "Context",
     "Joiner",
     "JoinerDecision",
+    "LLMCallError",
     "Observation",
     "PlanParser",
     "Planner",

@@ -57,6 +57,18 @@ class Context:
         "How the joiner answers: 'structured' (tool calling; falls back to 'text' for models "
         "without it) or 'text' (the paper's Thought/Action protocol).",
     )
+    llm_timeout: float = _env(
+        "LLMCOMPILER_LLM_TIMEOUT",
+        120.0,
+        "Seconds each planner, joiner or math LLM call may take, per try, whatever the model "
+        "client's own settings (a streamed plan must be finished by then); 0: no limit.",
+    )
+    llm_retries: int = _env(
+        "LLMCOMPILER_LLM_RETRIES",
+        2,
+        "Retries of an LLM call that failed transiently (429, 5xx, connection, timeout), with "
+        "backoff that honours retry-after; a plan stream is retried only before its first chunk.",
+    )
     max_concurrency: int = _env(
         "LLMCOMPILER_MAX_CONCURRENCY", 0, "At most this many tool calls at once; 0: no limit."
     )

@@ -36,6 +36,8 @@ def create_llmcompiler(
     *,
     max_replans: int = 2,
     joiner: JoinerFormat = "structured",
+    llm_timeout: float = 120.0,
+    llm_retries: int = 2,
     max_concurrency: int = 0,
     task_timeout: float = 120.0,
     max_observation_chars: int = 2000,
@@ -58,6 +60,10 @@ def create_llmcompiler(
         max_replans: how many new plans the joiner may ask for before it must answer.
         joiner: `"structured"` (tool calling; falls back to `"text"` for models without it)
             or `"text"` (the paper's `Action: Finish(...)` protocol).
+        llm_timeout: seconds each planner, joiner or math call may take, per try, whatever the
+            model client's settings (0: no limit); a call that runs out raises `LLMCallError`.
+        llm_retries: retries of an LLM call that failed transiently (429, 5xx, connection,
+            timeout), with backoff honouring `retry-after`; they wrap the client's own.
         max_concurrency: at most this many tool calls at once (0: no limit).
         task_timeout: seconds one tool call may take before it becomes an error observation
             (0: no limit).
@@ -90,6 +96,8 @@ def create_llmcompiler(
     settings = Context(
         max_replans=max_replans,
         joiner=joiner,
+        llm_timeout=llm_timeout,
+        llm_retries=llm_retries,
         max_concurrency=max_concurrency,
         task_timeout=task_timeout,
         max_observation_chars=max_observation_chars,
@@ -151,10 +159,15 @@ def _node(
 @lru_cache(maxsize=16)
 def _components_for(key: tuple[Any, ...]) -> Components:
     context = Context(**dict(zip(Context.__dataclass_fields__, key, strict=True)))
-    model = load_chat_model(context.model, temperature=context.temperature)
-    return Components.build(
-        model, default_tools(model, max_results=context.search_max_results), context
+    # Our retries (llm_retries) replace the client's: with both, a 429 would be retried 3 x 3.
+    model = load_chat_model(context.model, temperature=context.temperature, max_retries=0)
+    tools = default_tools(
+        model,
+        max_results=context.search_max_results,
+        llm_timeout=context.llm_timeout,
+        llm_retries=context.llm_retries,
     )
+    return Components.build(model, tools, context)
 
 
 def components_from_context(runtime: Runtime[Any]) -> Components:

@@ -60,6 +60,8 @@ class Components:
                 prompt=settings.planner_prompt,
                 max_observation_chars=settings.max_observation_chars,
                 max_tasks=settings.max_tasks,
+                llm_timeout=settings.llm_timeout,
+                llm_retries=settings.llm_retries,
             ),
             scheduler=TaskFetchingUnit(
                 toolbox,
@@ -71,6 +73,8 @@ class Components:
                 format=settings.joiner,
                 prompt=settings.joiner_prompt,
                 max_observation_chars=settings.max_observation_chars,
+                llm_timeout=settings.llm_timeout,
+                llm_retries=settings.llm_retries,
             ),
             settings=settings,
         )

@@ -77,6 +77,9 @@ def test_every_setting_reaches_the_components(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("OPENAI_API_KEY", "sim")
     for name, value in {
         "LLMCOMPILER_MAX_REPLANS": "4",
+        "LLMCOMPILER_LLM_TIMEOUT": "33",
+        "LLMCOMPILER_LLM_RETRIES": "5",
+        "LLMCOMPILER_MAX_STATE_CHARS": "999",
         "LLMCOMPILER_JOINER": "text",
         "LLMCOMPILER_MAX_CONCURRENCY": "3",
         "LLMCOMPILER_TASK_TIMEOUT": "9",
@@ -93,6 +96,9 @@ def test_every_setting_reaches_the_components(monkeypatch: pytest.MonkeyPatch) -
     assert parts.joiner.system_prompt.startswith("Join, custom.")
     assert parts.scheduler.max_concurrency == 3 and parts.scheduler.task_timeout == 9
     assert parts.planner.max_tasks == 5 and parts.planner.max_observation_chars == 77
+    assert (parts.planner.llm.timeout, parts.planner.llm.retries) == (33, 5)
+    assert (parts.joiner.llm.timeout, parts.joiner.llm.retries) == (33, 5)
+    assert parts.settings.max_state_chars == 999
     assert parts.planner.system_prompt.startswith("Plan with 1. search(")
 
 

@@ -44,6 +44,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from llmcompiler_graph import create_llmcompiler
 from llmcompiler_graph.core.events import bounded
+from llmcompiler_graph.core.llm import LLMCallError
 from llmcompiler_graph.core.plan import as_text
 from llmcompiler_graph.core.toolbox import ToolLike
 from llmcompiler_graph.handoff import streams
@@ -380,15 +381,17 @@ async def test_rate_limited_planner_is_retried(
 async def test_rate_limit_beyond_retries_fails_the_run(
     llm: OpenAISimulator, tavily: TavilySimulator, http_client: HttpClient
 ) -> None:
-    """More 429s than retries: the run fails with the client's RateLimitError."""
-    llm.fail_next(2, 429)
-    graph = build(chat_model(llm, http_client, max_retries=1), tavily)
+    """More 429s than retries (the client's and ours): the run fails with an LLMCallError
+    naming the planner and the tries, caused by the client's RateLimitError."""
+    llm.fail_next(4, 429)
+    graph = build(chat_model(llm, http_client, max_retries=1), tavily, llm_retries=1)
     held = len(streams)
 
-    with pytest.raises(openai.RateLimitError):
+    with pytest.raises(LLMCallError, match=r"planner call .* after 2 tries") as failed:
         await astream_run(graph, PARALLEL.question)
 
-    assert [e.status for e in llm.requests] == [429, 429]
+    assert isinstance(failed.value.__cause__, openai.RateLimitError)
+    assert [e.status for e in llm.requests] == [429, 429, 429, 429]
     assert tavily.requests == []
     assert len(streams) == held, "a failed run must not leave a plan stream registered"
 

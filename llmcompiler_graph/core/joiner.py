@@ -19,6 +19,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import BaseModel, Field
 
 from llmcompiler_graph.core.events import EventSink
+from llmcompiler_graph.core.llm import DEFAULT_RETRIES, DEFAULT_TIMEOUT, LLMCall
 from llmcompiler_graph.core.plan import Turn
 from llmcompiler_graph.core.prompts import (
     FORCE_ANSWER,
@@ -68,6 +69,10 @@ class Joiner:
         prompt: the system prompt template (see `llmcompiler_graph.core.prompts`).
         max_observation_chars: each observation is truncated to this many characters in the
             prompt, so a huge tool output cannot blow the context window.
+        llm_timeout: seconds one try of the joiner's call may take (0 or None: no limit); see
+            `llmcompiler_graph.core.llm`.
+        llm_retries: retries of a transient failure (rate limit, server or connection error,
+            timeout); `LLMCallError` once they are spent.
     """
 
     def __init__(
@@ -77,6 +82,8 @@ class Joiner:
         format: JoinerFormat = "structured",
         prompt: str | None = None,
         max_observation_chars: int = 2000,
+        llm_timeout: float | None = DEFAULT_TIMEOUT,
+        llm_retries: int = DEFAULT_RETRIES,
     ) -> None:
         if format not in ("structured", "text"):
             raise ValueError(f"joiner must be 'structured' or 'text', got {format!r}.")
@@ -93,6 +100,7 @@ class Joiner:
         protocol = STRUCTURED_PROTOCOL if format == "structured" else TEXT_PROTOCOL
         self.system_prompt = fill(prompt or JOINER_PROMPT, protocol=protocol)
         self.max_observation_chars = max_observation_chars
+        self.llm = LLMCall(JOINER, model, timeout=llm_timeout, retries=llm_retries)
 
     async def adecide(
         self,
@@ -104,7 +112,8 @@ class Joiner:
         config: RunnableConfig | None = None,
     ) -> Decision:
         """Read the turn's observations and decide; `force_answer` when no replan is left."""
-        output = await self.runnable.ainvoke(self.prompt(turn, messages, force_answer), config)
+        prompt = self.prompt(turn, messages, force_answer)
+        output = await self.llm.ainvoke(self.runnable, prompt, config)
         return self._decided(output, force_answer, events)
 
     def decide(
@@ -117,7 +126,7 @@ class Joiner:
         config: RunnableConfig | None = None,
     ) -> Decision:
         """Sync `adecide`."""
-        output = self.runnable.invoke(self.prompt(turn, messages, force_answer), config)
+        output = self.llm.invoke(self.runnable, self.prompt(turn, messages, force_answer), config)
         return self._decided(output, force_answer, events)
 
     def prompt(

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import aclosing, closing, contextmanager
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AnyMessage, BaseMessage, BaseMessageChunk
 from langchain_core.runnables import RunnableConfig
 
 from llmcompiler_graph.core.events import EventSink
+from llmcompiler_graph.core.llm import DEFAULT_RETRIES, DEFAULT_TIMEOUT, LLMCall
 from llmcompiler_graph.core.parser import PlanParser
 from llmcompiler_graph.core.plan import Task, Turn
 from llmcompiler_graph.core.prompts import (
@@ -44,6 +45,10 @@ class Planner:
         max_tasks: a plan stops at this many tasks (a model stuck in a loop would otherwise
             start tool calls until its token limit); the cut is reported to the joiner as an
             error observation on the first task left out.
+        llm_timeout: seconds the plan's stream may take, from the request to its last chunk
+            (0 or None: no limit); see `llmcompiler_graph.core.llm`.
+        llm_retries: retries of a transient failure (rate limit, server or connection error,
+            timeout) before the stream's first chunk; a stream that broke later is not retried.
     """
 
     def __init__(
@@ -54,8 +59,11 @@ class Planner:
         prompt: str | None = None,
         max_observation_chars: int = 2000,
         max_tasks: int = 64,
+        llm_timeout: float | None = DEFAULT_TIMEOUT,
+        llm_retries: int = DEFAULT_RETRIES,
     ) -> None:
         self.model = PLANNER.mark(model)
+        self.llm = LLMCall(PLANNER, model, timeout=llm_timeout, retries=llm_retries)
         self.toolbox = toolbox
         self.max_observation_chars = max_observation_chars
         self.max_tasks = max_tasks
@@ -76,13 +84,17 @@ class Planner:
     ) -> list[Task]:
         """Stream the next plan of `turn`, publishing each task as soon as it parses.
 
-        Returns every task of the plan. A broken LLM stream fails the call unless some tasks
-        already parsed: those are running already, so they stand as the plan.
+        Returns every task of the plan. The call is bounded by `llm_timeout` and retried (only
+        before its first chunk, so never after a task was published). A broken or timed-out
+        stream fails the call (`LLMCallError` once retries are spent) unless some tasks already
+        parsed: those are running already, so they stand as the plan.
         """
         writer = _PlanWriter(self, turn, publish, events)
         with writer.keeping_partial_plan():
-            async for chunk in self.model.astream(self.prompt(turn, messages), config):
-                writer.take(chunk)
+            prompt = self.prompt(turn, messages)
+            async with aclosing(self.llm.astream(self.model, prompt, config)) as chunks:
+                async for chunk in chunks:
+                    writer.take(chunk)
         return writer.finish()
 
     def plan(
@@ -96,8 +108,10 @@ class Planner:
         """Sync `aplan` (the model's sync stream: its async client belongs to another loop)."""
         writer = _PlanWriter(self, turn, publish, events)
         with writer.keeping_partial_plan():
-            for chunk in self.model.stream(self.prompt(turn, messages), config):
-                writer.take(chunk)
+            prompt = self.prompt(turn, messages)
+            with closing(self.llm.stream(self.model, prompt, config)) as chunks:
+                for chunk in chunks:
+                    writer.take(chunk)
         return writer.finish()
 
     def prompt(self, turn: Turn, messages: Sequence[AnyMessage]) -> list[BaseMessage]:

@@ -17,6 +17,7 @@ from langchain_core.runnables import RunnableConfig, patch_config
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field, field_validator
 
+from llmcompiler_graph.core.llm import DEFAULT_RETRIES, DEFAULT_TIMEOUT, LLMCall
 from llmcompiler_graph.core.plan import as_text
 from llmcompiler_graph.core.roles import MATH
 from llmcompiler_graph.tools.calculator import CalculationError, safe_eval
@@ -156,12 +157,21 @@ def _model_config(config: RunnableConfig, callbacks: Callbacks) -> RunnableConfi
     return inner
 
 
-def create_math_tool(model: BaseChatModel, *, max_context_chars: int = 4_000) -> BaseTool:
+def create_math_tool(
+    model: BaseChatModel,
+    *,
+    max_context_chars: int = 4_000,
+    llm_timeout: float | None = DEFAULT_TIMEOUT,
+    llm_retries: int = DEFAULT_RETRIES,
+) -> BaseTool:
     """The `math` tool, asking `model` for the expression.
 
     `max_context_chars` clips each context item (and the problem), so a huge observation cannot
-    blow up the prompt.
+    blow up the prompt. `llm_timeout` (seconds per try; 0 or None: no limit) and `llm_retries`
+    (retries of a transient failure) bound the model call, see `llmcompiler_graph.core.llm`;
+    when they are spent the tool raises `LLMCallError`, which the task gets as its error.
     """
+    llm = LLMCall(MATH, model, timeout=llm_timeout, retries=llm_retries)
 
     def math(
         problem: str,
@@ -171,7 +181,7 @@ def create_math_tool(model: BaseChatModel, *, max_context_chars: int = 4_000) ->
         callbacks: Callbacks = None,
     ) -> int | float:
         messages = build_messages(problem, context, max_item_chars=max_context_chars)
-        reply = model.invoke(messages, _model_config(config, callbacks))
+        reply = llm.invoke(model, messages, _model_config(config, callbacks))
         return _evaluate(reply, problem)
 
     async def amath(
@@ -182,7 +192,7 @@ def create_math_tool(model: BaseChatModel, *, max_context_chars: int = 4_000) ->
         callbacks: Callbacks = None,
     ) -> int | float:
         messages = build_messages(problem, context, max_item_chars=max_context_chars)
-        reply = await model.ainvoke(messages, _model_config(config, callbacks))
+        reply = await llm.ainvoke(model, messages, _model_config(config, callbacks))
         return _evaluate(reply, problem)
 
     return StructuredTool.from_function(

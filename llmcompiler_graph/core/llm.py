@@ -1,0 +1,472 @@
+"""Timeouts and retries around the package's own LLM calls (planner, joiner, math): `LLMCall`.
+
+Every planner, joiner and math call goes through one `LLMCall`, whatever the model client's own
+settings, so a model server that accepts the connection and never answers cannot hang a run.
+
+Timeout (`timeout`, seconds, per try; 0 or None: no limit)
+    An invoked call (joiner, math) must return within `timeout`. A streamed call (the planner)
+    must *finish* within `timeout`: the wait for each next chunk is bounded by what is left of
+    that one deadline. There is deliberately no second, per-chunk idle limit: one number is
+    enough to bound the call, and a stall after tasks were published only cuts the plan short
+    (see "Streams" below). So `timeout` must exceed the time the model needs to write its longest
+    plan (120 s is about 4,000 tokens at 35 tokens/s).
+
+    Async calls run under `asyncio.timeout`. A blocking sync HTTP read cannot be interrupted, so
+    a sync call with a limit runs on a helper daemon thread (the stream's chunks come back through
+    a queue) while the caller waits with the limit; on timeout the thread is abandoned and ends
+    when its socket does (the server hangs up, or the client's own read timeout fires). The thread
+    runs in a copy of the caller's `contextvars`, so LangChain callbacks, tracing and config work
+    as in the caller's thread. Without a limit the call runs in the caller's thread as before.
+
+Retries (`retries`, default 2: at most 3 tries)
+    Transient failures are retried: our timeout, 408 / 409 / 429 / 5xx answers, connection
+    errors (refused, reset, dropped) and client-side timeouts, unless the server said
+    `x-should-retry: false`; LangChain's `ModelError.is_retryable` classifies the errors of its
+    integrations (see `is_transient`). The wait before try n+1 honours the server's
+    `retry-after-ms` / `retry-after` (seconds or an HTTP date; one longer than
+    `MAX_RETRY_AFTER` ends the call at once), else it is exponential, 0.5 s * 2**(n-1) capped
+    at 8 s, minus up to 25 % jitter (the openai SDK's schedule). The loop is written here rather
+    than with `Runnable.with_retry` because that one ignores `retry-after`, does not retry
+    streams and cannot tell a stream that has not started from one that has.
+
+    A client with retries of its own (ChatOpenAI's `max_retries`, default 2, which also honours
+    `retry-after`) retries *inside* each of our tries: with both at 2 a rate-limited call makes
+    up to 3 x 3 = 9 requests, and each of our tries (their retries and waits included) is bounded
+    by `timeout`. Their read timeout (600 s by default) never fires before ours. A model built
+    for the package alone is best made with `max_retries=0`, so that this one policy applies.
+
+Streams
+    A stream is retried only when it failed before its first chunk arrived (connection, status
+    and time-to-first-chunk failures), so never after the planner published a task: no task is
+    published twice, and a task already running is never contradicted by a different plan. A
+    stream that broke or timed out after its first chunk is not retried either, even when no
+    task line was complete yet: the tokens were paid for, and the error then surfaces as it
+    always has. The planner keeps what it parsed (its partial plan) or, with no task parsed yet,
+    fails with the error.
+
+Errors
+    When the package gives up on a call, its timeout fired or a transient failure was still
+    there after the last try, it raises `LLMCallError` naming the role, the endpoint and the
+    number of tries, chained `from` the last failure. Any other error (a 400 or 401, a stream
+    that broke after it started, a bug) propagates unchanged, as the client raised it, with a
+    note (PEP 678) naming the call and the endpoint, so callers catching the client's own
+    exception types keep working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import email.utils
+import logging
+import math
+import queue
+import random
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from langchain_core.exceptions import ModelError
+from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
+
+from llmcompiler_graph.core.roles import Role
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 120.0
+"""Seconds one try of an LLM call may take (a stream: until its last chunk)."""
+DEFAULT_RETRIES = 2
+"""Retries of a transient failure: 2 means at most 3 tries."""
+BASE_DELAY = 0.5
+"""Seconds before the first retry without `retry-after`; doubles with each retry."""
+MAX_DELAY = 8.0
+"""Cap of the exponential wait."""
+MAX_RETRY_AFTER = 60.0
+"""Longest `retry-after` honoured; a server asking for more ends the call at once."""
+
+_RETRY_STATUSES = frozenset({408, 409, 429})
+_TRANSIENT_CLASS_NAMES = frozenset(
+    {
+        # openai / anthropic SDKs (the status-code check covers their status errors too)
+        "APIConnectionError",
+        "APITimeoutError",
+        "RateLimitError",
+        "InternalServerError",
+        "OverloadedError",
+        "ServiceUnavailableError",
+        # httpx transport errors, for clients that do not wrap them
+        "TimeoutException",
+        "NetworkError",
+        "RemoteProtocolError",
+    }
+)
+
+
+class LLMCallError(RuntimeError):
+    """The package gave up on one of its LLM calls: it timed out, or a transient failure
+    (rate limit, server error, connection error) was still there after the last try.
+
+    The message names the call (`role`: planner, joiner or math), the `endpoint` and the number
+    of `tries`; the last failure is the `__cause__`.
+    """
+
+    def __init__(self, message: str, *, role: str = "", endpoint: str = "", tries: int = 0) -> None:
+        super().__init__(message)
+        self.role = role
+        self.endpoint = endpoint
+        self.tries = tries
+
+
+class LLMTimeoutError(TimeoutError):
+    """One try of an LLM call ran out of `timeout` (the cause of an `LLMCallError`)."""
+
+
+def describe_endpoint(model: Any) -> str:
+    """Where `model` sends its requests, for error messages: the base URL of an OpenAI-compatible
+    model (or of any model with a `base_url`) and the model's name, else its class and name.
+
+    Credentials in the URL (user info, query) are left out.
+    """
+    while isinstance(model, RunnableBinding):
+        model = model.bound
+    name = getattr(model, "model_name", None) or getattr(model, "model", None)
+    name = name if isinstance(name, str) else None
+    url = None
+    for attribute in ("openai_api_base", "base_url", "anthropic_api_url", "api_base"):
+        value = getattr(model, attribute, None)
+        if isinstance(value, str) and value:
+            url = value
+            break
+    if url is None:
+        client = getattr(model, "root_client", None)
+        value = getattr(client, "base_url", None)
+        url = str(value) if value else None
+    if url:
+        parts = urlsplit(url)
+        if parts.hostname:
+            host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+            url = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+        return f"{url} (model {name})" if name else url
+    kind = type(model).__name__
+    return f"{kind}(model={name!r})" if name else kind
+
+
+def _headers(exc: BaseException) -> Mapping[str, str]:
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    return headers if headers is not None and hasattr(headers, "get") else {}
+
+
+def _status(exc: BaseException) -> int | None:
+    for status in (
+        getattr(exc, "status_code", None),
+        getattr(getattr(exc, "response", None), "status_code", None),
+    ):
+        if isinstance(status, int) and not isinstance(status, bool):
+            return status
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether trying again may help.
+
+    The server's `x-should-retry: true/false` decides first; then LangChain's own verdict, the
+    `is_retryable` of its provider-independent `ModelError` classes (rate limit, 5xx, connection,
+    timeout), which langchain-openai and other integrations raise; then, for other clients, a
+    timeout, a connection error, or a 408 / 409 / 429 / 5xx status on the exception.
+    """
+    should_retry = str(_headers(exc).get("x-should-retry") or "").lower()
+    if should_retry in ("true", "false"):
+        return should_retry == "true"
+    if isinstance(exc, ModelError):
+        return exc.is_retryable
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    status = _status(exc)
+    if status is not None:
+        return status in _RETRY_STATUSES or status >= 500
+    return any(cls.__name__ in _TRANSIENT_CLASS_NAMES for cls in type(exc).__mro__)
+
+
+def retry_after(exc: BaseException | None) -> float | None:
+    """Seconds the server asked to wait (`retry-after-ms`, `retry-after` in seconds or as an
+    HTTP date) in the response an exception carries as `exc.response.headers`; None if none."""
+    if exc is None:
+        return None
+    headers = _headers(exc)
+    for header, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(header)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) / divisor
+        except ValueError:
+            continue
+        if math.isfinite(seconds):
+            return max(seconds, 0.0)
+    value = headers.get("retry-after")
+    if value:
+        try:
+            date = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(date.timestamp() - time.time(), 0.0)
+    return None
+
+
+def backoff(
+    tries: int, exc: BaseException | None = None, *, rng: Callable[[], float] = random.random
+) -> float:
+    """Seconds to wait after `tries` failed tries: the server's `retry-after` when `exc`
+    carries one, else 0.5 s * 2**(tries-1) capped at 8 s, minus up to 25 % jitter."""
+    asked = retry_after(exc)
+    if asked is not None:
+        return asked
+    delay = min(BASE_DELAY * 2 ** max(tries - 1, 0), MAX_DELAY)
+    return delay * (1 - 0.25 * rng())
+
+
+def _tries(n: int) -> str:
+    return f"{n} {'try' if n == 1 else 'tries'}"
+
+
+class LLMCall:
+    """The timeout and retry policy of one kind of LLM call (see the module docstring).
+
+    Args:
+        role: which call this is (`PLANNER`, `JOINER` or `MATH` from `core.roles`).
+        model: the chat model, only to name its endpoint in errors.
+        timeout: seconds per try (a stream: until its last chunk); 0 or None: no limit.
+        retries: how many times a transient failure is retried (0: one try only).
+
+    Call `ainvoke` / `invoke` / `astream` / `stream` with the runnable to run (the model, or a
+    chain over it), its input and config.
+    """
+
+    def __init__(
+        self,
+        role: Role,
+        model: Any,
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+    ) -> None:
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0
+        ):
+            raise ValueError(f"llm_timeout must be >= 0 seconds or None, got {timeout!r}.")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"llm_retries must be an integer >= 0, got {retries!r}.")
+        self.role = role
+        self.timeout: float | None = float(timeout) if timeout else None
+        self.retries = retries
+        self.endpoint = describe_endpoint(model)
+
+    def __repr__(self) -> str:
+        return (
+            f"LLMCall({self.role.name}, {self.endpoint}, timeout={self.timeout}, "
+            f"retries={self.retries})"
+        )
+
+    # -- the four forms -------------------------------------------------------------------------
+
+    async def ainvoke(
+        self, runnable: Runnable, input: Any, config: RunnableConfig | None = None
+    ) -> Any:
+        """`await runnable.ainvoke(input, config)`, bounded and retried."""
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                async with asyncio.timeout(self.timeout) as scope:
+                    return await runnable.ainvoke(input, config)
+            except Exception as exc:
+                failure = self._timed_out(started=False) if scope.expired() else exc
+                delay = self._failed(failure, tries, started=False)
+            await asyncio.sleep(delay)
+
+    def invoke(self, runnable: Runnable, input: Any, config: RunnableConfig | None = None) -> Any:
+        """`runnable.invoke(input, config)`, bounded (on a helper thread) and retried."""
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                if self.timeout is None:
+                    return runnable.invoke(input, config)
+                return self._in_thread(lambda: runnable.invoke(input, config))
+            except Exception as exc:
+                delay = self._failed(exc, tries, started=False)
+            time.sleep(delay)
+
+    async def astream(
+        self, runnable: Runnable, input: Any, config: RunnableConfig | None = None
+    ) -> AsyncIterator[Any]:
+        """`runnable.astream(input, config)`, the whole stream bounded; retried only before its
+        first chunk. Close it (`contextlib.aclosing`) when leaving early."""
+        loop = asyncio.get_running_loop()
+        tries = 0
+        while True:
+            tries += 1
+            started = False
+            chunks = aiter(runnable.astream(input, config))
+            deadline = None if self.timeout is None else loop.time() + self.timeout
+            try:
+                while True:
+                    try:
+                        async with asyncio.timeout_at(deadline) as scope:
+                            chunk = await anext(chunks)
+                    except StopAsyncIteration:
+                        return
+                    except Exception:
+                        if scope.expired():
+                            raise self._timed_out(started) from None
+                        raise
+                    started = True
+                    yield chunk
+            except Exception as exc:
+                delay = self._failed(exc, tries, started)
+            finally:
+                aclose = getattr(chunks, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            await asyncio.sleep(delay)
+
+    def stream(
+        self, runnable: Runnable, input: Any, config: RunnableConfig | None = None
+    ) -> Iterator[Any]:
+        """`runnable.stream(input, config)`, the whole stream bounded (read on a helper thread);
+        retried only before its first chunk."""
+        tries = 0
+        while True:
+            tries += 1
+            started = False
+            if self.timeout is None:
+                chunks: Iterator[Any] = iter(runnable.stream(input, config))
+            else:
+                chunks = self._stream_in_thread(lambda: runnable.stream(input, config))
+            try:
+                for chunk in chunks:
+                    started = True
+                    yield chunk
+                return
+            except Exception as exc:
+                delay = self._failed(exc, tries, started)
+            finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
+            time.sleep(delay)
+
+    # -- policy ---------------------------------------------------------------------------------
+
+    def _timed_out(self, started: bool) -> LLMTimeoutError:
+        what = "the stream did not finish" if started else "no answer"
+        return LLMTimeoutError(f"{what} within {self.timeout:g} s (llm_timeout)")
+
+    def _failed(self, exc: Exception, tries: int, started: bool) -> float:
+        """Seconds to wait before trying again after `exc` (on try `tries`); or raises: `exc`
+        itself (with a note) when it is not ours to retry, `LLMCallError` when we give up.
+        Called from inside the `except` block that caught `exc`."""
+        call = f"{self.role.name} call to {self.endpoint}"
+        if not is_transient(exc) or (started and not isinstance(exc, LLMTimeoutError)):
+            exc.add_note(f"(during the {call}, try {tries}; not retried)")
+            raise exc
+        reason = ""
+        if started:
+            reason = " (not retried: the stream had started)"
+        elif tries <= self.retries:
+            delay = backoff(tries, exc)
+            if delay <= MAX_RETRY_AFTER:
+                logger.warning(
+                    "%s failed (try %d of %d): %s: %s; retrying in %.2f s",
+                    call,
+                    tries,
+                    self.retries + 1,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                return delay
+            reason = f" (not retried: the server asked to wait {delay:g} s)"
+        limits = f"llm_timeout={self.timeout:g} s" if self.timeout else "no llm_timeout"
+        raise LLMCallError(
+            f"{call} failed after {_tries(tries)} ({limits}, llm_retries={self.retries})"
+            f"{reason}: {type(exc).__name__}: {exc}",
+            role=self.role.name,
+            endpoint=self.endpoint,
+            tries=tries,
+        ) from exc
+
+    # -- sync calls on a helper thread ----------------------------------------------------------
+
+    def _thread(self, target: Callable[[], None]) -> None:
+        """Start `target` on a daemon thread in a copy of the caller's context."""
+        context = contextvars.copy_context()
+        name = f"llmcompiler-{self.role.name}-llm"
+        threading.Thread(target=context.run, args=(target,), name=name, daemon=True).start()
+
+    def _in_thread(self, call: Callable[[], T]) -> T:
+        """`call()` on a helper thread, waited for at most `timeout` seconds."""
+        outcome: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+
+        def target() -> None:
+            try:
+                outcome.put((True, call()))
+            except BaseException as exc:  # re-raised in the caller's thread
+                outcome.put((False, exc))
+
+        self._thread(target)
+        try:
+            ok, value = outcome.get(timeout=self.timeout)
+        except queue.Empty:
+            raise self._timed_out(started=False) from None
+        if ok:
+            return value
+        raise value
+
+    def _stream_in_thread(self, open_stream: Callable[[], Iterable[Any]]) -> Iterator[Any]:
+        """The chunks of `open_stream()`, read on a helper thread; the whole stream must end
+        within `timeout`. Closing this generator (or its timing out) stops the reader at its next
+        chunk."""
+        chunks: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        stop = threading.Event()
+
+        def read() -> None:
+            try:
+                stream = iter(open_stream())
+                try:
+                    for chunk in stream:
+                        if stop.is_set():
+                            return
+                        chunks.put(("chunk", chunk))
+                finally:
+                    close = getattr(stream, "close", None)
+                    if close is not None:
+                        close()
+            except BaseException as exc:  # re-raised in the caller's thread
+                chunks.put(("error", exc))
+                return
+            chunks.put(("end", None))
+
+        assert self.timeout is not None
+        deadline = time.monotonic() + self.timeout
+        self._thread(read)
+        started = False
+        try:
+            while True:
+                try:
+                    kind, value = chunks.get(timeout=max(deadline - time.monotonic(), 0.0))
+                except queue.Empty:
+                    raise self._timed_out(started) from None
+                if kind == "chunk":
+                    started = True
+                    yield value
+                elif kind == "end":
+                    return
+                else:
+                    raise value
+        finally:
+            stop.set()
