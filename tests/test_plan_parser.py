@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import random
-from collections.abc import AsyncIterator, Iterable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,12 +211,12 @@ def test_tool_names_that_are_not_python_identifiers() -> None:
             {},
             "unparsable arguments: invalid syntax. Perhaps you forgot a comma?",
         ),
-        ("search(f(x))", {}, "unparsable arguments: not a literal value: f(x)"),
-        ("search(1 + x)", {}, "unparsable arguments: not a literal value: 1 + x"),
-        ("search(*xs)", {}, "unparsable arguments: not a literal value: *xs"),
-        ("search(**kw)", {}, "unparsable arguments: not a literal value: **kw"),
+        ("math(f(x))", {}, "unparsable arguments: not a literal value: f(x)"),
+        ("math(1 + x)", {}, "unparsable arguments: not a literal value: 1 + x"),
+        ("math(*xs)", {}, "unparsable arguments: not a literal value: *xs"),
+        ("math(**kw)", {}, "unparsable arguments: not a literal value: **kw"),
         ("search({[1]: 2})", {}, "unparsable arguments: unhashable type: 'list'"),
-        ("search(" + "-" * 5000 + "1)", {}, "unparsable arguments: too deeply nested"),
+        ("math(" + "-" * 5000 + "1)", {}, "unparsable arguments: too deeply nested"),
         (
             "search(" + "[" * 300 + "]" * 300 + ")",
             {},
@@ -230,7 +231,7 @@ def test_tool_names_that_are_not_python_identifiers() -> None:
 )
 def test_argument_errors(call: str, args: dict[str, Any], error: str) -> None:
     t = one(f"7. {call}")
-    assert (t["idx"], t["tool"], t["args"], t["error"]) == (7, "search", args, error)
+    assert (t["idx"], t["tool"], t["args"], t["error"]) == (7, call.split("(")[0], args, error)
 
 
 def test_unknown_tool_lists_the_known_ones_and_keeps_keyword_args() -> None:
@@ -264,6 +265,69 @@ def test_a_new_task_line_ends_an_unclosed_call() -> None:
         (1, "unparsable arguments: '[' was never closed"),
         (2, None),
     ]
+
+
+def test_missing_closing_parenthesis_is_added_when_the_next_line_starts_a_task() -> None:
+    text = '1. search("a"\n2. search("b")\n3. math("x", [\n  $1,\n  "y"]\n4. join()\n5. search("c"'
+    expected = [
+        task(1, "search", {"query": "a"}),
+        task(2, "search", {"query": "b"}),
+        task(3, "math", {"problem": "x", "context": ["$1", "y"]}, [1]),
+    ]
+    assert parse_plan(text, TOOLS) == expected
+    assert feed_chunks(text) == expected
+    parser = PlanParser(TOOLS)
+    assert parser.feed('1. search("a"\n') == []
+    assert parser.feed("2. search(") == expected[:1]  # decided at the next task's `(`
+    assert parser.feed('"b")') == expected[1:2]
+    # A bracket or a string still open is not guessed at, and a call cut off at the end stays open.
+    assert (
+        parse_plan('1. search("a"\n', TOOLS)[0]["error"]
+        == "unparsable arguments: '(' was never closed"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "query", "deps"),
+    [
+        (
+            "1. search(Austin Powers International Man of Mystery)",
+            "Austin Powers International Man of Mystery",
+            [],
+        ),
+        ("1. search(  Paris, France )", "Paris, France", []),
+        ("1. search(Paris)", "Paris", []),
+        ("1. search(Austin Powers (film) cast)", "Austin Powers (film) cast", []),
+        ("1. search(Ronald Reagan's birthplace)\n2. join()", "Ronald Reagan's birthplace", []),
+        ("1. search(Ronald Reagan's birthplace)", "Ronald Reagan's birthplace", []),
+        ("1. search(population of $7 in 2020)", "population of $7 in 2020", [7]),
+        ("1. search(${7} population)", "${7} population", [7]),
+        ("1. search(what is 1 + 1 == 2)", "what is 1 + 1 == 2", []),
+        ("1. search(Austin Powers\n2. join()", "Austin Powers", []),
+    ],
+)
+def test_unquoted_text_is_the_argument_of_a_one_parameter_tool(
+    text: str, query: str, deps: list[int]
+) -> None:
+    expected = [task(8, "search", {"query": query}, deps)]
+    assert parse_plan(text, TOOLS, known_ids=[7]) == expected
+    assert feed_chunks(text, known_ids=[7]) == expected
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        ("search(query=Austin Powers)", "invalid syntax. Perhaps you forgot a comma?"),
+        ("search(Austin, limit=3)", "not a literal value: Austin"),
+        ("math(Austin Powers)", "invalid syntax. Perhaps you forgot a comma?"),
+        ("nope(Austin Powers)", "invalid syntax. Perhaps you forgot a comma?"),
+        ('search("Austin" Powers)', "invalid syntax. Perhaps you forgot a comma?"),
+        ("search([Austin Powers])", "invalid syntax. Perhaps you forgot a comma?"),
+        ("search(Austin Powers", "'(' was never closed"),
+    ],
+)
+def test_unquoted_text_is_not_guessed_for_other_bad_arguments(call: str, error: str) -> None:
+    assert one(f"1. {call}")["error"].endswith(f"unparsable arguments: {error}")
 
 
 # --- references --------------------------------------------------------------------------------
@@ -347,11 +411,13 @@ def test_duplicate_and_non_increasing_ids() -> None:
 
 
 def test_new_ids_must_follow_earlier_rounds() -> None:
-    tasks = parse_plan('2. search("a")\n3. search("b")\n4. search($3)', TOOLS, known_ids=[1, 3])
+    text = '4. search("a")\n2. search("b")\n3. search("c")\n5. search($3)'
+    tasks = parse_plan(text, TOOLS, known_ids=[1, 3])
     assert [(t["idx"], t["dependencies"], t["error"]) for t in tasks] == [
-        (2, [], "non-increasing id 2 (must be greater than 3)"),
+        (4, [], None),
+        (2, [], "non-increasing id 2 (must be greater than 4)"),
         (3, [], "duplicate id 3"),
-        (4, [3], None),
+        (5, [3], None),
     ]
 
 
@@ -361,6 +427,91 @@ def test_several_problems_are_all_reported() -> None:
         "unknown tool 'nope' (known tools: lookup, math, search); self reference: $1; "
         "forward reference: $2 (only earlier tasks can be used)"
     )
+
+
+def test_replan_that_restarts_its_numbering_is_renumbered() -> None:
+    text = """Thought: again
+1. search("a")
+2. search("$1 vs $3")
+3. math("${2} + $2", [$1, $3])
+3. search("x")
+5. search($7)
+join()"""
+    expected = [
+        task(4, "search", {"query": "a"}, thought="again"),
+        task(5, "search", {"query": "$4 vs $3"}, [3, 4]),  # $3: not in this plan (yet)
+        task(6, "math", {"problem": "${5} + $5", "context": ["$4", "$3"]}, [3, 4, 5]),
+        task(6, "search", {"query": "x"}, error="duplicate id 6"),
+        task(
+            8,
+            "search",
+            {"query": "$10"},
+            error="forward reference: $10 (only earlier tasks can be used)",
+        ),
+    ]
+    assert parse_plan(text, TOOLS, known_ids=[1, 2, 3]) == expected
+    assert feed_chunks(text, known_ids=[1, 2, 3]) == expected
+    # Starting at the last known id is a restart too; later ids keep the same offset.
+    tasks = parse_plan('3. search("a")\n4. search($3)\n9. search($2)', TOOLS, known_ids=[1, 2, 3])
+    assert [(t["idx"], t["args"], t["dependencies"]) for t in tasks] == [
+        (4, {"query": "a"}, []),
+        (5, {"query": "$4"}, [4]),
+        (10, {"query": "$2"}, [2]),
+    ]
+
+
+def test_plan_numbered_from_zero_is_renumbered_from_one() -> None:
+    text = '0. search("a")\n1. search("$0 b")\n2. math($1, [$0, "${1}"])\n3. join()'
+    expected = [
+        task(1, "search", {"query": "a"}),
+        task(2, "search", {"query": "$1 b"}, [1]),
+        task(3, "math", {"problem": "$2", "context": ["$1", "${2}"]}, [1, 2]),
+    ]
+    assert parse_plan(text, TOOLS) == expected
+    assert feed_chunks(text) == expected
+    assert [t["idx"] for t in parse_plan('0. search("a")', TOOLS, known_ids=[1, 2])] == [3]
+
+
+def test_overlong_ids_are_errors_and_parsing_continues() -> None:
+    long_id = "9" * 5000
+    text = f'{long_id}. search("a")\n2. search("b")\n{long_id}. search("c")\n4. search($2)'
+    tasks = parse_plan(text, TOOLS)
+    too_long = "task id too long: 9999999999... (5000 digits)"
+    assert [(t["idx"], t["args"], t["dependencies"], t["error"]) for t in tasks] == [
+        (1, {"query": "a"}, [], too_long),
+        (2, {"query": "b"}, [], None),
+        (3, {"query": "c"}, [], too_long),
+        (4, {"query": "$2"}, [2], None),
+    ]
+    assert feed_chunks(text) == tasks
+    parser = PlanParser(TOOLS)
+    tasks = parser.feed(f'1. search("a")\n{long_id}. join()\n3. search("b")')
+    assert [t["idx"] for t in tasks] == [1]
+    assert parser.done and parser.joined
+
+
+def test_overlong_references_are_errors_and_parsing_continues() -> None:
+    digits = "1" * 5000
+    text = (
+        f'1. search("a")\n2. search(${digits})\n3. search("${{{digits}}}")\n'
+        f'4. search("costs ${digits}")\n5. math($1, [$2, "$3"])'
+    )
+    tasks = parse_plan(text, TOOLS)
+    too_long = "reference too long: $1111111111... (5000 digits)"
+    assert [(t["idx"], t["dependencies"], t["error"]) for t in tasks] == [
+        (1, [], None),
+        (2, [], too_long),
+        (3, [], too_long),
+        (4, [], too_long),
+        (5, [1, 2, 3], None),
+    ]
+    assert feed_chunks(text) == tasks
+
+
+def test_overlong_integer_argument_is_an_argument_error() -> None:
+    t = one("1. math(0x" + "f" * 4000 + ")")
+    assert t["error"] == "unparsable arguments: integer too large (more than 4300 digits)"
+    assert json.loads(json.dumps(t)) == t
 
 
 # --- tolerance of real model output --------------------------------------------------------------
@@ -452,6 +603,48 @@ def test_plans_without_tasks(text: str) -> None:
 def test_garbage_text_gives_no_tasks() -> None:
     text = "I cannot help with that. )]}\"' $1 ${2} ((( \n```\n\0\t\\ 12 (x) <END_OF"
     assert feed_chunks(text) == parse_plan(text, TOOLS) == []
+
+
+# --- cost: linear in the input, however it is chunked -------------------------------------------
+# Complexity guards, not benchmarks: quadratic scanning takes tens of seconds on these inputs.
+
+
+def timed(run: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    result = run()
+    return result, time.perf_counter() - start
+
+
+def test_thought_with_a_long_run_of_spaces_is_linear() -> None:
+    text = "Thought: a" + " " * 200_000 + 'b  \n1. search("x")'
+    tasks, seconds = timed(lambda: parse_plan(text, TOOLS))
+    assert tasks == [task(1, "search", {"query": "x"}, thought="a" + " " * 200_000 + "b")]
+    assert seconds < 2
+
+
+def test_continued_call_line_with_many_parentheses_is_linear() -> None:
+    text = '1. search("a",\n' + " " * 200_000 + "(" * 2_000 + "\n"
+    [t], seconds = timed(lambda: parse_plan(text, TOOLS))
+    assert t["error"] == "unparsable arguments: too many nested parentheses"
+    assert seconds < 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x" * 1_000_000 + "\n",
+        "Thought: " + "x" * 1_000_000 + '\n1. search("a")',
+        '1. search("' + "x" * 1_000_000 + '")',
+        "1. search(" + "x " * 500_000 + ")",
+    ],
+    ids=["prose", "thought", "string", "unquoted"],
+)
+def test_a_long_line_fed_in_small_chunks_is_linear(text: str) -> None:
+    whole = parse_plan(text, TOOLS)
+    chunks = [text[i : i + 4] for i in range(0, len(text), 4)]
+    tasks, seconds = timed(lambda: feed_chunks(chunks))
+    assert tasks == whole
+    assert seconds < 2
 
 
 # --- properties ----------------------------------------------------------------------------------

@@ -1,21 +1,55 @@
-"""Incremental parser for the planner's text plan language (DESIGN.md, "The plan language").
+"""Incremental parser for the planner's text plan language (README, "The plan language").
 
 The planner streams lines such as `3. math("...", context=[$1, $2])`. `PlanParser` turns each one
 into a `Task` the moment its call's closing parenthesis arrives, so the scheduler can dispatch it
-while the rest of the plan is still being written. Text is scanned one character at a time with
-explicit state (string literal, open brackets), so any chunking of the stream yields exactly the
-tasks `parse_plan` finds in the whole text. Bad input never raises: it becomes a task's `error`.
+while the rest of the plan is still being written. Text is scanned with explicit state (string
+literal, open brackets) and every decision is taken at a character of the stream, never at a chunk
+boundary, so any chunking of the stream yields exactly the tasks `parse_plan` finds in the whole
+text. Bad input never raises: it becomes a task's `error`.
+
+CPU is linear in the input, however it is chunked: the scanner jumps from one character that can
+change its state to the next (a regex search per event, not a Python step per character), keeps
+the text it still needs as the list of chunks received (never concatenated or rescanned from its
+start), matches a line's task header once (at its first `(`) and its `Thought:` once (at its end).
+
+Plans as models write them:
+
+- Ids. A task's id must be new and greater than every earlier id of the turn. A plan whose first
+  task's id is not greater than the largest id of earlier rounds (`known_ids`), e.g. a replan told
+  to continue at 4 that starts again at 1, or a plan numbered from 0, is renumbered: every id of
+  this plan is shifted by the same offset so that the plan starts right after the earlier rounds
+  (at 1 for a first plan), and every reference to a task of this plan is rewritten in `args`
+  (`"$1"` -> `"$4"`). The planner's numbers are not kept anywhere, and the thought is kept as
+  written. In a renumbered plan `$k` means task k of this plan if this plan already defined a task
+  k, else task k of an earlier round; any other `$k` (forward, self or missing) is reported with
+  its shifted id. Later tasks of the plan get the same offset and the usual checks (duplicate,
+  non-increasing).
+- An id or a reference with more digits than Python converts to `int` (4300) is an error on its
+  task (a reference of any kind, even bare text, since it could never be resolved); a task whose
+  id is that long gets the next free id. A literal integer argument that long is an argument error.
+- A call whose `)` is missing at the end of its line is closed there when the next line starts a
+  task (`2. search(` or `join(`) and only the call's own parenthesis is open; with a bracket or a
+  string still open it stays an error (`'[' was never closed`).
+- Unquoted text. For a tool with exactly one parameter, a closed call whose arguments do not parse
+  as literals, `search(Austin Powers International Man of Mystery)`, passes their raw text,
+  stripped, as that parameter; so does a call whose apostrophe opened a string, `search(Reagan's
+  birthplace)`, if its line ends with `)`. Not when the text looks like keyword arguments
+  (`name=`), starts like a literal (a quote or a bracket), or the arguments parse fine. Only
+  parameter names are known here, not their types, so a tool with several parameters never gets
+  this.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+import sys
+from bisect import bisect_right
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmcompiler_graph.core.plan import JOIN, REFERENCE, Task, is_whole_reference, make_task
+from llmcompiler_graph.core.plan import JOIN, REFERENCE, WHOLE_REFERENCE, Task, make_task
 
 END_OF_PLAN = "<END_OF_PLAN>"
 """What the planner writes after the plan; also ends the plan when `join()` is missing."""
@@ -24,37 +58,78 @@ _HEADER = re.compile(r"\s*(?:(?:step\s*)?(\d+)\s*[.):]\s*)?([A-Za-z_][\w.\-]*)\s
 """A task line up to its call's `(`: `3. math(`, `3) math(`, `Step 3: math(`, `join(`.
 
 The name may hold `-` and `.` (valid tool names that are not Python identifiers): only the
-argument list goes to `ast`."""
+argument list goes to `ast`. A header holds one `(`, its last character, so only a line's first
+`(` can complete one."""
 
-_THOUGHT = re.compile(r"\s*[*_]*thoughts?[*_]*\s*[:\-–—][*_]*\s*(.*?)\s*", re.IGNORECASE)
-"""`Thought: ...`, `thought - ...`, `**Thought:** ...`; group 1 is the text."""
+_THOUGHT = re.compile(r"\s*[*_]*thoughts?[*_]*\s*[:\-–—][*_]*", re.IGNORECASE)
+"""The start of `Thought: ...`, `thought - ...`, `**Thought:** ...`; the rest, stripped, is the
+text. (No pattern for the text itself: `(.*?)\\s*` is quadratic in a run of spaces.)"""
+
+_LINE_EVENTS = re.compile(r"[\n(>]")
+"""Outside a call, what matters: the end of the line, a header's `(`, `<END_OF_PLAN>`'s `>`."""
+_SKIP_EVENTS = re.compile(r"[\n>]")
+"""Outside a call, once the line can no longer start a task."""
+_CALL_EVENTS = re.compile(r"[\n\"'$()\[\]{}]")
+"""Inside a call, outside string literals."""
+_STRING_EVENTS = {
+    '"': re.compile(r'[\n"\\]'),
+    "'": re.compile(r"[\n'\\]"),
+    '"""': re.compile(r'["\\]'),
+    "'''": re.compile(r"['\\]"),
+}
+"""Inside a string literal: its delimiter, an escape, and (single-quoted only) the newline."""
 
 _BARE_REFERENCE = re.compile(r"\$(?:\{\d+\}|\d+)")
+_KEYWORD_LIKE = re.compile(r"(?<![\w.])[A-Za-z_]\w*\s*=(?!=)")
+"""`name=` somewhere in unquoted text: keyword arguments, not text (`a == b` is text)."""
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
 _PARSE_ERRORS = (SyntaxError, ValueError, TypeError, RecursionError, MemoryError)
 """What `ast` raises on bad input; the last two mean "nested too deeply" (e.g. `- - - ... 1`)."""
+_MAX_DIGITS = sys.int_info.default_max_str_digits
+"""Python's limit on digits converted to `int` (4300): longer ids and references are errors."""
+
+
+def _number(digits: str) -> int | None:
+    """`int(digits)`, or None when it has too many digits for Python to convert."""
+    if len(digits) > _MAX_DIGITS:
+        return None
+    try:
+        return int(digits)
+    except ValueError:  # the interpreter's limit was lowered (`sys.set_int_max_str_digits`)
+        return None
+
+
+def _digits(digits: str) -> str:
+    return f"{digits[:10]}... ({len(digits)} digits)"
 
 
 @dataclass
 class _Call:
-    """Scanning state of a call being received; its argument list starts at `_buf[start]`."""
+    """Scanning state of a call being received; its argument list starts at stream offset `start`.
 
-    idx: int | None
+    All positions are offsets in the whole stream, so they do not depend on chunking."""
+
+    digits: str | None
+    """The id as written (None for an unnumbered `join(`)."""
     name: str
     start: int
     closers: list[str] = field(default_factory=lambda: [")"])
-    line_start: int = 0
-    """Where the current line of a multi-line call begins in the buffer (0: the task's own line)."""
+    line_start: int | None = None
+    """Where the call's current line begins, when it is not the task's own line."""
+    line_checked: bool = False
+    """The current line's first `(` was seen: a later one cannot start a task."""
     quote: str = ""
     """The open string literal's delimiter (`"`, `'`, `\"\"\"`, `'''`), empty outside strings."""
     opened: int = 0
     escaped: bool = False
     run: int = 0
     """Consecutive delimiter characters seen, to close a triple-quoted string."""
+    last_quote: int = -1
+    """Where the last delimiter character was seen (a gap resets `run`)."""
     maybe_triple: str = ""
     """Set right after an empty string `""`: a third quote makes it the start of `\"\"\"`."""
     bare_refs: list[int] = field(default_factory=list)
-    """Offsets (from `start`) of `$` outside string literals, quoted before handing to `ast`."""
+    """Offsets of `$` outside string literals, quoted before handing to `ast`."""
 
 
 class PlanParser:
@@ -65,18 +140,29 @@ class PlanParser:
     ) -> None:
         """`tools` maps each tool name to its parameter names in schema order (for positional
         arguments); `known_ids` are the tasks of earlier rounds of this turn, which may be
-        referenced and which new ids must exceed."""
+        referenced and which new ids must exceed (a plan that does not is renumbered)."""
         self._tools = {name: tuple(params) for name, params in tools.items()}
-        self._ids = set(known_ids)
+        self._known = frozenset(known_ids)
+        self._ids = set(self._known)
+        """Ids in use (earlier rounds and this plan, as renumbered)."""
         self._last = max(self._ids, default=0)
+        self._plan_ids: set[int] = set()
+        """This plan's ids as the planner wrote them (what its references mean)."""
+        self._offset: int | None = None
+        """Added to this plan's ids; decided by its first task (0 unless it restarted)."""
         self._tasks: list[Task] = []
         self._thoughts: list[str] = []
         self._done = False
         self._joined = False
-        self._buf = ""
-        """Unconsumed text: the current line, from its start (a call keeps its whole text)."""
-        self._pos = 0
-        """Next index of `_buf` to scan."""
+        self._chunks: list[str] = []
+        self._starts: list[int] = []
+        """Stream offset of each chunk in `_chunks`."""
+        self._head = 0
+        """First chunk of `_chunks` still needed (those before it end before `_mark`)."""
+        self._end = 0
+        """Stream offset just past everything fed."""
+        self._mark = 0
+        """Where the unconsumed text begins: the current line, or the rest of it after a call."""
         self._skip_line = False
         """The current line can no longer be a task: only watch for its end."""
         self._call: _Call | None = None
@@ -99,104 +185,180 @@ class PlanParser:
     def feed(self, chunk: str) -> list[Task]:
         """Scan `chunk`; return the tasks it completed, in order (none once the plan is done)."""
         emitted = len(self._tasks)
-        if not self._done:
-            self._buf += chunk
-            while not self._done and self._pos < len(self._buf):
-                ch = self._buf[self._pos]
-                self._pos += 1
-                if self._call:
-                    self._scan_call(ch, self._call)
+        if not self._done and chunk:
+            base = self._end
+            self._chunks.append(chunk)
+            self._starts.append(base)
+            self._end += len(chunk)
+            i = 0
+            while not self._done and i < len(chunk):
+                if self._call is None:
+                    i = self._scan_line(chunk, i, base)
+                elif self._call.quote:
+                    i = self._scan_string(chunk, i, base, self._call)
                 else:
-                    self._scan_line(ch)
+                    i = self._scan_call(chunk, i, base, self._call)
         return self._tasks[emitted:]
 
     def close(self) -> list[Task]:
         """End of stream: a call still open becomes an (invalid) task; the plan is joined."""
         emitted = len(self._tasks)
-        if not self._done and self._call:
-            self._end_call(self._call, len(self._buf))
+        if not self._done and (call := self._call):
+            self._end_call(call, self._end, "broken" if call.quote else "")
         self._done = True
         return self._tasks[emitted:]
 
-    def _scan_line(self, ch: str) -> None:
+    # --- scanning ----------------------------------------------------------------------------
+
+    def _scan_line(self, chunk: str, i: int, base: int) -> int:
         """Outside a call: find the task header, remember thoughts, notice `<END_OF_PLAN>`."""
+        match = (_SKIP_EVENTS if self._skip_line else _LINE_EVENTS).search(chunk, i)
+        if match is None:
+            return len(chunk)
+        j = match.start()
+        ch, at = chunk[j], base + j
         if ch == "\n":
-            thought = _THOUGHT.fullmatch(self._buf, 0, self._pos - 1)
-            if thought and thought[1]:
-                self._thoughts.append(thought[1])
-            self._consume(self._pos)
+            line = self._text(self._mark, at)
+            thought = _THOUGHT.match(line)
+            if thought and (text := line[thought.end() :].strip()):
+                self._thoughts.append(text)
+            self._consume(at + 1)
             self._skip_line = False
-        elif ch == "(" and not self._skip_line:
-            if header := self._task_header(0):
-                idx = int(header[1]) if header[1] else None
-                self._call = _Call(idx, header[2], start=self._pos - 1)
+        elif ch == "(":
+            if header := self._task_header(self._mark, at + 1):
+                self._call = _Call(header[1], header[2], start=at)
             else:
                 self._skip_line = True
-        elif ch == ">" and self._buf.endswith(END_OF_PLAN, 0, self._pos):
-            self._done = True
+        elif at + 1 - self._mark >= len(END_OF_PLAN):  # ">"
+            self._done = self._text(at + 1 - len(END_OF_PLAN), at + 1) == END_OF_PLAN
+        return j + 1
 
-    def _scan_call(self, ch: str, call: _Call) -> None:
-        """Inside a call: track string literals and brackets until the call's `)`."""
-        if call.quote:
-            if call.escaped:
-                call.escaped = False
-            elif ch == "\\":
-                call.escaped, call.run = True, 0
-            elif ch == call.quote[0]:
-                call.run += 1
-                if call.run == len(call.quote):
-                    call.maybe_triple = ch if self._pos - 1 == call.opened else ""
-                    call.quote = ""
-            elif ch == "\n" and len(call.quote) == 1:
-                self._end_call(call, self._pos - 1)  # unterminated string: the call is broken
-                self._scan_line(ch)
+    def _scan_string(self, chunk: str, i: int, base: int, call: _Call) -> int:
+        """Inside a string literal: find its end (or the newline that breaks a one-line string)."""
+        if call.escaped:
+            call.escaped = False
+            return i + 1
+        match = _STRING_EVENTS[call.quote].search(chunk, i)
+        if match is None:
+            return len(chunk)
+        j = match.start()
+        ch, at = chunk[j], base + j
+        if ch == "\\":
+            call.escaped, call.run = True, 0
+        elif ch == "\n":  # unterminated string: the call is broken; the newline ends the line
+            self._end_call(call, at, "broken")
+            return j
+        else:
+            call.run = call.run + 1 if call.last_quote == at - 1 else 1
+            call.last_quote = at
+            if call.run == len(call.quote):
+                call.maybe_triple = ch if at == call.opened else ""
+                call.quote = ""
+        return j + 1
+
+    def _scan_call(self, chunk: str, i: int, base: int, call: _Call) -> int:
+        """Inside a call, outside strings: track string literals and brackets until its `)`."""
+        if call.maybe_triple:
+            maybe_triple, call.maybe_triple = call.maybe_triple, ""
+            if chunk[i] == maybe_triple:
+                call.quote, call.run, call.last_quote = maybe_triple * 3, 0, -1
+                return i + 1
+        match = _CALL_EVENTS.search(chunk, i)
+        if match is None:
+            return len(chunk)
+        j = match.start()
+        ch, at = chunk[j], base + j
+        if ch in "\"'":
+            call.quote, call.run, call.last_quote, call.opened = ch, 0, -1, at + 1
+        elif ch == "(" and call.line_start is not None and not call.line_checked:
+            call.line_checked = True
+            if header := self._task_header(call.line_start, at + 1):
+                self._new_task_line(call, header, at)
             else:
-                call.run = 0
-            return
-        maybe_triple, call.maybe_triple = call.maybe_triple, ""
-        if ch == maybe_triple:
-            call.quote, call.run = ch * 3, 0
-        elif ch in "\"'":
-            call.quote, call.run, call.opened = ch, 0, self._pos
-        elif ch == "(" and call.line_start and self._task_header(call.line_start):
-            self._end_call(call, call.line_start)  # a new task began: this call was never closed
-            self._scan_line(ch)
+                call.closers.append(")")
         elif ch in _CLOSERS:
             call.closers.append(_CLOSERS[ch])
         elif ch in ")]}":
-            if ch != call.closers.pop() or not call.closers:
-                self._end_call(call, self._pos)  # complete, or a mismatched bracket `ast` reports
+            if ch != call.closers.pop():  # a mismatched bracket: `ast` reports it
+                self._end_call(call, at + 1, "")
+                self._skip_line = True
+            elif not call.closers:  # complete
+                self._end_call(call, at + 1, "closed")
                 self._skip_line = True
         elif ch == "$":
-            call.bare_refs.append(self._pos - 1 - call.start)
-        elif ch == "\n":
-            call.line_start = self._pos
+            call.bare_refs.append(at)
+        else:  # "\n"
+            call.line_start, call.line_checked = at + 1, False
+        return j + 1
 
-    def _task_header(self, line_start: int) -> re.Match[str] | None:
+    def _new_task_line(self, call: _Call, header: re.Match[str], at: int) -> None:
+        """A line of a call that was never closed starts a new task: end the call first."""
+        assert call.line_start is not None
+        if call.closers == [")"]:  # only its `)` is missing: close it at the end of its line
+            self._end_call(call, call.line_start - 1, "unclosed")
+        else:
+            self._end_call(call, call.line_start, "")
+        if not self._done:
+            self._call = _Call(header[1], header[2], start=at)
+
+    def _task_header(self, line_start: int, end: int) -> re.Match[str] | None:
         """The header if the line so far is one that starts a task (an id, or `join`)."""
-        header = _HEADER.fullmatch(self._buf, line_start, self._pos)
+        header = _HEADER.fullmatch(self._text(line_start, end))
         return header if header and (header[1] or header[2] == JOIN) else None
 
-    def _consume(self, end: int) -> None:
-        self._buf = self._buf[end:]
-        self._pos -= end
+    # --- the text kept -----------------------------------------------------------------------
 
-    def _end_call(self, call: _Call, end: int) -> None:
-        """Turn `_buf[call.start:end]` into a task (or the end of the plan, for `join`)."""
+    def _text(self, start: int, end: int) -> str:
+        """The stream's text from `start` to `end` (both at or after `_mark`)."""
+        if start >= end:
+            return ""
+        chunks, starts = self._chunks, self._starts
+        k = bisect_right(starts, start, self._head) - 1
+        parts = []
+        while start < end:
+            chunk, offset = chunks[k], starts[k]
+            parts.append(chunk[start - offset : end - offset])
+            start = offset + len(chunk)
+            k += 1
+        return "".join(parts)
+
+    def _consume(self, end: int) -> None:
+        """Forget the text before `end`."""
+        self._mark = end
+        chunks, starts = self._chunks, self._starts
+        head = self._head
+        while head < len(chunks) and starts[head] + len(chunks[head]) <= end:
+            head += 1
+        if head > 64 and head * 2 > len(chunks):
+            del chunks[:head], starts[:head]
+            head = 0
+        self._head = head
+
+    # --- tasks -------------------------------------------------------------------------------
+
+    def _end_call(self, call: _Call, end: int, how: str) -> None:
+        """Turn the call's text up to `end` into a task (or the end of the plan, for `join`).
+
+        `how` the call ended: `closed` by its `)`, `unclosed` (a `)` is added), `broken` by a
+        quote left open, or `` (a mismatched or missing bracket: only `ast` can explain)."""
         self._call = None
         thought = " ".join(self._thoughts) or None
         self._thoughts.clear()
         if call.name == JOIN:
             self._joined = self._done = True
-        elif call.idx is not None:
-            source = "_" + _quote_bare_refs(self._buf[call.start : end], call.bare_refs)
-            task = self._task(call.idx, call.name, source, thought)
+        elif call.digits is not None:
+            text = self._text(call.start, end)
+            offsets = [at - call.start for at in call.bare_refs if at < end]
+            source = "_" + _quote_bare_refs(text, offsets) + ("\n)" if how == "unclosed" else "")
+            task = self._task(call.digits, call.name, source, _raw_arguments(text, how), thought)
             self._tasks.append(task)
             self._ids.add(task["idx"])
             self._last = max(self._last, task["idx"])
         self._consume(end)
 
-    def _task(self, idx: int, tool: str, source: str, thought: str | None) -> Task:
+    def _task(
+        self, digits: str, tool: str, source: str, raw: str | None, thought: str | None
+    ) -> Task:
         """Parse and check one call; every problem found goes into `error`."""
         problems: list[str] = []
         params = self._tools.get(tool)
@@ -207,55 +369,112 @@ class PlanParser:
         try:
             positional, keywords = _parse_call(source)
         except _PARSE_ERRORS as exc:
-            problems.append(f"unparsable arguments: {_reason(exc)}")
+            text = _unquoted_text(raw) if params is not None and len(params) == 1 else None
+            if text is None:
+                problems.append(f"unparsable arguments: {_reason(exc)}")
+            else:
+                args = {params[0]: text}
         else:
             args = _bind(tool, params, positional, keywords, problems)
-        if idx in self._ids:
-            problems.append(f"duplicate id {idx}")
-        elif idx <= self._last:
-            problems.append(f"non-increasing id {idx} (must be greater than {self._last})")
-        dependencies = self._dependencies(idx, args, problems)
+        number = _number(digits)
+        if self._offset is None:
+            base = max(self._known, default=0)
+            self._offset = base + 1 - number if number is not None and number <= base else 0
+        if number is None:
+            idx = self._last + 1
+            problems.append(f"task id too long: {_digits(digits)}")
+        else:
+            idx = number + self._offset
+            if idx in self._ids:
+                problems.append(f"duplicate id {idx}")
+            elif idx <= self._last:
+                problems.append(f"non-increasing id {idx} (must be greater than {self._last})")
+        args, dependencies = self._references(idx, args, problems)
+        if number is not None:
+            self._plan_ids.add(number)
         error = "; ".join(dict.fromkeys(problems)) or None
         return make_task(idx, tool, args, dependencies, thought, error)
 
-    def _dependencies(self, idx: int, args: dict[str, Any], problems: list[str]) -> list[int]:
-        """Ids of the existing tasks `args` reference; bad references are added to `problems`.
+    def _references(
+        self, idx: int, args: dict[str, Any], problems: list[str]
+    ) -> tuple[dict[str, Any], list[int]]:
+        """`args` with references renumbered, and the ids of the existing tasks they reference.
 
         Whole values and `${N}` are always references; a bare `$N` inside a longer string is one
         only if task N exists, so `"costs $100"` stays text. Every returned id exists, so a
-        scheduler never waits on a task that will not come.
+        scheduler never waits on a task that will not come. Bad references go to `problems`.
         """
         found: set[int] = set()
+        offset = self._offset or 0
 
-        def check(ref: int) -> None:
-            if ref == idx:
-                problems.append(f"self reference: ${ref}")
-            elif ref in self._ids:
-                found.add(ref)
-            elif ref > idx:
-                problems.append(f"forward reference: ${ref} (only earlier tasks can be used)")
+        def exists(ref: int) -> bool:
+            return ref in self._plan_ids or ref in self._known
+
+        def target(ref: int) -> int:
+            """The id `$ref` means (renumbered unless it is an earlier round's task)."""
+            return ref if ref in self._known and ref not in self._plan_ids else ref + offset
+
+        def check(ref: int) -> int:
+            new = target(ref)
+            if new == idx:
+                problems.append(f"self reference: ${new}")
+            elif exists(ref):
+                found.add(new)
+            elif new > idx:
+                problems.append(f"forward reference: ${new} (only earlier tasks can be used)")
             else:
-                problems.append(f"missing reference: ${ref} (there is no task {ref})")
+                problems.append(f"missing reference: ${new} (there is no task {new})")
+            return new
 
-        def walk(value: Any) -> None:
+        def reference(match: re.Match[str], whole: bool) -> str:
+            braced, bare = match[1], match[2]
+            ref = _number(braced or bare)
+            if ref is None:
+                problems.append(f"reference too long: ${_digits(braced or bare)}")
+                return match[0]
+            if not (whole or braced or (exists(ref) and target(ref) != idx)):
+                return match[0]  # text, such as a price
+            new = check(ref)
+            return match[0] if new == ref else f"${{{new}}}" if braced else f"${new}"
+
+        def visit(value: Any) -> Any:
             if isinstance(value, str):
-                whole = is_whole_reference(value)
-                if whole is not None:
-                    check(whole)
-                    return
-                for match in REFERENCE.finditer(value):
-                    ref = int(match[1] or match[2])
-                    if match[1] or (ref in self._ids and ref != idx):
-                        check(ref)
-            elif isinstance(value, list):
-                for item in value:
-                    walk(item)
-            elif isinstance(value, dict):
-                for item in value.values():
-                    walk(item)
+                if WHOLE_REFERENCE.fullmatch(value):
+                    ref = REFERENCE.search(value)
+                    assert ref is not None
+                    return value[: ref.start()] + reference(ref, True) + value[ref.end() :]
+                return REFERENCE.sub(lambda match: reference(match, False), value)
+            if isinstance(value, list):
+                return [visit(item) for item in value]
+            if isinstance(value, dict):
+                return {key: visit(item) for key, item in value.items()}
+            return value
 
-        walk(list(args.values()))
-        return sorted(found)
+        args = {name: visit(value) for name, value in args.items()}
+        return args, sorted(found)
+
+
+def _raw_arguments(text: str, how: str) -> str | None:
+    """The argument list as written, without its parentheses, if the call was closed (`text`
+    starts at its `(`); a call broken by a quote counts when its text ends with `)`: `(it's)`."""
+    if how == "closed":
+        return text[1:-1]
+    if how == "unclosed":
+        return text[1:]
+    if how == "broken":
+        text = text.rstrip()
+        return text[1:-1] if text.endswith(")") else None
+    return None
+
+
+def _unquoted_text(raw: str | None) -> str | None:
+    """`raw`, stripped, if it reads as one unquoted text argument rather than broken literals."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    if not text or text[0] in "\"'([{" or _KEYWORD_LIKE.search(text):
+        return None
+    return text
 
 
 def _quote_bare_refs(source: str, offsets: list[int]) -> str:
@@ -307,7 +526,17 @@ def _json_like(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_json_like(item) for item in value]
     if isinstance(value, dict):
-        return {key: _json_like(item) for key, item in value.items()}
+        return {_printable(key): _json_like(item) for key, item in value.items()}
+    return _printable(value)
+
+
+def _printable(value: Any) -> Any:
+    """`value`, unless it is an integer too long to print (JSON, logs and prompts need digits)."""
+    if isinstance(value, int) and value.bit_length() > _MAX_DIGITS * 3:
+        try:
+            str(value)
+        except ValueError:
+            raise ValueError(f"integer too large (more than {_MAX_DIGITS} digits)") from None
     return value
 
 
