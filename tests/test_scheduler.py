@@ -12,15 +12,20 @@ import asyncio
 import contextlib
 import io
 import json
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
-from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 from langchain_core.tools import tool
 
 from llmcompiler_graph.bench import scheduler_overhead
@@ -45,6 +50,8 @@ class Trace:
     finally_ran: set[str] = field(default_factory=set)
     running: int = 0
     peak: int = 0
+    release: threading.Event = field(default_factory=threading.Event)
+    """Set to end the tools that ignore cancellation (`stubborn`, `shielded`) early."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def enter(self, key: str, value: Any = None) -> None:
@@ -106,7 +113,40 @@ def make_tools(trace: Trace) -> Toolbox:
             trace.leave(key)
         return key
 
-    return Toolbox([wait, consume, fail, raise_timeout, block])
+    @tool
+    async def stubborn(key: str, seconds: float = 0.0) -> str:
+        """Sleep `seconds` (or until `trace.release`), swallowing every cancellation."""
+        trace.enter(key)
+        deadline = time.monotonic() + seconds
+        while not trace.release.is_set() and time.monotonic() < deadline:
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                trace.cancelled.add(key)
+        trace.leave(key)
+        return key
+
+    @tool
+    async def shielded(key: str, seconds: float = 0.0) -> str:
+        """Do `seconds` of work under `asyncio.shield`, and wait for it even when cancelled."""
+        trace.enter(key)
+
+        async def work() -> str:
+            deadline = time.monotonic() + seconds
+            while not trace.release.is_set() and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            return key
+
+        job = asyncio.ensure_future(work())
+        while not job.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(job)
+            if not job.done():
+                trace.cancelled.add(key)
+        trace.leave(key)
+        return job.result()
+
+    return Toolbox([wait, consume, fail, raise_timeout, block, stubborn, shielded])
 
 
 def task(
@@ -140,8 +180,10 @@ async def arun(unit: TaskFetchingUnit, tasks: Any, **kwargs: Any) -> dict[int, O
 
 
 @pytest.fixture
-def trace() -> Trace:
-    return Trace()
+def trace() -> Iterator[Trace]:
+    trace = Trace()
+    yield trace
+    trace.release.set()  # no tool ignoring cancellation outlives its test
 
 
 @pytest.fixture
@@ -470,6 +512,139 @@ def test_sync_tools_are_not_capped_by_the_default_thread_pool() -> None:
     assert statuses(observations) == {i: "ok" for i in range(1, n + 1)}
 
 
+# --- tools that ignore cancellation, stuck sync tools (no timeout may depend on the tool) ------
+
+
+@pytest.mark.parametrize("tool_name", ["stubborn", "shielded"])
+async def test_task_timeout_holds_against_a_tool_that_ignores_cancellation(
+    trace: Trace, tool_name: str
+) -> None:
+    """At the timeout the task is an error observation and the run moves on, whatever the tool
+    does with its cancellation (it used to run on for as long as the tool liked)."""
+    unit = TaskFetchingUnit(make_tools(trace), task_timeout=0.2)
+    tasks = [
+        task(1, tool_name, key="stuck", seconds=3),
+        task(2, "wait", key="fast", seconds=0.01),
+        task(3, "consume", [1], key="c", value="$1"),
+    ]
+    start = time.perf_counter()
+    observations = await arun(unit, tasks)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 0.6, elapsed
+    assert statuses(observations) == {1: "error", 2: "ok", 3: "skipped"}
+    assert observations[1]["error"] == f"TimeoutError: {tool_name} did not finish within 0.2 s"
+    await asyncio.sleep(0.05)
+    assert "stuck" in trace.cancelled  # it was asked to stop, and said no
+    trace.release.set()
+    await asyncio.sleep(0.05)  # the late result is dropped: no observation changes, no error
+    assert observations[1]["status"] == "error"
+    assert "stuck" in trace.ends
+
+
+def _run_script(body: str, timeout: float = 20) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Run `body` in a fresh interpreter; how long it took to exit, and how it went."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(body)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+    return time.perf_counter() - start, done
+
+
+STUCK_SYNC_TOOL = """
+    import asyncio, time
+    from llmcompiler_graph.core.fetching import TaskFetchingUnit
+    from llmcompiler_graph.core.plan import make_task
+    from llmcompiler_graph.core.toolbox import Toolbox
+
+    def stuck(seconds: float) -> str:
+        '''Block the calling thread.'''
+        time.sleep(seconds)
+        return "done"
+
+    unit = TaskFetchingUnit(Toolbox([stuck]), task_timeout=0.2)
+    plan = [make_task(1, "stuck", {"seconds": 30})]
+
+    async def nested():
+        return unit.run(plan)  # a sync run where a loop is running (Jupyter)
+"""
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "asyncio.run(unit.arun(plan))",
+        "asyncio.run(unit.arun(plan, prefer_sync_tools=True))",
+        "unit.run(plan)",
+        "asyncio.run(nested())",
+    ],
+)
+def test_process_exits_after_a_sync_tool_timed_out(call: str) -> None:
+    """A sync tool stuck for 30 s must not keep the process alive once its task timed out.
+
+    `asyncio.run` waits for the loop's default executor at shutdown, and the interpreter joins
+    `ThreadPoolExecutor` threads at exit: neither may run a tool call.
+    """
+    script = (
+        STUCK_SYNC_TOOL
+        + f"""
+    observations = {call}
+    print(observations[1]["error"])
+    """
+    )
+    elapsed, done = _run_script(script)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "TimeoutError: stuck did not finish within 0.2 s"
+    assert elapsed < 6, elapsed  # about 1.5 s: interpreter start and imports, then 0.2 s
+
+
+@pytest.mark.parametrize("prefer_sync_tools", [True, False])
+async def test_stuck_sync_tools_do_not_exhaust_the_threads_of_healthy_ones(
+    trace: Trace, prefer_sync_tools: bool
+) -> None:
+    """300 timed-out blocking calls used to hold every thread of the tool pool (256), so that a
+    healthy sync tool queued behind them timed out too."""
+    stuck_unit = TaskFetchingUnit(make_tools(trace), task_timeout=0.05)
+    stuck = [task(i, "block", key=f"stuck{i}", seconds=3) for i in range(1, 301)]
+    observations = await arun(stuck_unit, stuck, prefer_sync_tools=prefer_sync_tools)
+    assert {obs["status"] for obs in observations.values()} == {"error"}
+
+    healthy_unit = TaskFetchingUnit(make_tools(trace), task_timeout=2)
+    start = time.perf_counter()
+    observations = await arun(
+        healthy_unit,
+        [task(1, "block", key="healthy", seconds=0.01)],
+        prefer_sync_tools=prefer_sync_tools,
+    )
+    assert observations[1]["status"] == "ok", observations[1]
+    assert time.perf_counter() - start < 0.5
+
+
+async def test_sync_tools_run_at_full_width_in_async_runs(trace: Trace) -> None:
+    """12 sync tools of 0.5 s in an async run take 0.5 s: not capped by the loop's default
+    executor (6 threads on a 2-core machine), only by `max_concurrency`."""
+    unit = TaskFetchingUnit(make_tools(trace))
+    tasks = [task(i, "block", key=f"t{i}", seconds=0.5) for i in range(1, 13)]
+    start = time.perf_counter()
+    observations = await arun(unit, tasks)
+    elapsed = time.perf_counter() - start
+    assert statuses(observations) == {i: "ok" for i in range(1, 13)}
+    assert elapsed < 0.9, elapsed
+    assert trace.peak == 12
+
+    capped = TaskFetchingUnit(make_tools(trace), max_concurrency=4)
+    trace.peak = 0
+    observations = await arun(
+        capped, [task(i, "block", key=f"c{i}", seconds=0.1) for i in range(8)]
+    )
+    assert trace.peak == 4
+
+
 # --- cancellation --------------------------------------------------------------------------------
 
 
@@ -516,6 +691,101 @@ async def test_cancelling_a_streaming_run_stops_the_stream_too(trace: Trace) -> 
     assert trace.cancelled == {"a"}
     await asyncio.wait_for(closed.wait(), 1)
     assert "never" not in trace.starts
+
+
+async def test_cancelling_arun_returns_promptly_when_a_tool_ignores_cancellation(
+    trace: Trace,
+) -> None:
+    unit = TaskFetchingUnit(make_tools(trace))
+    run = asyncio.create_task(unit.arun([task(1, "stubborn", key="s", seconds=3)]))
+    while "s" not in trace.starts:
+        await asyncio.sleep(0.005)
+    start = time.perf_counter()
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(run, 2)
+    assert time.perf_counter() - start < 0.5
+    trace.release.set()
+
+
+@pytest.mark.parametrize("tool_name", ["block", "wait"])
+async def test_cancelling_arun_returns_promptly_while_a_tool_blocks(
+    trace: Trace, tool_name: str
+) -> None:
+    unit = TaskFetchingUnit(make_tools(trace))
+    run = asyncio.create_task(unit.arun([task(1, tool_name, key="b", seconds=5)]))
+    while "b" not in trace.starts:
+        await asyncio.sleep(0.005)
+    start = time.perf_counter()
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(run, 2)
+    assert time.perf_counter() - start < 0.5
+
+
+async def test_no_tool_starts_after_a_cancel(trace: Trace) -> None:
+    """Neither the dependents of a task that finishes after the cancel (its tool ignored it) nor
+    the tasks waiting for a `max_concurrency` slot may start once `arun` is cancelled."""
+    unit = TaskFetchingUnit(make_tools(trace), max_concurrency=1)
+    events: list[dict[str, Any]] = []
+    tasks = [
+        task(1, "stubborn", key="first", seconds=0.1),  # finishes 0.1 s after the cancel
+        task(2, "wait", [1], key="child"),
+        task(3, "wait", key="queued", seconds=0.01),
+        task(4, "block", key="queued_sync", seconds=0.01),
+    ]
+    run = asyncio.create_task(unit.arun(tasks, events=EventSink(events.append, graph="", round=1)))
+    while "first" not in trace.starts:
+        await asyncio.sleep(0.001)
+    cancelled_at = time.time()
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(run, 1)
+    await asyncio.sleep(0.3)  # anything that would start late has started by now
+    assert set(trace.starts) == {"first"}
+    assert [e["idx"] for e in events if e["event"] == "task_started"] == [1]
+    assert all(e["time"] < cancelled_at for e in events if e["event"] == "task_started")
+
+
+def test_interrupting_a_sync_run_inside_a_running_loop_stops_it() -> None:
+    """Ctrl-C while `run()` waits for its helper thread (a loop runs in the caller's thread, as in
+    Jupyter): `run()` raises at once and no tool starts afterwards (it used to run the plan to
+    the end in the background)."""
+    script = """
+    import asyncio, json, os, signal, threading, time
+    from llmcompiler_graph.core.fetching import TaskFetchingUnit
+    from llmcompiler_graph.core.plan import make_task
+    from llmcompiler_graph.core.toolbox import Toolbox
+
+    t0 = time.monotonic()
+    starts = []
+
+    def block(key: str) -> str:
+        '''Block for 0.4 s.'''
+        starts.append(time.monotonic() - t0)
+        time.sleep(0.4)
+        return key
+
+    unit = TaskFetchingUnit(Toolbox([block]), max_concurrency=1)
+    plan = [make_task(i, "block", {"key": str(i)}) for i in range(1, 6)]
+
+    async def cell():
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+        interrupted = None
+        try:
+            unit.run(plan)
+        except KeyboardInterrupt:
+            interrupted = time.monotonic() - t0
+        time.sleep(1.2)  # the kernel lives on after the interrupt
+        print(json.dumps({"interrupted": interrupted, "starts": starts}))
+
+    asyncio.new_event_loop().run_until_complete(cell())  # no SIGINT handler, like Jupyter
+    """
+    _, done = _run_script(script)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["interrupted"] is not None and result["interrupted"] < 0.5, result
+    assert len(result["starts"]) == 1, result
 
 
 # --- sync API ------------------------------------------------------------------------------------
@@ -791,3 +1061,34 @@ def test_benchmark_plans_have_the_intended_shapes() -> None:
     text = scheduler_overhead.plan_text(mixed)
     parsed = parse_plan(text, scheduler_overhead.SIGNATURES)
     assert [t | {"thought": None} for t in parsed] == mixed
+
+
+async def test_a_sync_tool_raising_stop_iteration_is_an_error_observation() -> None:
+    """StopIteration cannot be set on an asyncio future: it would never complete (a hang)."""
+
+    def exhausted(key: str) -> str:
+        """Call next() on an empty iterator."""
+        return next(iter([]))
+
+    unit = TaskFetchingUnit(Toolbox([exhausted]))
+    observations = await arun(unit, [task(1, "exhausted", key="k")])
+    assert observations[1]["status"] == "error"
+    assert "StopIteration" in observations[1]["error"]
+
+
+class AsyncToolStarts(AsyncCallbackHandler):
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    async def on_tool_start(
+        self, serialized: dict[str, Any], input_str: str, **kwargs: Any
+    ) -> None:
+        self.started.append(serialized["name"])
+
+
+async def test_async_callback_handlers_see_sync_tools_in_async_runs(unit: TaskFetchingUnit) -> None:
+    handler = AsyncToolStarts()
+    tasks = [task(1, "block", key="a"), task(2, "wait", key="b")]
+    observations = await arun(unit, tasks, config={"callbacks": [handler]})
+    assert statuses(observations) == {1: "ok", 2: "ok"}
+    assert sorted(handler.started) == ["block", "wait"]

@@ -7,6 +7,11 @@ concurrently. A failing task becomes an error observation and its dependents are
 running; an invalid task (the parser said why) is an error observation too. The run ends once the
 stream is closed and every task has an observation.
 
+A tool can never hold a run up: each call runs as its own asyncio task (a sync tool on a daemon
+thread of its own), and the run stops waiting for it at its timeout or when the run is cancelled,
+whether or not the tool acknowledges its cancellation (its late outcome is logged and dropped).
+Once a run is cancelled (or interrupted), no tool call starts.
+
 >>> import asyncio
 >>> from langchain_core.tools import tool
 >>> @tool
@@ -28,24 +33,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
-import functools
+import email.utils
+import logging
+import random
+import threading
 import time
-from collections import ChainMap, defaultdict
+from collections import ChainMap, defaultdict, deque
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
 
-from llmcompiler_graph.core._sync import run_sync
+from llmcompiler_graph.core._sync import in_thread, run_sync
 from llmcompiler_graph.core.events import EventSink
 from llmcompiler_graph.core.plan import Observation, ObservationStatus, Task, resolve_args
-from llmcompiler_graph.core.toolbox import has_sync_implementation
+from llmcompiler_graph.core.toolbox import ToolPolicy, has_native_coroutine, has_sync_implementation
+
+logger = logging.getLogger(__name__)
 
 Tasks = AsyncIterable[Task] | Iterable[Task]
+
+BACKOFF = 0.5
+"""Seconds before the first retry of a transient error, unless the tool's policy says otherwise."""
+MAX_BACKOFF = 8.0
+"""The longest wait between two attempts (also for a server's `Retry-After`), by default."""
 
 
 class TaskFetchingUnit:
@@ -53,10 +66,13 @@ class TaskFetchingUnit:
 
     Args:
         tools: tool name -> LangChain tool (see `Toolbox` to build it from plain functions).
-        max_concurrency: at most this many tool calls at once (None or 0: unbounded).
+        max_concurrency: at most this many tool calls at once per run (None or 0: unbounded).
         task_timeout: seconds a single tool call may take before it becomes an error observation
-            (None or 0: no limit). A sync tool that times out keeps its worker thread until it
-            returns on its own.
+            (None or 0: no limit). The run moves on at once; a sync tool's thread finishes (or
+            not) in the background.
+        policies: tool name -> `ToolPolicy` (timeout, retries of transient errors, a per-tool
+            concurrency limit). A tool may declare one in its metadata,
+            `metadata={"llmcompiler": {"retries": 2}}`; fields set here win over it.
     """
 
     def __init__(
@@ -65,12 +81,26 @@ class TaskFetchingUnit:
         *,
         max_concurrency: int | None = None,
         task_timeout: float | None = None,
+        policies: Mapping[str, ToolPolicy] | None = None,
     ) -> None:
         if (max_concurrency or 0) < 0 or (task_timeout or 0) < 0:
             raise ValueError("max_concurrency and task_timeout must not be negative.")
+        policies = policies or {}
+        if unknown := sorted(set(policies) - set(tools)):
+            raise ValueError(f"Policies for tools that do not exist: {unknown}.")
         self.tools = tools
         self.max_concurrency = max_concurrency or None
         self.task_timeout = task_timeout or None
+        self.policies: dict[str, ToolPolicy] = {
+            name: policies.get(name, ToolPolicy()).over(ToolPolicy.declared_by(tool))
+            for name, tool in tools.items()
+        }
+        """Each tool's policy: the `policies` argument over its metadata (None: the default)."""
+        self._limits = {
+            name: _Slots(policy.max_concurrency)
+            for name, policy in self.policies.items()
+            if policy.max_concurrency
+        }
 
     async def arun(
         self,
@@ -84,9 +114,10 @@ class TaskFetchingUnit:
         """Execute `tasks` as they arrive; return the new observations by task id.
 
         `observations` are results of earlier rounds of the same turn that tasks may reference.
-        `prefer_sync_tools` calls tools' sync implementation in a worker thread when they have
-        one (what sync graph runs want: no async client is shared across event loops).
-        Cancelling this coroutine cancels every tool call in flight.
+        A tool with a sync implementation and no coroutine of its own is called on a thread of
+        its own; `prefer_sync_tools` does that for every tool with a sync implementation (what
+        sync graph runs want: no async client is shared across event loops).
+        Cancelling this coroutine cancels every tool call in flight, without waiting for them.
         """
         run = _Run(
             self,
@@ -103,13 +134,167 @@ class TaskFetchingUnit:
         return run_sync(self.arun(tasks, **kwargs))
 
 
-_TOOL_THREADS = 256
-"""Threads for sync tools, shared by all runs: enough that `max_concurrency` is the only limit."""
+def is_transient(exc: BaseException) -> bool:
+    """Whether a tool's error is worth another attempt (when its policy allows retries).
+
+    The rule, first match wins:
+    1. an HTTP status (`status_code` or `status` on the error or on its `response`, the httpx,
+       requests, aiohttp and openai style): transient when 429 or 5xx, permanent otherwise;
+    2. the name of the error's class or of a base contains RateLimit, Timeout, TimedOut,
+       Connection, ConnectError, ServiceUnavailable or TooManyRequests (client libraries'
+       errors that are not OSErrors, e.g. openai's `APITimeoutError`, httpx's `ConnectError`);
+    3. an `OSError` (which `TimeoutError` and `ConnectionError` are), except the file-system
+       ones that another attempt cannot fix: FileNotFoundError, FileExistsError,
+       IsADirectoryError, NotADirectoryError and PermissionError.
+    A scheduler timeout of one attempt is a TimeoutError: transient.
+    """
+    if isinstance(exc, GraphBubbleUp):
+        return False
+    status = _status_of(exc)
+    if status is not None:
+        return status == 429 or status >= 500
+    names = [cls.__name__ for cls in type(exc).__mro__]
+    if any(word in name for name in names for word in _TRANSIENT_WORDS):
+        return True
+    return isinstance(exc, OSError) and not isinstance(exc, _PERMANENT_OS_ERRORS)
 
 
-@functools.cache
-def _tool_threads() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=_TOOL_THREADS, thread_name_prefix="llmcompiler-tool")
+_TRANSIENT_WORDS = (
+    "RateLimit",
+    "Timeout",
+    "TimedOut",
+    "Connection",
+    "ConnectError",
+    "ServiceUnavailable",
+    "TooManyRequests",
+)
+_PERMANENT_OS_ERRORS = (
+    FileNotFoundError,
+    FileExistsError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+)
+
+
+def _status_of(exc: BaseException) -> int | None:
+    for holder in (exc, getattr(exc, "response", None)):
+        for attr in ("status_code", "status"):
+            value = getattr(holder, attr, None)
+            if isinstance(value, int) and not isinstance(value, bool) and 100 <= value < 600:
+                return value
+    return None
+
+
+def _retry_delay(exc: BaseException, attempt: int, policy: ToolPolicy) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1 for the first): the server's
+    `retry_after` / `Retry-After` if it gave one, else exponential backoff with jitter (between
+    half and all of `backoff * 2 ** (attempt - 1)`); at most `max_backoff` either way."""
+    base = BACKOFF if policy.backoff is None else policy.backoff
+    cap = MAX_BACKOFF if policy.max_backoff is None else policy.max_backoff
+    hinted = _retry_after(exc)
+    if hinted is not None:
+        return min(hinted, cap)
+    full = min(cap, base * 2 ** (attempt - 1))
+    return random.uniform(full / 2, full)
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """The seconds a server asked to wait: `exc.retry_after`, or a `Retry-After` header (seconds
+    or an HTTP date) of `exc.response`."""
+    value = getattr(exc, "retry_after", None)
+    if value is None:
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+        with contextlib.suppress(Exception):
+            value = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(str(value))
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class _TimedOut(TimeoutError):
+    """An attempt outlived its timeout (the scheduler's, not a TimeoutError of the tool's)."""
+
+    def __init__(self, limit: float) -> None:
+        super().__init__(f"did not finish within {limit:g} s")
+        self.limit = limit
+
+
+class _Slots:
+    """A FIFO counting semaphore for coroutines of any event loop. A unit's per-tool limit holds
+    across all its runs, and sync runs each have their own loop."""
+
+    def __init__(self, size: int) -> None:
+        self._lock = threading.Lock()
+        self._free = size
+        self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()
+
+    async def __aenter__(self) -> None:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._free and not self._waiters:
+                self._free -= 1
+                return
+            waiter = loop.create_future()
+            self._waiters.append((loop, waiter))
+        try:
+            await waiter
+        except BaseException:
+            with self._lock, contextlib.suppress(ValueError):
+                self._waiters.remove((loop, waiter))
+            # Handed a slot already (its result is set): pass it on. Were the slot's hand-over
+            # still under way, `_hand_over` finds the waiter cancelled and passes it on itself.
+            if waiter.done() and not waiter.cancelled():
+                self._release()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        with self._lock:
+            while self._waiters:
+                loop, waiter = self._waiters.popleft()
+                try:
+                    loop.call_soon_threadsafe(self._hand_over, waiter)
+                    return
+                except RuntimeError:  # that waiter's loop is closed: the next one
+                    continue
+            self._free += 1
+
+    def _hand_over(self, waiter: asyncio.Future[None]) -> None:
+        if waiter.done():  # cancelled meanwhile
+            self._release()
+        else:
+            waiter.set_result(None)
+
+
+_ABANDONED: set[asyncio.Task[Any]] = set()
+"""Tool calls cancelled and no longer waited for, kept referenced until they end."""
+
+
+def _abandon(call: asyncio.Task[Any]) -> None:
+    call.cancel()
+    _ABANDONED.add(call)
+    call.add_done_callback(_forget)
+
+
+def _forget(call: asyncio.Task[Any]) -> None:
+    _ABANDONED.discard(call)
+    if call.cancelled():
+        return
+    if (exc := call.exception()) is not None:
+        logger.warning("%s ignored its cancellation, then raised %r", call.get_name(), exc)
+    else:
+        logger.warning("%s ignored its cancellation; its late result is dropped", call.get_name())
 
 
 async def _as_async(tasks: Tasks) -> AsyncIterable[Task]:
@@ -122,10 +307,8 @@ async def _as_async(tasks: Tasks) -> AsyncIterable[Task]:
         for task in tasks:
             yield task
     else:
-        iterator, loop = iter(tasks), asyncio.get_running_loop()
-        while (
-            task := await loop.run_in_executor(_tool_threads(), next, iterator, None)
-        ) is not None:
+        iterator = iter(tasks)
+        while (task := await in_thread(next, iterator, None)) is not None:
             yield task
 
 
@@ -154,11 +337,15 @@ class _Run:
         self.settled = asyncio.Event()
         self.failure: BaseException | None = None
         self.consumer: asyncio.Task[Any] | None = None
+        self.cancel_requests = 0
+        self.stopped = False
         limit = unit.max_concurrency
         self.slots = asyncio.Semaphore(limit) if limit else None
 
     async def execute(self, tasks: Tasks) -> dict[int, Observation]:
         self.consumer = asyncio.current_task()
+        if self.consumer is not None:
+            self.cancel_requests = self.consumer.cancelling()
         try:
             async for task in _as_async(tasks):
                 self.admit(task)
@@ -171,6 +358,7 @@ class _Run:
                 raise
             self.consumer.uncancel()
         finally:
+            self.stopped = True  # whatever finishes from here on dispatches nothing
             jobs = list(self.in_flight)
             self.in_flight.clear()  # from here on a cancelled job is ours, not a lost task
             for job in jobs:
@@ -214,7 +402,16 @@ class _Run:
         else:
             self.dispatch(task)
 
+    def stopping(self) -> bool:
+        """Whether the run is ending early (cancelled, or a tool's interrupt): no tool may start.
+        A cancel of the consumer counts from the moment it is requested, before it is delivered."""
+        return self.stopped or (
+            self.consumer is not None and self.consumer.cancelling() > self.cancel_requests
+        )
+
     def dispatch(self, task: Task) -> None:
+        if self.stopping():
+            return
         job = asyncio.create_task(
             self.call(task, time.time()), name=f"llmcompiler-task-{task['idx']}"
         )
@@ -231,6 +428,7 @@ class _Run:
                 self.finish(task, _error(task, "CancelledError: the tool call was cancelled"))
         elif job.exception() is not None and self.failure is None:
             self.failure = job.exception()
+            self.stopped = True
             if self.consumer is not None:
                 self.consumer.cancel()
             return
@@ -238,22 +436,53 @@ class _Run:
             self.settled.set()
 
     async def call(self, task: Task, dispatched_at: float) -> None:
-        async with self.slots or contextlib.nullcontext():
-            started_at = time.time()
-            deadline = asyncio.timeout(self.unit.task_timeout)
-            try:
-                args = resolve_args(task, self.known)
-                self.events.task_started(task, args, dispatched_at, started_at)
-                async with deadline:
-                    value = await self.invoke(self.unit.tools[task["tool"]], args)
-                status, error = "ok", None
-            except GraphBubbleUp:
-                raise
-            except Exception as exc:
-                value, status, error = None, "error", f"{type(exc).__name__}: {exc}"
-                if isinstance(exc, TimeoutError) and deadline.expired():
-                    limit = self.unit.task_timeout
-                    error = f"TimeoutError: {task['tool']} did not finish within {limit:g} s"
+        """Run one task: attempts of its tool call, each within the tool's slot then the run's,
+        until one succeeds, fails for good or runs out of retries; then record the observation.
+        Started once, finished once, however many attempts."""
+        name = task["tool"]
+        tool, policy = self.unit.tools[name], self.unit.policies.get(name) or ToolPolicy()
+        timeout = self.unit.task_timeout if policy.timeout is None else policy.timeout or None
+        limit = self.unit._limits.get(name) or contextlib.nullcontext()
+        started_at: float | None = None
+        attempts = 0
+        try:
+            while True:
+                async with limit, self.slots or contextlib.nullcontext():
+                    if self.stopping():
+                        return
+                    if started_at is None:
+                        started_at = time.time()
+                        args = resolve_args(task, self.known)
+                        self.events.task_started(task, args, dispatched_at, started_at)
+                    attempts += 1
+                    try:
+                        value = await self.attempt(tool, args, timeout, task)
+                        break
+                    except Exception as exc:
+                        if attempts > (policy.retries or 0) or not is_transient(exc):
+                            raise
+                        delay = _retry_delay(exc, attempts, policy)
+                        logger.info(
+                            "task %s: %s failed (%s: %s); attempt %d in %.2f s",
+                            task["idx"],
+                            name,
+                            type(exc).__name__,
+                            exc,
+                            attempts + 1,
+                            delay,
+                        )
+                await asyncio.sleep(delay)  # holding no slot
+            status, error = "ok", None
+            if attempts > 1:
+                logger.info("task %s: %s succeeded at attempt %d", task["idx"], name, attempts)
+        except GraphBubbleUp:
+            raise
+        except Exception as exc:
+            value, status, error = None, "error", f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, _TimedOut):
+                error = f"TimeoutError: {name} {exc}"
+            if attempts > 1:
+                error += f" (after {attempts} attempts)"
         self.finish(
             task,
             Observation(
@@ -267,10 +496,32 @@ class _Run:
             ),
         )
 
+    async def attempt(
+        self, tool: BaseTool, args: dict[str, Any], timeout: float | None, task: Task
+    ) -> Any:
+        """One tool call, as an asyncio task of its own that is waited for until `timeout` and
+        no longer: at the timeout or when this coroutine is cancelled, the call is cancelled and
+        abandoned, not waited for (a tool may swallow its cancellation)."""
+        call = asyncio.create_task(
+            self.invoke(tool, args), name=f"llmcompiler-tool-{task['idx']}-{tool.name}"
+        )
+        try:
+            done, _ = await asyncio.wait([call], timeout=timeout)
+        except asyncio.CancelledError:
+            _abandon(call)
+            raise
+        if not done:
+            _abandon(call)
+            raise _TimedOut(timeout or 0)
+        return call.result()
+
     async def invoke(self, tool: BaseTool, args: dict[str, Any]) -> Any:
-        if self.prefer_sync and has_sync_implementation(tool):
-            call = functools.partial(contextvars.copy_context().run, tool.invoke, args, self.config)
-            return await asyncio.get_running_loop().run_in_executor(_tool_threads(), call)
+        """The tool's coroutine, or its sync implementation on a daemon thread of its own (never
+        LangChain's default: a thread of the loop's default executor)."""
+        if self.stopping():  # cancelled between the decision to call and this first step
+            raise asyncio.CancelledError
+        if has_sync_implementation(tool) and (self.prefer_sync or not has_native_coroutine(tool)):
+            return await in_thread(tool.invoke, args, self.config)
         return await tool.ainvoke(args, self.config)
 
     def finish(self, task: Task, observation: Observation) -> None:

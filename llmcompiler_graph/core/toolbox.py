@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import BaseTool, StructuredTool, Tool
 from langchain_core.tools import tool as as_tool
 
 from llmcompiler_graph.core.plan import JOIN
@@ -67,9 +69,83 @@ class Toolbox(Mapping[str, BaseTool]):
         return "\n".join(entries)
 
 
+POLICY_KEY = "llmcompiler"
+"""The key of a tool's `metadata` under which it declares its `ToolPolicy` (a dict or one)."""
+
+
+@dataclass(frozen=True)
+class ToolPolicy:
+    """How the task fetching unit calls one tool. A field left None is unset: it falls back to
+    the tool's declaration, then to the unit's default.
+
+    Declare it on the tool, `metadata={"llmcompiler": {"timeout": 5, "retries": 2}}`, or pass it
+    to the unit, `TaskFetchingUnit(tools, policies={"search": ToolPolicy(max_concurrency=2)})`;
+    the unit's argument wins field by field.
+
+    Args:
+        timeout: seconds one attempt may take (0: no limit). Default: the unit's `task_timeout`.
+        retries: attempts after the first when it fails with a transient error (a timeout, a
+            connection error, HTTP 429 or 5xx: see `fetching.is_transient`). Default: 0.
+        max_concurrency: calls of this tool at once, across every run of the unit, on top of
+            the unit's own limit (a rate-limited API). Default: unlimited.
+        backoff: seconds before the first retry; each retry waits twice as long as the previous
+            one, less a random part of up to half (jitter). Default: 0.5.
+        max_backoff: the longest wait between attempts, also for a server's `Retry-After`.
+            Default: 8.
+    """
+
+    timeout: float | None = None
+    retries: int | None = None
+    max_concurrency: int | None = None
+    backoff: float | None = None
+    max_backoff: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("timeout", "retries", "backoff", "max_backoff"):
+            if (getattr(self, name) or 0) < 0:
+                raise ValueError(f"ToolPolicy.{name} must not be negative.")
+        if self.max_concurrency is not None and self.max_concurrency < 1:
+            raise ValueError("ToolPolicy.max_concurrency must be at least 1 (None: no limit).")
+
+    def over(self, fallback: ToolPolicy) -> ToolPolicy:
+        """This policy, with its unset fields taken from `fallback`."""
+        return ToolPolicy(
+            **{
+                f.name: getattr(fallback, f.name)
+                if getattr(self, f.name) is None
+                else getattr(self, f.name)
+                for f in dataclasses.fields(self)
+            }
+        )
+
+    @classmethod
+    def declared_by(cls, tool: BaseTool) -> ToolPolicy:
+        """The policy in the tool's `metadata` (an empty one when it declares none)."""
+        declared = (tool.metadata or {}).get(POLICY_KEY)
+        if declared is None or isinstance(declared, ToolPolicy):
+            return declared or cls()
+        if not isinstance(declared, Mapping):
+            raise ValueError(f"Tool {tool.name!r}: metadata[{POLICY_KEY!r}] must be a dict.")
+        unknown = set(declared) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(
+                f"Tool {tool.name!r}: unknown policy settings {sorted(unknown)} in "
+                f"metadata[{POLICY_KEY!r}]."
+            )
+        return cls(**declared)
+
+
 def has_sync_implementation(tool: BaseTool) -> bool:
     """False for tools built from a coroutine alone, which can only run with `ainvoke`."""
-    return not (isinstance(tool, StructuredTool) and tool.func is None)
+    return not (isinstance(tool, StructuredTool | Tool) and tool.func is None)
+
+
+def has_native_coroutine(tool: BaseTool) -> bool:
+    """Whether `ainvoke` awaits the tool's own coroutine. When it does not, LangChain would run
+    the sync implementation in the event loop's default executor."""
+    if isinstance(tool, StructuredTool | Tool):
+        return tool.coroutine is not None
+    return type(tool)._arun is not BaseTool._arun
 
 
 def _type_name(schema: Mapping[str, Any]) -> str:
