@@ -8,6 +8,7 @@ usage chunks, injected faults and latency). The scripted model plays every role 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections import Counter
@@ -310,7 +311,7 @@ async def test_replan_continues_ids_and_uses_earlier_results(
     for idx in builds_on:
         assert f"${idx}" in replan_prompt
         text = as_text(observations[idx]["value"])
-        assert text in replan_prompt
+        assert json.dumps(text, ensure_ascii=False) in replan_prompt
         assert any(text in e.request.last_user_text for e in requests_of(llm, "math"))
 
 
@@ -355,7 +356,7 @@ async def test_search_error_becomes_an_observation(
     assert events[2] == ["task_planned", "task_finished"]
     assert first(run.events, "task_finished", idx=1)["status"] == "error"
     (join_request,) = requests_of(llm, "joiner")
-    assert "ERROR: skipped: dependency 1 failed" in join_request.request.last_user_text
+    assert 'ERROR: "skipped: dependency 1 failed"' in join_request.request.last_user_text
 
 
 @pytest.mark.slow

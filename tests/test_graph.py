@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,7 @@ from llmcompiler_graph import create_llmcompiler
 from llmcompiler_graph.core.joiner import NO_COMPLETE_ANSWER
 from llmcompiler_graph.core.prompts import FORCE_ANSWER
 from llmcompiler_graph.handoff import streams
+from llmcompiler_graph.journal import JOURNAL
 from llmcompiler_graph.state import EmptyQuestionError
 
 POPULATION = {"Paris": 2, "Rome": 3, "Oslo": 1}
@@ -157,7 +159,7 @@ def test_plan_then_finish_sync(kit: ToolKit, recorder: Recorder) -> None:
     assert kit.args_of("compare") == [{"a": 2, "b": 3}]  # typed values, not text
     assert len(recorder.of("planner")) == len(recorder.of("joiner")) == 1
     results = last_text(recorder.of("joiner")[0])
-    assert "Observation: 3 is bigger" in results
+    assert 'Observation: "3 is bigger"' in results
 
 
 async def test_structured_joiner_finish(kit: ToolKit, recorder: Recorder) -> None:
@@ -199,12 +201,12 @@ async def test_replan_continues_ids_and_references(kit: ToolKit, recorder: Recor
     assert len(first) == 2  # system + question: no replan context on round 1
     replan = last_text(second)
     assert "look up Rome (the capital), compare with $1" in replan
-    assert "lookup(city='Paris')\nObservation: 2" in replan
-    assert "lookup(city='Oslo')\nObservation: 1" in replan
+    assert "lookup(city='Paris')\nObservation: \"2\"" in replan
+    assert "lookup(city='Oslo')\nObservation: \"1\"" in replan
     assert "continues the ids at 3" in replan
     assert "$1, $2" in replan
     # the second joiner sees both rounds
-    assert "Observation: 3 is bigger" in last_text(recorder.of("joiner")[1])
+    assert 'Observation: "3 is bigger"' in last_text(recorder.of("joiner")[1])
 
 
 @pytest.mark.parametrize("structured", [True, False], ids=["structured", "text"])
@@ -320,8 +322,8 @@ async def test_failing_tool_errors_and_skips_dependents(kit: ToolKit, recorder: 
     statuses = {o["idx"]: o["status"] for o in graph.get_state(config).values["observations"]}
     assert statuses == {1: "error", 2: "skipped", 3: "ok", 4: "skipped"}
     results = last_text(recorder.of("joiner")[0])
-    assert "ERROR: ValueError: boom" in results
-    assert "ERROR: skipped: dependency 1 failed" in results
+    assert 'ERROR: "ValueError: boom"' in results
+    assert 'ERROR: "skipped: dependency 1 failed"' in results
 
 
 def test_plan_without_join_is_joined(kit: ToolKit) -> None:
@@ -652,7 +654,7 @@ def by_question(role: str, messages: list[BaseMessage]) -> str:
             f"Thought: now label it for {city}, slowly enough to interleave with another run.\n"
             f'2. describe(value=$1, label="{city}")\n3. join()<END_OF_PLAN>'
         )
-    observation = last_text(messages).rsplit("Observation: ", 1)[-1]
+    observation = json.loads(last_text(messages).rsplit("Observation: ", 1)[-1])
     return f"Action: Finish({city}: {observation})"
 
 
@@ -742,13 +744,14 @@ async def test_catch_up_from_state(kit: ToolKit, recorder: Recorder) -> None:
     )
     assert (await graph.aget_state(config)).next == ("joiner",)
     updates = [u async for u in graph.astream(None, config, stream_mode="updates")]
-    assert [next(iter(u)) for u in updates] == ["joiner", "scheduler", "joiner"]
+    nodes = [next(iter(u)) for u in updates if JOURNAL not in u]
+    assert nodes == ["joiner", "scheduler", "joiner"]
     state = (await graph.aget_state(config)).values
     assert [(o["idx"], o["status"]) for o in state["observations"]] == [(1, "ok"), (2, "ok")]
     assert kit.args_of("describe") == [{"value": 2, "label": "p"}]
     assert state["messages"][-1].content == "caught up"
     assert recorder.of("planner") == []
-    assert "Observation: p=2" in last_text(recorder.of("joiner")[0])
+    assert 'Observation: "p=2"' in last_text(recorder.of("joiner")[0])
 
 
 async def test_catch_up_when_the_scheduler_never_saw_the_planner(
@@ -810,7 +813,8 @@ def observations_answer(role: str, messages: list[BaseMessage]) -> str:
     if role == "planner":
         return question_of(messages)
     lines = last_text(messages).splitlines()
-    return "Finish(" + " | ".join(x[13:] for x in lines if x.startswith("Observation: ")) + ")"
+    observed = [json.loads(x[13:]) for x in lines if x.startswith("Observation: ")]
+    return "Finish(" + " | ".join(observed) + ")"
 
 
 async def test_interrupt_in_the_last_task_pauses_at_once(kit: ToolKit) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +20,8 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import BaseMessage
@@ -32,7 +36,10 @@ from llmcompiler_graph.tools import (
     default_tools,
     safe_eval,
 )
+from llmcompiler_graph.tools.calculator import ALLOWED_NAMES
 from llmcompiler_graph.tools.math import extract_expression
+
+ALLOWED_FUNCTIONS = [name for name in ALLOWED_NAMES if name not in ("pi", "e")]
 
 # --- safe_eval -------------------------------------------------------------------------------
 
@@ -167,6 +174,177 @@ def test_safe_eval_refuses_with_a_helpful_message_quickly(expression: str, messa
         safe_eval(expression)
     assert message in str(excinfo.value)
     assert time.perf_counter() - started < 1.0  # bounded cost: nothing is ever computed at length
+
+
+# Inputs that once cost seconds, or would cost more than any machine has, plus their neighbours.
+# Each must be answered (or refused) fast: `round(1, -10**7)` took 6 s, and `round(1, -1e9)`,
+# which never finished, is run in a child process by the next test.
+ADVERSARIAL_EXPRESSIONS = [
+    "round(1, -10**7)",
+    "round(1, -10**6)",
+    "round(10**308, -10**6)",
+    "round(-1e308, -10**7)",
+    "round(1.5, 10**300)",
+    "round(1.5, -1e300)",
+    "round(1e308, -1e308)",
+    "round(2 ** 1023, 10 ** 308)",
+    "1 ** (10 ** 308)",
+    "(-1) ** (10 ** 308)",
+    "1.0 ** 1e308",
+    "(-1) ** (2 ** 1023 + 1)",
+    "0.5 ** 10 ** 308",
+    "10 ** -10 ** 308",
+    "(-8) ** 10 ** 308",
+    "(-1e-300) ** -1e300",
+    "2 ** 1023",
+    "2 ** 1024",
+    "9 ** 9 ** 9 ** 9",
+    "10 ** 308 * 10 ** 308",
+    "(10 ** 308) ** 2",
+    "-(10 ** 308) - 10 ** 308",
+    "10 ** 308 + 10 ** 308",
+    "10 ** 308 // 3 * 7",
+    "10 ** 308 % 7 ** 300",
+    "1e308 // 1e-308",
+    "1e308 % 1e-308",
+    "1e308 / 1e-308",
+    "10 ** 308 / 3",
+    "1 << 10 ** 9",
+    "1 >> 10 ** 9",
+    "~(10 ** 308)",
+    "1 & 2",
+    "1 | 2",
+    "1 @ 2",
+    "not 1",
+    "log(10 ** 308)",
+    "log(10 ** 308, 1.0000000001)",
+    "log(8, 1)",
+    "sqrt(10 ** 308)",
+    "exp(10 ** 308)",
+    "sin(10 ** 308)",
+    "tan(1e308)",
+    "floor(1e308) * ceil(1e308)",
+    "factorial(170) * factorial(170)",
+    "factorial(10 ** 308)",
+    "factorial(1e308)",
+    "max(" + ", ".join(["10 ** 308"] * 40) + ")",
+    "min(" + ",".join(["1"] * 150) + ")",
+    "1," + "000," * 240 + "000",
+    "1,111" * 200,
+    "max(" * 100 + "1" + ")" * 100,
+    "(" * 199 + "1" + ")" * 199,
+    "-" * 999 + "1",
+    "1\x00",
+    "8" * 1000,
+    "0x" + "f" * 998,
+]
+
+
+@pytest.mark.parametrize("expression", ADVERSARIAL_EXPRESSIONS)
+def test_safe_eval_adversarial_input_has_bounded_cost(expression: str) -> None:
+    started = time.perf_counter()
+    try:
+        result = safe_eval(expression)
+    except CalculationError:
+        pass
+    else:
+        assert type(result) in (int, float)
+        assert abs(result) <= sys.float_info.max
+    assert time.perf_counter() - started < 0.5  # a complexity guard, not a benchmark
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("round(1, -10**7)", 0),
+        ("round(123456, -3)", 123000),
+        ("round(2.567, 2)", 2.57),
+        ("round(1.5, 10**300)", 1.5),
+        ("round(-1e308, -10**7)", -0.0),
+        ("round(10**308, -308)", 10**308),
+        ("round(10**308, -309)", 0),
+    ],
+)
+def test_round_clamps_digits_without_changing_results(expression: str, expected: float) -> None:
+    assert safe_eval(expression) == expected
+
+
+def test_round_with_astronomical_digits_finishes() -> None:
+    """`round(1, -1e9)` used to compute 10**(10**9): run it in a child so a regression fails
+    instead of hanging the suite."""
+    code = (
+        "from llmcompiler_graph.tools.calculator import safe_eval\n"
+        "print(safe_eval('round(1, -1e9)'), safe_eval('round(7, -10**300)'),"
+        " safe_eval('round(-2.5, -1e300)'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert done.stdout.split() == ["0", "0", "-0.0"]
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("1 << 3", "LShift: << (a bit shift) is not supported"),
+        ("8 >> 1", "RShift: >> (a bit shift) is not supported"),
+        ("6 & 3", "BitAnd: & (bitwise and) is not supported"),
+        ("~1", "Invert: ~ (bitwise not) is not supported"),
+        ("not 1", "Not: not is not supported"),
+        ("log(8, 1)", "log(8, 1) is undefined (division by zero)"),
+        ("min(" + ",".join(["1"] * 101) + ")", "min() takes 1 to 100 argument(s), got 101"),
+        ("round(1, 2, 3)", "round() takes 1 or 2 argument(s), got 3"),
+        ("(-8) ** 10 ** 308", "(-8) ** 1000"),
+        ("(-1e-300) ** -1e300", "(about 10**3e+302)"),
+        ("1\x00", "invalid syntax"),
+    ],
+)
+def test_safe_eval_names_what_it_refuses(expression: str, message: str) -> None:
+    with pytest.raises(CalculationError) as excinfo:
+        safe_eval(expression)
+    assert message in str(excinfo.value)
+
+
+_NUMBERS = st.one_of(
+    st.integers(-(10**12), 10**12).map(str),
+    st.integers(-(10**400), 10**400).map(str),
+    st.floats(0, allow_nan=False, allow_infinity=False).map(repr),
+    st.sampled_from(
+        ["0", "1", "2", "0.5", "1e308", "1e-308", "5e-324", "1e999", "10**308", "2**1023",
+         "1,234,567", "pi", "e", "math.pi"]
+    ),
+)  # fmt: skip
+_OPERATORS = ["+", "-", "*", "/", "//", "%", "**", "^"] * 3 + ["<<", ">>", "&", "|"]
+_CALLABLE = [*ALLOWED_FUNCTIONS, "math.log", "pow", "int"]
+
+
+def _expressions() -> st.SearchStrategy[str]:
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        return st.one_of(
+            st.tuples(inner, st.sampled_from(_OPERATORS), inner).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]})"
+            ),
+            st.tuples(st.sampled_from(["-", "-", "-", "+", "~", "not "]), inner).map("".join),
+            st.tuples(st.sampled_from(_CALLABLE), st.lists(inner, min_size=1, max_size=2)).map(
+                lambda t: f"{t[0]}({', '.join(t[1])})"
+            ),
+        )
+
+    return st.recursive(_NUMBERS, extend, max_leaves=12)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_expressions(), st.text(max_size=40)))
+def test_safe_eval_returns_a_number_or_refuses_quickly(expression: str) -> None:
+    started = time.perf_counter()
+    try:
+        result = safe_eval(expression)
+    except CalculationError:
+        pass
+    else:
+        assert type(result) in (int, float)
+        assert math.isfinite(result) and abs(result) <= sys.float_info.max
+    assert time.perf_counter() - started < 1.0
 
 
 def test_calculation_error_is_a_value_error() -> None:

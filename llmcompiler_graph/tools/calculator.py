@@ -2,10 +2,25 @@
 
 Expressions come from language models, so they are untrusted input: `safe_eval` walks the `ast`
 of the expression itself (never `eval` / `exec`) and allows only numbers, arithmetic operators and
-a fixed set of math functions. Its cost is bounded: the input length and the number of AST nodes
-are capped, and every intermediate value must fit in a float's range (|x| <= ~1.8e308), which is
-checked *before* computing a power or a factorial, so no expression can run for long or allocate
-a huge integer.
+a fixed set of math functions.
+
+Its cost is bounded for every input, because every value handed to Python is bounded:
+
+- the input length (`MAX_EXPRESSION_CHARS`) and the number of AST nodes (`MAX_NODES`) are capped,
+  so parsing, the nesting depth and the number of operations are small;
+- every intermediate value, int or float, must fit in a float's range (|x| <= ~1.8e308, so ints
+  have at most 1024 bits): a product, sum, quotient or remainder of two such values costs
+  microseconds, and its result is checked before the next operation uses it;
+- a power's size is checked *before* computing it (`size = exponent * log10|base|`), so huge
+  exponents are refused or, for |base| <= 1, computed as floats or in ~1024 squarings;
+- `factorial` takes at most `MAX_FACTORIAL`; `round`'s digits are clamped to +-`MAX_ROUND_DIGITS`
+  (beyond that the result does not change for values in range); variadic functions (`min`,
+  `max`) take at most `MAX_ARGUMENTS`; math functions get bounded floats or ints only;
+- bit shifts and bitwise operators (`<<`, `>>`, `&`, `|`, `~`) are refused, with a message
+  naming the operator.
+
+So no expression can run for long or allocate a huge integer; every failure is a
+`CalculationError`.
 
 Tolerated model habits: `^` means power, `math.sqrt` / `math.pi` mean `sqrt` / `pi`, and
 `1,234,567` (digit groups outside a call's argument list) means 1234567. Not supported: `%` as
@@ -33,6 +48,12 @@ MAX_NODES = 200
 """Most AST expression nodes (numbers, names, operations, calls) accepted."""
 MAX_FACTORIAL = 170
 """170! is the largest factorial that fits in a float."""
+MAX_ROUND_DIGITS = 400
+"""`round(x, n)` clamps n to +-400: a float (or an int below ~1.8e308) rounded to more than 323
+digits is unchanged, and to fewer than -309 digits is 0, so the clamp never changes a result, but
+an unclamped `round(1, -10**9)` would compute 10**(10**9)."""
+MAX_ARGUMENTS = 100
+"""Most arguments of a variadic function (`min`, `max`)."""
 _MAX_MAGNITUDE = sys.float_info.max
 _MAX_LOG10 = math.log10(_MAX_MAGNITUDE)
 
@@ -45,7 +66,7 @@ class CalculationError(ValueError):
 class _Function:
     impl: Callable[..., Number]
     min_args: int
-    max_args: int | None  # None: any number
+    max_args: int
 
 
 def _factorial(n: Number) -> int:
@@ -63,7 +84,8 @@ def _round(x: Number, ndigits: Number | None = None) -> Number:
         ndigits = int(ndigits)
     if not isinstance(ndigits, int):
         raise CalculationError(f"round() needs an integer number of digits, got {ndigits!r}")
-    return round(x, ndigits)
+    # Beyond +-MAX_ROUND_DIGITS the result no longer changes (see there), but the cost does.
+    return round(x, max(-MAX_ROUND_DIGITS, min(ndigits, MAX_ROUND_DIGITS)))
 
 
 _FUNCTIONS: dict[str, _Function] = {
@@ -80,8 +102,8 @@ _FUNCTIONS: dict[str, _Function] = {
     "atan": _Function(math.atan, 1, 1),
     "abs": _Function(abs, 1, 1),
     "round": _Function(_round, 1, 2),
-    "min": _Function(lambda *xs: min(xs), 1, None),
-    "max": _Function(lambda *xs: max(xs), 1, None),
+    "min": _Function(lambda *xs: min(xs), 1, MAX_ARGUMENTS),
+    "max": _Function(lambda *xs: max(xs), 1, MAX_ARGUMENTS),
     "floor": _Function(math.floor, 1, 1),
     "ceil": _Function(math.ceil, 1, 1),
     "factorial": _Function(_factorial, 1, 1),
@@ -102,6 +124,18 @@ _BINARY_OPERATORS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Mult: operator.mul,
     ast.FloorDiv: operator.floordiv,
     ast.Mod: operator.mod,
+}
+
+# Operators Python has but the calculator refuses, named in the error message.
+_REFUSED_OPERATORS: dict[type[ast.AST], str] = {
+    ast.LShift: "<< (a bit shift)",
+    ast.RShift: ">> (a bit shift)",
+    ast.BitAnd: "& (bitwise and)",
+    ast.BitOr: "| (bitwise or)",
+    ast.BitXor: "bitwise xor",  # unreachable from text: `^` is read as power
+    ast.MatMult: "@ (matrix product)",
+    ast.Invert: "~ (bitwise not)",
+    ast.Not: "not",
 }
 
 # A number written with thousands separators (`1,234,567`), or the start of a call / a parenthesis.
@@ -147,13 +181,27 @@ def _checked(value: Any) -> Number:
     return value
 
 
+def _refused_operator(op: ast.AST) -> CalculationError:
+    name = type(op).__name__
+    shown = _REFUSED_OPERATORS.get(type(op))
+    what = f"{name}: {shown} is not supported" if shown else name
+    return CalculationError(f"unsupported operator {what}; {_ALLOWED} are allowed")
+
+
 def _power(base: Number, exponent: Number) -> Number:
-    """`base ** exponent`, refused before computing when the result would be out of range."""
+    """`base ** exponent`, refused before computing when the result would be out of range.
+
+    Both are within float range, so `size` is finite or +-inf, never NaN. What is computed is
+    cheap: an int power whose result has at most ~1024 bits, a float power, or (|base| == 1) an
+    int power with an exponent of at most 1024 bits, i.e. ~1024 squarings of 1.
+    """
     if base != 0 and exponent != 0:
         size = exponent * math.log10(abs(base))  # log10 of the result's magnitude
         if size > _MAX_LOG10:
+            shown_base = f"({base!r})" if base < 0 else repr(base)
+            shown_size = f"{size:.0f}" if size < 1e6 else f"{size:.3g}"
             raise CalculationError(
-                f"{base!r} ** {exponent!r} is too large (about 10**{size:.0f}): "
+                f"{shown_base} ** {exponent!r} is too large (about 10**{shown_size}): "
                 "results must stay below about 1.8e308"
             )
     return base**exponent
@@ -199,9 +247,9 @@ def _eval_node(node: ast.AST) -> Any:
                 return _divide(a, b)
             if type(op) in _BINARY_OPERATORS:
                 return _BINARY_OPERATORS[type(op)](a, b)
-            raise CalculationError(
-                f"unsupported operator {type(op).__name__}: {_ALLOWED} are allowed"
-            )
+            raise _refused_operator(op)
+        case ast.UnaryOp(op=op):
+            raise _refused_operator(op)
         case ast.Call(func=ast.Name(id=name) | ast.Attribute(value=ast.Name(id="math"), attr=name)):
             return _call(name, node.args, node.keywords)
         case ast.Call():
@@ -222,10 +270,10 @@ def _call(name: str, args: list[ast.expr], keywords: list[ast.keyword]) -> Numbe
     spec = _FUNCTIONS[name]
     if keywords or any(isinstance(a, ast.Starred) for a in args):
         raise CalculationError(f"{name}() takes plain positional arguments only")
-    if len(args) < spec.min_args or (spec.max_args is not None and len(args) > spec.max_args):
+    if not spec.min_args <= len(args) <= spec.max_args:
         expected = (
-            f"{spec.min_args} or more"
-            if spec.max_args is None
+            f"{spec.min_args} to {spec.max_args}"
+            if spec.max_args - spec.min_args > 1
             else " or ".join(str(n) for n in range(spec.min_args, spec.max_args + 1))
         )
         raise CalculationError(f"{name}() takes {expected} argument(s), got {len(args)}")
@@ -234,9 +282,10 @@ def _call(name: str, args: list[ast.expr], keywords: list[ast.keyword]) -> Numbe
         return spec.impl(*values)
     except CalculationError:
         raise
-    except ValueError as exc:
+    except (ValueError, ZeroDivisionError) as exc:  # log(-1), asin(2), log(8, 1)
         shown = ", ".join(repr(v) for v in values)
-        raise CalculationError(f"{name}({shown}) is undefined ({exc})") from None
+        reason = "division by zero" if isinstance(exc, ZeroDivisionError) else exc
+        raise CalculationError(f"{name}({shown}) is undefined ({reason})") from None
 
 
 def safe_eval(expression: str) -> int | float:
@@ -256,9 +305,16 @@ def safe_eval(expression: str) -> int | float:
         raise CalculationError("the expression is empty")
     try:
         tree = ast.parse(text, mode="eval")
-    except (SyntaxError, RecursionError, MemoryError) as exc:
-        reason = exc.msg if isinstance(exc, SyntaxError) else "nested too deeply"
-        raise CalculationError(f"invalid syntax ({reason}): {_ALLOWED} are allowed") from None
+    except SyntaxError as exc:
+        raise CalculationError(f"invalid syntax ({exc.msg}): {_ALLOWED} are allowed") from None
+    except ValueError:  # a NUL character, on Python versions that do not say SyntaxError
+        raise CalculationError(
+            f"invalid syntax (a null character): {_ALLOWED} are allowed"
+        ) from None
+    except (RecursionError, MemoryError):
+        raise CalculationError(
+            f"invalid syntax (nested too deeply): {_ALLOWED} are allowed"
+        ) from None
     nodes = sum(isinstance(n, ast.expr) for n in ast.walk(tree))
     if nodes > MAX_NODES:
         raise CalculationError(
@@ -275,6 +331,8 @@ def safe_eval(expression: str) -> int | float:
         ) from None
     except RecursionError:
         raise CalculationError("the expression is nested too deeply") from None
+    except ArithmeticError as exc:  # a safety net: no other exception type leaves safe_eval
+        raise CalculationError(f"the expression cannot be evaluated ({exc})") from None
     # Floats keep 12 significant digits: 3.12 - 2.95 reads 0.17, not 0.16999999999999993.
     return float(f"{result:.12g}") if isinstance(result, float) else result
 
