@@ -31,6 +31,7 @@ from llmcompiler_graph.core.plan import Task, Turn
 from llmcompiler_graph.core.planner import Planner
 from llmcompiler_graph.core.toolbox import Toolbox, ToolLike
 from llmcompiler_graph.handoff import ProducerGone, producing, streams, superstep_key
+from llmcompiler_graph.journal import Journal, Replay
 from llmcompiler_graph.state import State, current_turn, stored_observation, stored_task
 
 logger = logging.getLogger(__name__)
@@ -130,16 +131,26 @@ class Nodes:
         *,
         prefer_sync_tools: bool = False,
     ) -> dict[str, Any]:
-        """Run the plan as it streams in; after an interruption, run what state still lacks."""
+        """Run the plan as it streams in. A resumed node first reads back its journal: what
+        finished is not run again, and a plan that had fully arrived runs without a planner.
+        Tasks that state lists without observations (the joiner found them) run from state."""
         components, turn = self.components(runtime), current_turn(state)
+        settings = components.settings
+        journal = Journal.open(config, max_chars=settings.max_state_chars)
+        replay = await journal.replay() if journal else Replay()
         key = None
         if turn.pending:
             logger.info("catching up %d tasks from state", len(turn.pending))
             round, source = turn.round, turn.pending
+        elif replay.closed:
+            logger.info("resuming a plan of %d tasks from the journal", len(replay.tasks))
+            round, source = turn.round + 1, list(replay.tasks.values())
         else:
             key = superstep_key(runtime)
-            wait = components.settings.producer_timeout
-            round, source = turn.round + 1, streams.get(key).tasks(wait)
+            stream = streams.get(key)
+            round, source = turn.round + 1, stream.tasks(settings.producer_timeout)
+            if journal:
+                source = journal.recording(source, complete=lambda: stream.complete)
         try:
             new = await components.scheduler.arun(
                 source,
@@ -147,21 +158,22 @@ class Nodes:
                 events=self.events(round),
                 config=config,
                 prefer_sync_tools=prefer_sync_tools,
+                done=lambda task: replay.done(task, settings.max_state_chars),
+                on_finish=journal.observation if journal else None,
             )
         except ProducerGone:
             logger.warning(
                 "no planner attached within %ss; leaving the plan to catch-up",
-                components.settings.producer_timeout,
+                settings.producer_timeout,
             )
             new = {}
         finally:
             if key is not None:
                 streams.release(key)
-        cap = components.settings.max_state_chars
-        merged = {
-            **turn.observations,
-            **{idx: stored_observation(o, cap) for idx, o in new.items()},
-        }
+            if journal:
+                await journal.flush()
+        kept = {idx: stored_observation(o, settings.max_state_chars) for idx, o in new.items()}
+        merged = {**turn.observations, **kept}
         return {"observations": [merged[idx] for idx in sorted(merged)]}
 
     def schedule(

@@ -39,7 +39,7 @@ import random
 import threading
 import time
 from collections import ChainMap, defaultdict, deque
-from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -110,10 +110,15 @@ class TaskFetchingUnit:
         events: EventSink | None = None,
         config: RunnableConfig | None = None,
         prefer_sync_tools: bool = False,
+        done: Callable[[Task], Observation | None] | None = None,
+        on_finish: Callable[[Task, Observation], None] | None = None,
     ) -> dict[int, Observation]:
         """Execute `tasks` as they arrive; return the new observations by task id.
 
         `observations` are results of earlier rounds of the same turn that tasks may reference.
+        `done(task)` gives the observation an earlier attempt of this very run recorded for the
+        task (a resumed run), which is used instead of calling the tool again; `on_finish` is
+        called with every other observation as soon as it is recorded (to make it durable).
         A tool with a sync implementation and no coroutine of its own is called on a thread of
         its own; `prefer_sync_tools` does that for every tool with a sync implementation (what
         sync graph runs want: no async client is shared across event loops).
@@ -125,6 +130,8 @@ class TaskFetchingUnit:
             events or EventSink(None, graph="", round=0),
             config,
             prefer_sync_tools,
+            done or (lambda task: None),
+            on_finish or (lambda task, observation: None),
         )
         return await run.execute(tasks)
 
@@ -322,8 +329,12 @@ class _Run:
         events: EventSink,
         config: RunnableConfig | None,
         prefer_sync: bool,
+        done: Callable[[Task], Observation | None],
+        on_finish: Callable[[Task, Observation], None],
     ) -> None:
         self.unit = unit
+        self.done = done
+        self.on_finish = on_finish
         self.earlier = earlier
         self.events = events
         self.config = config
@@ -399,6 +410,8 @@ class _Run:
             self.blocked[idx] = (task, unmet)
             for dep in unmet:
                 self.dependents[dep].append(idx)
+        elif (recorded := self.done(task)) is not None:
+            self.finish(task, recorded, recorded=True)
         else:
             self.dispatch(task)
 
@@ -524,27 +537,33 @@ class _Run:
             return await in_thread(tool.invoke, args, self.config)
         return await tool.ainvoke(args, self.config)
 
-    def finish(self, task: Task, observation: Observation) -> None:
+    def finish(self, task: Task, observation: Observation, *, recorded: bool = False) -> None:
         """Record an observation and release the tasks that waited for it: dispatch those now
-        ready, skip (transitively, without recursion) those whose input failed."""
-        settled = [(task, observation)]
+        ready (or take their recorded observation), skip (transitively, without recursion) those
+        whose input failed. `recorded`: the observation comes from an earlier attempt."""
+        settled = [(task, observation, recorded)]
         while settled:
-            task, observation = settled.pop()
+            task, observation, recorded = settled.pop()
             idx = task["idx"]
             self.results[idx] = observation
             self.events.task_finished(task, observation)
+            if not recorded:
+                self.on_finish(task, observation)
             for waiting_idx in self.dependents.pop(idx, []):
                 if waiting_idx not in self.blocked:
                     continue  # skipped already through another failed input
                 waiting, unmet = self.blocked[waiting_idx]
                 if observation["status"] != "ok":
                     del self.blocked[waiting_idx]
-                    settled.append((waiting, _skipped(waiting, idx)))
+                    settled.append((waiting, _skipped(waiting, idx), False))
                     continue
                 unmet.discard(idx)
                 if not unmet:
                     del self.blocked[waiting_idx]
-                    self.dispatch(waiting)
+                    if (earlier := self.done(waiting)) is not None:
+                        settled.append((waiting, earlier, True))
+                    else:
+                        self.dispatch(waiting)
 
 
 def _error(task: Task, error: str, status: ObservationStatus = "error") -> Observation:
