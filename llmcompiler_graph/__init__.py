@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from llmcompiler_graph.core.parser import PlanParser, parse_plan
     from llmcompiler_graph.core.plan import Observation, Task, make_task
     from llmcompiler_graph.core.planner import Planner
-    from llmcompiler_graph.core.toolbox import Toolbox
+    from llmcompiler_graph.core.toolbox import Toolbox, ToolPolicy
     from llmcompiler_graph.graph import create_llmcompiler
     from llmcompiler_graph.models import load_chat_model
     from llmcompiler_graph.state import State
@@ -45,6 +45,7 @@ __getattr__ = lazy_exports(
         "Observation": "core.plan",
         "make_task": "core.plan",
         "Toolbox": "core.toolbox",
+        "ToolPolicy": "core.toolbox",
         "PlanParser": "core.parser",
         "parse_plan": "core.parser",
         "Planner": "core.planner",
@@ -66,6 +67,7 @@ __all__ = [
     "State",
     "Task",
     "TaskFetchingUnit",
+    "ToolPolicy",
     "Toolbox",
     "create_llmcompiler",
     "load_chat_model",

@@ -9,19 +9,25 @@ settings, and each falls back to an environment variable, then to its default.
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 
-def _env(name: str, default: Any, description: str) -> Any:
-    """A field whose default is read from the environment when a Context is made, typed like
-    `default`, with the description Studio shows."""
+def _env(
+    name: str, default: Any, description: str, parse: Callable[[str], Any] | None = None
+) -> Any:
+    """A field whose default is read from the environment when a Context is made (by `parse`,
+    else typed like `default`), with the description Studio shows."""
 
     def factory() -> Any:
         raw = os.environ.get(name)
         if raw is None or raw == "":
             return default
+        if parse is not None:
+            return parse(raw)
         return type(default)(raw) if default is not None else raw
 
     return field(
@@ -77,6 +83,14 @@ class Context:
         120.0,
         "Seconds one tool call may take before it becomes an error observation; 0: no limit.",
     )
+    tool_policies: dict[str, dict[str, float]] | None = _env(  # noqa: RUF009 (a field())
+        "LLMCOMPILER_TOOL_POLICIES",
+        None,
+        "Per-tool policies, tool name -> {timeout, retries, max_concurrency, backoff, "
+        'max_backoff}, e.g. {"search": {"retries": 2, "max_concurrency": 4}}; over what a tool '
+        "declares in its metadata. Env: as JSON.",
+        parse=json.loads,
+    )
     max_observation_chars: int = _env(
         "LLMCOMPILER_MAX_OBSERVATION_CHARS",
         2000,
@@ -131,6 +145,7 @@ class Context:
             return cls(**{k: v for k, v in value.items() if k in names})
         return cls()
 
-    def key(self) -> tuple[Any, ...]:
-        """A hashable identity, to reuse the model and tools built for equal settings."""
-        return tuple(getattr(self, f.name) for f in fields(self))
+    def key(self) -> str:
+        """A hashable identity (`Context(**json.loads(key))` is an equal context), to reuse the
+        model and tools built for equal settings."""
+        return json.dumps(asdict(self), sort_keys=True)

@@ -9,7 +9,8 @@ START -> planner --+--> joiner --(Finish)--> END
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -23,7 +24,7 @@ from langgraph.types import Checkpointer
 from llmcompiler_graph.closing import LLMCompilerGraph
 from llmcompiler_graph.context import Context
 from llmcompiler_graph.core.joiner import JoinerFormat
-from llmcompiler_graph.core.toolbox import ToolLike
+from llmcompiler_graph.core.toolbox import ToolLike, ToolPolicy
 from llmcompiler_graph.models import load_chat_model
 from llmcompiler_graph.nodes import Components, Nodes
 from llmcompiler_graph.state import State
@@ -40,6 +41,7 @@ def create_llmcompiler(
     llm_retries: int = 2,
     max_concurrency: int = 0,
     task_timeout: float = 120.0,
+    tool_policies: Mapping[str, ToolPolicy | Mapping[str, float]] | None = None,
     max_observation_chars: int = 2000,
     max_state_chars: int = 1_000_000,
     max_tasks: int = 64,
@@ -67,6 +69,9 @@ def create_llmcompiler(
         max_concurrency: at most this many tool calls at once (0: no limit).
         task_timeout: seconds one tool call may take before it becomes an error observation
             (0: no limit).
+        tool_policies: tool name -> `ToolPolicy` (or its fields as a dict): a timeout, retries
+            of transient errors with backoff, a concurrency limit for that tool; over what the
+            tool declares in `metadata={"llmcompiler": {...}}`.
         max_observation_chars: each observation is cut to this many characters in prompts.
         max_state_chars: state keeps at most this many characters of each observation and
             argument, JSON-safe (see `llmcompiler_graph.core.values`); tasks of the same run
@@ -100,6 +105,7 @@ def create_llmcompiler(
         llm_retries=llm_retries,
         max_concurrency=max_concurrency,
         task_timeout=task_timeout,
+        tool_policies=None if tool_policies is None else dict(tool_policies),
         max_observation_chars=max_observation_chars,
         max_state_chars=max_state_chars,
         max_tasks=max_tasks,
@@ -157,8 +163,8 @@ def _node(
 
 
 @lru_cache(maxsize=16)
-def _components_for(key: tuple[Any, ...]) -> Components:
-    context = Context(**dict(zip(Context.__dataclass_fields__, key, strict=True)))
+def _components_for(key: str) -> Components:
+    context = Context(**json.loads(key))
     # Our retries (llm_retries) replace the client's: with both, a 429 would be retried 3 x 3.
     model = load_chat_model(context.model, temperature=context.temperature, max_retries=0)
     tools = default_tools(

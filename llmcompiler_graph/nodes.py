@@ -29,7 +29,7 @@ from llmcompiler_graph.core.fetching import TaskFetchingUnit
 from llmcompiler_graph.core.joiner import Decision, Joiner
 from llmcompiler_graph.core.plan import Task, Turn
 from llmcompiler_graph.core.planner import Planner
-from llmcompiler_graph.core.toolbox import Toolbox, ToolLike
+from llmcompiler_graph.core.toolbox import Toolbox, ToolLike, ToolPolicy
 from llmcompiler_graph.handoff import ProducerGone, producing, streams, superstep_key
 from llmcompiler_graph.journal import Journal, Replay
 from llmcompiler_graph.state import State, current_turn, stored_observation, stored_task
@@ -68,6 +68,10 @@ class Components:
                 toolbox,
                 max_concurrency=settings.max_concurrency,
                 task_timeout=settings.task_timeout,
+                policies={
+                    name: p if isinstance(p, ToolPolicy) else ToolPolicy(**p)
+                    for name, p in (settings.tool_policies or {}).items()
+                },
             ),
             joiner=Joiner(
                 model,

@@ -80,6 +80,7 @@ def test_every_setting_reaches_the_components(monkeypatch: pytest.MonkeyPatch) -
         "LLMCOMPILER_LLM_TIMEOUT": "33",
         "LLMCOMPILER_LLM_RETRIES": "5",
         "LLMCOMPILER_MAX_STATE_CHARS": "999",
+        "LLMCOMPILER_TOOL_POLICIES": '{"search": {"retries": 2, "max_concurrency": 4}}',
         "LLMCOMPILER_JOINER": "text",
         "LLMCOMPILER_MAX_CONCURRENCY": "3",
         "LLMCOMPILER_TASK_TIMEOUT": "9",
@@ -99,6 +100,10 @@ def test_every_setting_reaches_the_components(monkeypatch: pytest.MonkeyPatch) -
     assert (parts.planner.llm.timeout, parts.planner.llm.retries) == (33, 5)
     assert (parts.joiner.llm.timeout, parts.joiner.llm.retries) == (33, 5)
     assert parts.settings.max_state_chars == 999
+    assert (
+        parts.scheduler.policies["search"].retries,
+        parts.scheduler.policies["search"].max_concurrency,
+    ) == (2, 4)
     assert parts.planner.system_prompt.startswith("Plan with 1. search(")
 
 
