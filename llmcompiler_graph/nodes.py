@@ -245,12 +245,23 @@ class Nodes:
 
 
 def _planned(turn: Turn, tasks: list[Task], cap: int) -> dict[str, Any]:
-    """The planner's state update: arguments as state keeps them; a task reusing an id is
-    dropped (the parser flagged it and the first one's result stands)."""
-    fresh = [stored_task(t, cap) for t in tasks]
-    seen: set[int] = set()
-    unique = [t for t in [*turn.tasks, *fresh] if not (t["idx"] in seen or seen.add(t["idx"]))]
-    return {"turn_id": turn.question.id, "round": turn.round + 1, "tasks": unique}
+    """The planner's state update: arguments as state keeps them. A task reusing an id is
+    rejected (the first one's result stands) and kept aside, so the joiner hears of it."""
+    kept, rejected = list(turn.tasks), list(turn.rejected)
+    seen = {t["idx"] for t in kept}
+    for task in (stored_task(t, cap) for t in tasks):
+        if task["idx"] in seen:
+            reason = task["error"] or f"duplicate id {task['idx']}"
+            rejected.append({**task, "error": reason})
+        else:
+            seen.add(task["idx"])
+            kept.append(task)
+    return {
+        "turn_id": turn.question.id,
+        "round": turn.round + 1,
+        "tasks": kept,
+        "rejected": rejected,
+    }
 
 
 def _joined(decision: Decision) -> dict[str, Any]:

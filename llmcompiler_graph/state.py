@@ -27,6 +27,8 @@ class State(MessagesState, total=False):
     """Every task planned in this turn, all rounds (written by the planner)."""
     observations: list[Observation]
     """One observation per task of this turn, by task id order (written by the scheduler)."""
+    rejected: list[Task]
+    """Tasks of this turn that were not run because their id was taken (the joiner is told)."""
     decision: Literal["finish", "replan"]
     """The joiner's last decision; the graph ends on `finish`."""
     thought: str
@@ -57,6 +59,7 @@ def current_turn(state: State | dict[str, Any]) -> Turn:
         tasks=list(state.get("tasks", [])),
         observations={o["idx"]: o for o in state.get("observations", [])},
         feedback=state.get("feedback", ""),
+        rejected=list(state.get("rejected", [])),
     )
 
 

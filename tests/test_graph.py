@@ -308,6 +308,21 @@ def test_unknown_tool_becomes_an_error_the_joiner_sees(kit: ToolKit, recorder: R
     assert kit.args_of("lookup") == [{"city": "Rome"}]
 
 
+def test_a_task_with_a_taken_id_is_rejected_and_the_joiner_hears_why(
+    kit: ToolKit, recorder: Recorder
+) -> None:
+    plan = '1. lookup(city="Paris")\n2. lookup(city="Rome")\n2. lookup(city="Oslo")\njoin()'
+    graph = create_llmcompiler(fake(plan, FINISH), kit.tools, checkpointer=InMemorySaver())
+    config: Any = {"callbacks": [recorder], "configurable": {"thread_id": "dup"}}
+    graph.invoke(ask("q"), config)
+    assert kit.args_of("lookup") == [{"city": "Paris"}, {"city": "Rome"}]
+    state = graph.get_state(config).values
+    assert [t["args"] for t in state["rejected"]] == [{"city": "Oslo"}]
+    results = last_text(recorder.of("joiner")[0])
+    assert "Rejected, not run: 2. lookup(city='Oslo')" in results
+    assert "duplicate id 2" in results
+
+
 async def test_failing_tool_errors_and_skips_dependents(kit: ToolKit, recorder: Recorder) -> None:
     plan = (
         '1. fail(x=1)\n2. lookup(city="$1")\n3. lookup(city="Rome")\n4. describe(value=$2, '

@@ -134,7 +134,10 @@ class Joiner:
     ) -> list[BaseMessage]:
         """Instructions, the conversation, then the plan with its results."""
         results = format_results(
-            turn.tasks, turn.observations, max_chars=self.max_observation_chars
+            turn.tasks,
+            turn.observations,
+            max_chars=self.max_observation_chars,
+            rejected=turn.rejected,
         )
         note = f"\n\n{FORCE_ANSWER}" if force_answer else ""
         return with_conversation(

@@ -102,6 +102,8 @@ class Turn:
     observations: dict[int, Observation] = field(default_factory=dict)
     feedback: str = ""
     """What the joiner asked the next plan to do ('' before the first replan)."""
+    rejected: list[Task] = field(default_factory=list)
+    """Tasks planned in this turn that were not run: their id was taken (see `error`)."""
 
     @property
     def pending(self) -> list[Task]:

@@ -119,7 +119,10 @@ class Planner:
         if not turn.tasks:
             return with_conversation(self.system_prompt, messages)
         results = format_results(
-            turn.tasks, turn.observations, max_chars=self.max_observation_chars
+            turn.tasks,
+            turn.observations,
+            max_chars=self.max_observation_chars,
+            rejected=turn.rejected,
         )
         ids = ", ".join(f"${t['idx']}" for t in turn.tasks)
         return with_conversation(

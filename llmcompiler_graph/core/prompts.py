@@ -122,15 +122,20 @@ def quote(text: str, limit: int | None = None) -> str:
 
 
 def format_results(
-    tasks: list[Task], observations: Mapping[int, Observation], *, max_chars: int
+    tasks: list[Task],
+    observations: Mapping[int, Observation],
+    *,
+    max_chars: int,
+    rejected: Sequence[Task] = (),
 ) -> str:
     """The executed plan as the joiner and the replanning planner read it.
 
     Per task: its `Thought:` if any, its plan line, then `Observation: ` and the result quoted
     (`quote`, cut to `max_chars`), or `ERROR: ` and the quoted error (a tool's exception, a
     timeout, a skip, or the parser's reason for rejecting the task). A task without an
-    observation shows the parser's rejection if it has one, else `(no result)`. See the module
-    docstring for why no tool output can pass for one of these lines.
+    observation shows the parser's rejection if it has one, else `(no result)`. Tasks rejected
+    outright (a second task with an id already used) follow, each with why it did not run. See
+    the module docstring for why no tool output can pass for one of these lines.
     """
     lines = []
     for task in tasks:
@@ -145,6 +150,10 @@ def format_results(
         else:
             result = f"ERROR: {quote(observation['error'] or '', max_chars)}"
         lines.append(f"Observation: {result}")
+    for task in rejected:
+        call = " ".join(format_call(task).splitlines())
+        reason = quote(task["error"] or "rejected", max_chars)
+        lines.append(f"Rejected, not run: {call}\nObservation: ERROR: {reason}")
     return "\n".join(lines)
 
 
