@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -119,9 +120,15 @@ class Nodes:
         self, state: State, runtime: Runtime[Context], config: RunnableConfig
     ) -> dict[str, Any]:
         planner, turn = self.components(runtime).planner, current_turn(state)
-        with producing(superstep_key(runtime)) as stream:
+        closed = threading.Event()
+        with on_close(config, closed.set), producing(superstep_key(runtime)) as stream:
             tasks = planner.plan(
-                turn, state["messages"], stream.publish, self.events(turn.round + 1), config
+                turn,
+                state["messages"],
+                stream.publish,
+                self.events(turn.round + 1),
+                config,
+                stop=closed.is_set,
             )
         return _planned(turn, tasks, self.components(runtime).settings.max_state_chars)
 

@@ -999,3 +999,20 @@ def test_closing_a_sync_stream_returns_at_once_and_starts_no_tool() -> None:
     time.sleep(1.2)
     assert closed < 0.3, closed
     assert [what for _, what in log] == ["start a", "end a"]
+
+
+def test_closing_a_sync_stream_while_the_plan_streams_returns_at_once() -> None:
+    plan = '1. lookup(city="Paris")\n2. lookup(city="Rome")\n3. join()<END_OF_PLAN>'
+    model = ScriptedChatModel(
+        script=lambda role, _: plan if role == "planner" else "Finish(x)", sleep=0.05
+    )
+    def lookup(city: str) -> str:
+        """Look a city up."""
+        return city
+
+    graph = create_llmcompiler(model, [lookup], joiner="text")
+    events = graph.stream(ask("q"), stream_mode="custom")
+    next(e for e in events if e["event"] == "plan_started")
+    closing = time.time()
+    events.close()
+    assert time.time() - closing < 0.5  # the rest of the plan would take about 3 s

@@ -104,13 +104,17 @@ class Planner:
         publish: Publish,
         events: EventSink,
         config: RunnableConfig | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> list[Task]:
-        """Sync `aplan` (the model's sync stream: its async client belongs to another loop)."""
+        """Sync `aplan` (the model's sync stream: its async client belongs to another loop).
+        A sync call cannot be cancelled: `stop()` true ends the plan where it is."""
         writer = _PlanWriter(self, turn, publish, events)
         with writer.keeping_partial_plan():
             prompt = self.prompt(turn, messages)
             with closing(self.llm.stream(self.model, prompt, config)) as chunks:
                 for chunk in chunks:
+                    if stop is not None and stop():
+                        break
                     writer.take(chunk)
         return writer.finish()
 
