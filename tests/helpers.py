@@ -51,6 +51,8 @@ class ScriptedChatModel(RoleAware, BaseChatModel):
 
     script: Script
     sleep: float = 0.0
+    chunk: int = 1
+    """Characters per streamed chunk."""
     tool_calling: bool = False
 
     @property
@@ -64,6 +66,10 @@ class ScriptedChatModel(RoleAware, BaseChatModel):
 
     def with_role(self, role: RoleName, kwargs: dict[str, Any]) -> dict[str, Any]:
         return {**kwargs, "role": role}
+
+    def _pieces(self, text: str) -> list[str]:
+        """The streamed chunks of `text` (an empty reply is one empty chunk, as providers send)."""
+        return [text[i : i + self.chunk] for i in range(0, len(text), self.chunk)] or [""]
 
     def _reply(self, messages: list[BaseMessage], role: str | None) -> AIMessage:
         reply = self.script("joiner" if role == "joiner" else "planner", messages)
@@ -87,9 +93,9 @@ class ScriptedChatModel(RoleAware, BaseChatModel):
         role: str | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        for char in self._reply(messages, role).text or [""]:  # an empty reply is one chunk
+        for piece in self._pieces(self._reply(messages, role).text):
             time.sleep(self.sleep)
-            yield ChatGenerationChunk(message=AIMessageChunk(content=char))
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
 
     async def _astream(
         self,
@@ -99,9 +105,9 @@ class ScriptedChatModel(RoleAware, BaseChatModel):
         role: str | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        for char in self._reply(messages, role).text or [""]:  # an empty reply is one chunk
+        for piece in self._pieces(self._reply(messages, role).text):
             await asyncio.sleep(self.sleep)
-            yield ChatGenerationChunk(message=AIMessageChunk(content=char))
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
 
 
 def decision(action: str, text: str = "", thought: str = "ok") -> AIMessage:

@@ -109,7 +109,7 @@ def test_any_plan_with_any_tool_value_ends_with_an_answer(lines: list[str], kind
         return plan if role == "planner" else "Thought: enough\nAction: Finish(the answer)"
 
     graph = create_llmcompiler(
-        ScriptedChatModel(script=script),
+        ScriptedChatModel(script=script, chunk=64),
         [odd_tool(kind), fail, echo],
         joiner="text",
         max_replans=0,

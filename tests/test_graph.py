@@ -1006,6 +1006,7 @@ def test_closing_a_sync_stream_while_the_plan_streams_returns_at_once() -> None:
     model = ScriptedChatModel(
         script=lambda role, _: plan if role == "planner" else "Finish(x)", sleep=0.05
     )
+
     def lookup(city: str) -> str:
         """Look a city up."""
         return city

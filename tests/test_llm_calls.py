@@ -251,6 +251,7 @@ async def test_silent_server_fails_the_math_tool_within_its_timeout(
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.slow
 async def test_a_timed_out_try_is_tried_again(
     sim: OpenAISimulator, http_client: Any, mode: Mode
 ) -> None:
@@ -314,6 +315,7 @@ async def test_rate_limited_planner_waits_retry_after_and_succeeds(
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.slow
 async def test_joiner_server_errors_are_retried(
     sim: OpenAISimulator, http_client: Any, mode: Mode
 ) -> None:
@@ -340,6 +342,7 @@ async def test_math_server_error_is_retried(
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.slow
 async def test_persistent_server_errors_fail_after_every_try(
     sim: OpenAISimulator, http_client: Any, mode: Mode
 ) -> None:
@@ -493,6 +496,7 @@ SLOW_PLAN = '1. search(query="Paris")\n2. search(query="' + "Rome " * 60 + '")\n
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.slow
 async def test_a_stream_timing_out_after_a_task_keeps_the_partial_plan(
     sim: OpenAISimulator, http_client: Any, mode: Mode, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -602,6 +606,7 @@ async def test_graph_with_default_settings_answers(brain: OpenAISimulator, http_
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.slow
 async def test_graph_run_fails_when_the_planner_gives_up(
     brain: OpenAISimulator, http_client: Any, mode: Mode
 ) -> None:

@@ -584,6 +584,7 @@ STUCK_SYNC_TOOL = """
         "asyncio.run(nested())",
     ],
 )
+@pytest.mark.slow
 def test_process_exits_after_a_sync_tool_timed_out(call: str) -> None:
     """A sync tool stuck for 30 s must not keep the process alive once its task timed out.
 
@@ -625,6 +626,7 @@ async def test_stuck_sync_tools_do_not_exhaust_the_threads_of_healthy_ones(
     assert time.perf_counter() - start < 0.5
 
 
+@pytest.mark.slow
 async def test_sync_tools_run_at_full_width_in_async_runs(trace: Trace) -> None:
     """12 sync tools of 0.5 s in an async run take 0.5 s: not capped by the loop's default
     executor (6 threads on a 2-core machine), only by `max_concurrency`."""
@@ -747,6 +749,7 @@ async def test_no_tool_starts_after_a_cancel(trace: Trace) -> None:
     assert all(e["time"] < cancelled_at for e in events if e["event"] == "task_started")
 
 
+@pytest.mark.slow
 def test_interrupting_a_sync_run_inside_a_running_loop_stops_it() -> None:
     """Ctrl-C while `run()` waits for its helper thread (a loop runs in the caller's thread, as in
     Jupyter): `run()` raises at once and no tool starts afterwards (it used to run the plan to
