@@ -74,12 +74,13 @@ class Recorder(BaseCallbackHandler):
 
     Token counts are the provider's usage when it reports it; a call without one (a stream that
     broke, or was abandoned before its usage chunk) is estimated from the characters sent and
-    received.
+    received. `prompts` keeps each call's role and messages, in call order.
     """
 
     run_inline = True  # record in the event loop, not through a thread pool
 
     def __init__(self) -> None:
+        self.prompts: list[tuple[str, list[BaseMessage]]] = []
         self._open: dict[UUID, _OpenCall] = {}
         self._tools: dict[UUID, tuple[str, str, float]] = {}
         self.llm_calls: list[LLMCall] = []
@@ -97,6 +98,7 @@ class Recorder(BaseCallbackHandler):
         role = role_of(tags) or "other"
         chars = sum(len(m.text) for batch in messages for m in batch)
         self._open[run_id] = _OpenCall(role, time.time(), chars)
+        self.prompts.append((role, messages[0]))
 
     def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
         call = self._open.get(run_id)

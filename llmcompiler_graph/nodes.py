@@ -55,15 +55,14 @@ class Components:
     ) -> Components:
         """The one place where settings become a planner, a scheduler and a joiner."""
         toolbox = Toolbox(tools)
+        llm = {
+            "max_observation_chars": settings.max_observation_chars,
+            "llm_timeout": settings.llm_timeout,
+            "llm_retries": settings.llm_retries,
+        }
         return cls(
             planner=Planner(
-                model,
-                toolbox,
-                prompt=settings.planner_prompt,
-                max_observation_chars=settings.max_observation_chars,
-                max_tasks=settings.max_tasks,
-                llm_timeout=settings.llm_timeout,
-                llm_retries=settings.llm_retries,
+                model, toolbox, prompt=settings.planner_prompt, max_tasks=settings.max_tasks, **llm
             ),
             scheduler=TaskFetchingUnit(
                 toolbox,
@@ -74,14 +73,7 @@ class Components:
                     for name, p in (settings.tool_policies or {}).items()
                 },
             ),
-            joiner=Joiner(
-                model,
-                format=settings.joiner,
-                prompt=settings.joiner_prompt,
-                max_observation_chars=settings.max_observation_chars,
-                llm_timeout=settings.llm_timeout,
-                llm_retries=settings.llm_retries,
-            ),
+            joiner=Joiner(model, format=settings.joiner, prompt=settings.joiner_prompt, **llm),
             settings=settings,
         )
 

@@ -8,7 +8,6 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import Any
-from uuid import UUID
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForLLMRun,
@@ -21,15 +20,9 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from llmcompiler_graph import measure
 from llmcompiler_graph.core.plan import is_whole_reference
 from llmcompiler_graph.core.roles import RoleAware, RoleName
-from llmcompiler_graph.core.roles import role_of as role_of_tags
 from llmcompiler_graph.testing import ChatRequest, ChatResponse
 from llmcompiler_graph.testing.scenarios import EIFFEL, SHOWCASE, Role, Scenario, role_of
 from llmcompiler_graph.tools.calculator import safe_eval
-
-
-def role(tags: Sequence[str] | None) -> str:
-    """The role of an LLM call, from the tags the package puts on its calls."""
-    return role_of_tags(tags) or "other"
 
 
 def question_of(messages: Sequence[BaseMessage]) -> str:
@@ -118,23 +111,7 @@ def decision(action: str, text: str = "", thought: str = "ok") -> AIMessage:
 
 
 class Recorder(measure.Recorder):
-    """`measure.Recorder`, plus every chat model prompt by role."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.prompts: list[tuple[str, list[BaseMessage]]] = []
-
-    def on_chat_model_start(
-        self,
-        serialized: dict[str, Any],
-        messages: list[list[BaseMessage]],
-        *,
-        run_id: UUID,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().on_chat_model_start(serialized, messages, run_id=run_id, tags=tags, **kwargs)
-        self.prompts.append((role(tags), messages[0]))
+    """`measure.Recorder`, with the prompts and timings the graph tests look at."""
 
     def of(self, who: str) -> list[list[BaseMessage]]:
         """The prompts the `planner` or the `joiner` received, in call order."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import uuid
@@ -25,6 +26,16 @@ def search(idx: int, **args: Any) -> Task:
     return make_task(idx, "search", args)
 
 
+@contextlib.contextmanager
+def held(key: str) -> Iterator[PlanStream]:
+    """The stream for `key`, held for the block (`streams.get` ... `streams.release`)."""
+    stream = streams.get(key)
+    try:
+        yield stream
+    finally:
+        streams.release(key)
+
+
 def new_key() -> str:
     """A key no other test uses (the registry is process-wide)."""
     return f"test-handoff-{uuid.uuid4()}"
@@ -34,6 +45,13 @@ async def collect(stream: PlanStream, attach_timeout: float | None = 1.0) -> lis
     """Everything a consumer reads from `stream` until it ends; fails fast instead of hanging."""
     async with asyncio.timeout(2):
         return [task async for task in stream.tasks(attach_timeout)]
+
+
+async def consume(stream: PlanStream, received: list[Task]) -> None:
+    """Append each task of `stream` to `received` as it arrives (fails fast instead of hanging)."""
+    async with asyncio.timeout(2):
+        async for task in stream.tasks(attach_timeout=1.0):
+            received.append(task)
 
 
 async def spin(iterations: int) -> None:
@@ -89,12 +107,9 @@ async def test_producer_first_all_tasks_in_order_then_end_on_complete_close() ->
     assert produced.closed and produced.complete
     assert len(streams) == before
 
-    stream = streams.get(key)
-    try:
+    with held(key) as stream:
         assert stream is produced  # the finished plan is still there for the consumer
         assert await collect(stream, attach_timeout=0.01) == plan
-    finally:
-        streams.release(key)
 
 
 # --- 2. consumer first -------------------------------------------------------------------------
@@ -106,12 +121,7 @@ async def test_consumer_first_receives_later_publishes_without_polling() -> None
     lock = count_lock(stream)
     received: list[Task] = []
 
-    async def consume() -> None:
-        async with asyncio.timeout(2):
-            async for task in stream.tasks(attach_timeout=1.0):
-                received.append(task)
-
-    consumer = asyncio.create_task(consume())
+    consumer = asyncio.create_task(consume(stream, received))
     try:
         await spin(1)  # the consumer runs up to its first wait
         assert not consumer.done() and received == []
@@ -147,15 +157,12 @@ async def test_consumer_first_receives_later_publishes_without_polling() -> None
 
 async def test_empty_complete_plan_ends_consumer_without_tasks() -> None:
     key = new_key()
-    stream = streams.get(key)
-    try:
+    with held(key) as stream:
         consumer = asyncio.create_task(collect(stream))
         await spin(1)
         with producing(key):
             pass
         assert await consumer == []
-    finally:
-        streams.release(key)
 
 
 async def test_two_consumers_of_one_stream_each_read_the_whole_plan() -> None:
@@ -182,18 +189,11 @@ async def test_two_consumers_of_one_stream_each_read_the_whole_plan() -> None:
 
 async def test_producer_never_attaches_raises_producer_gone() -> None:
     key = new_key()
-    stream = streams.get(key)
-    try:
-        with pytest.raises(ProducerGone):
-            await collect(stream, attach_timeout=0.05)
-    finally:
-        streams.release(key)
+    with held(key) as stream, pytest.raises(ProducerGone):
+        await collect(stream, attach_timeout=0.05)
     # a stream nobody produced into is not kept: a late planner and consumer start afresh
-    late = streams.get(key)
-    try:
+    with held(key) as late:
         assert late is not stream and not late.closed
-    finally:
-        streams.release(key)
 
 
 async def test_producer_attaching_in_time_is_no_error() -> None:
@@ -242,12 +242,7 @@ async def test_failing_producer_closes_incomplete_and_consumer_ends() -> None:
     stream = streams.get(key)
     received: list[Task] = []
 
-    async def consume() -> None:
-        async with asyncio.timeout(2):
-            async for task in stream.tasks(attach_timeout=1.0):
-                received.append(task)
-
-    consumer = asyncio.create_task(consume())
+    consumer = asyncio.create_task(consume(stream, received))
     try:
         await spin(1)
         with pytest.raises(RuntimeError, match="LLM down"), producing(key) as produced:
@@ -276,11 +271,8 @@ async def test_failed_plan_yields_nothing_to_a_later_consumer() -> None:
     assert produced.closed and not produced.complete
     assert len(streams) == before
 
-    stream = streams.get(key)
-    try:
+    with held(key) as stream:
         assert await collect(stream) == []
-    finally:
-        streams.release(key)
 
 
 async def test_rerun_planner_gets_a_fresh_stream_after_a_failure() -> None:
@@ -307,23 +299,17 @@ async def test_rerun_planner_gets_a_fresh_stream_after_a_failure() -> None:
 
 async def test_rerun_planner_gets_a_fresh_stream_while_stale_one_is_still_held() -> None:
     key = new_key()
-    stale_reader = streams.get(key)
-    try:
+    with held(key) as stale_reader:
         with pytest.raises(RuntimeError), producing(key):
             raise RuntimeError("cancelled")
         assert stale_reader.closed and not stale_reader.complete
         with producing(key) as rerun:
             assert rerun is not stale_reader
             rerun.publish(search(7))
-    finally:
-        streams.release(key)
     # once every holder let go, the completed re-run plan is what the key leads to
-    stream = streams.get(key)
-    try:
+    with held(key) as stream:
         assert stream is rerun
         assert [t["idx"] for t in await collect(stream)] == [7]
-    finally:
-        streams.release(key)
 
 
 # --- 5. two keys at once -----------------------------------------------------------------------
@@ -425,18 +411,12 @@ async def test_a_closed_plan_waits_for_a_late_consumer_then_goes() -> None:
         for task in plan:
             produced.publish(task)
 
-    late = streams.get(key)
-    try:
+    with held(key) as late:
         assert late is produced
         assert await collect(late, attach_timeout=0.01) == plan
-    finally:
-        streams.release(key)
 
-    again = streams.get(key)
-    try:
+    with held(key) as again:
         assert again is not produced and not again.closed
-    finally:
-        streams.release(key)
 
 
 async def test_kept_closed_streams_are_bounded_in_number() -> None:
@@ -456,12 +436,9 @@ async def test_kept_closed_streams_are_bounded_in_number() -> None:
         streams.release(keys[0])
 
     for n, key in enumerate(keys[1:], start=1):  # the newest `kept` are all still there
-        stream = streams.get(key)
-        try:
+        with held(key) as stream:
             assert stream is finished[key]
             assert [t["idx"] for t in await collect(stream, attach_timeout=0.01)] == [n]
-        finally:
-            streams.release(key)
 
 
 # --- 8. superstep_key --------------------------------------------------------------------------

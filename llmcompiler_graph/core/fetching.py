@@ -496,18 +496,7 @@ class _Run:
                 error = f"TimeoutError: {name} {exc}"
             if attempts > 1:
                 error += f" (after {attempts} attempts)"
-        self.finish(
-            task,
-            Observation(
-                idx=task["idx"],
-                status=status,
-                value=value,
-                error=error,
-                dispatched_at=dispatched_at,
-                started_at=started_at,
-                finished_at=time.time(),
-            ),
-        )
+        self.finish(task, _observation(task, status, value, error, dispatched_at, started_at))
 
     async def attempt(
         self, tool: BaseTool, args: dict[str, Any], timeout: float | None, task: Task
@@ -566,17 +555,29 @@ class _Run:
                         self.dispatch(waiting)
 
 
-def _error(task: Task, error: str, status: ObservationStatus = "error") -> Observation:
-    """The observation of a task that never ran."""
+def _observation(
+    task: Task,
+    status: ObservationStatus,
+    value: Any,
+    error: str | None,
+    dispatched_at: float | None,
+    started_at: float | None,
+) -> Observation:
+    """The one place observations are made; finished now."""
     return Observation(
         idx=task["idx"],
         status=status,
-        value=None,
+        value=value,
         error=error,
-        dispatched_at=None,
-        started_at=None,
+        dispatched_at=dispatched_at,
+        started_at=started_at,
         finished_at=time.time(),
     )
+
+
+def _error(task: Task, error: str, status: ObservationStatus = "error") -> Observation:
+    """The observation of a task that never ran."""
+    return _observation(task, status, None, error, None, None)
 
 
 def _skipped(task: Task, failed_dependency: int) -> Observation:
