@@ -9,6 +9,7 @@ that accepts connections and never answers plays the server that hangs before an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import email.utils
 import logging
@@ -28,6 +29,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_openai import ChatOpenAI
 
 from llmcompiler_graph import create_llmcompiler
+from llmcompiler_graph.core._sync import iterate_in_thread
 from llmcompiler_graph.core.events import EventSink
 from llmcompiler_graph.core.joiner import Joiner
 from llmcompiler_graph.core.llm import (
@@ -221,33 +223,23 @@ async def test_silent_server_fails_the_planner_within_its_timeout(
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_silent_server_fails_the_joiner_within_its_timeout(
-    silent: Any, http_client: Any, mode: Mode
+@pytest.mark.parametrize("role", ["joiner", "math"])
+async def test_silent_server_fails_the_joiner_and_math_within_their_timeout(
+    silent: Any, http_client: Any, mode: Mode, role: str
 ) -> None:
-    joiner = Joiner(chat_model(silent, http_client), llm_timeout=TIMEOUT, llm_retries=0)
+    model = chat_model(silent, http_client)
+    if role == "joiner":
+        call = decide(Joiner(model, llm_timeout=TIMEOUT, llm_retries=0), mode)
+    else:
+        call = compute(create_math_tool(model, llm_timeout=TIMEOUT, llm_retries=0), mode)
 
     started = time.monotonic()
     with pytest.raises(LLMCallError) as excinfo:
-        await asyncio.wait_for(decide(joiner, mode), 10)
+        await asyncio.wait_for(call, 10)
     elapsed = time.monotonic() - started
 
     assert TIMEOUT * 0.9 <= elapsed < 1.5, elapsed
-    assert_fails_in_time(excinfo, "joiner", silent)
-
-
-@pytest.mark.parametrize("mode", MODES)
-async def test_silent_server_fails_the_math_tool_within_its_timeout(
-    silent: Any, http_client: Any, mode: Mode
-) -> None:
-    tool = create_math_tool(chat_model(silent, http_client), llm_timeout=TIMEOUT, llm_retries=0)
-
-    started = time.monotonic()
-    with pytest.raises(LLMCallError) as excinfo:
-        await asyncio.wait_for(compute(tool, mode), 10)
-    elapsed = time.monotonic() - started
-
-    assert TIMEOUT * 0.9 <= elapsed < 1.5, elapsed
-    assert_fails_in_time(excinfo, "math", silent)
+    assert_fails_in_time(excinfo, role, silent)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -566,7 +558,9 @@ def test_sync_calls_run_on_a_helper_thread_with_the_callers_context() -> None:
     assert handler.tokens >= len(PLAN)  # one per character (plus an empty closing chunk)
 
 
-def test_without_a_timeout_sync_calls_stay_in_the_callers_thread() -> None:
+def test_without_a_timeout_sync_calls_still_run_on_a_helper_thread() -> None:
+    """The sync form is the async one run on a private loop: its blocking model call never runs
+    on (and blocks) that loop's thread, limit or not."""
     seen: list[str] = []
 
     def script(role: str, messages: list[BaseMessage]) -> str:
@@ -575,10 +569,42 @@ def test_without_a_timeout_sync_calls_stay_in_the_callers_thread() -> None:
 
     planner = Planner(ScriptedChatModel(script=script), TOOLBOX, llm_timeout=0)
     question = turn()
-    planner.plan(question, [question.question], [].append, events())
+    tasks = planner.plan(question, [question.question], [].append, events())
 
-    assert seen == [threading.current_thread().name]
+    assert len(tasks) == 2
+    assert seen == ["llmcompiler-planner-llm"]
     assert planner.llm.timeout is None
+
+
+async def test_iterate_in_thread_reads_on_one_thread_and_closes_when_left_early() -> None:
+    threads: set[str] = set()
+    closed = threading.Event()
+
+    def numbers(n: int) -> Iterator[int]:
+        try:
+            for i in range(n):
+                threads.add(threading.current_thread().name)
+                yield i
+                time.sleep(0.01)
+        finally:
+            closed.set()
+
+    async with contextlib.aclosing(iterate_in_thread(numbers, 1000, name="reader")) as items:
+        async for item in items:
+            if item == 2:
+                break
+    assert await asyncio.to_thread(closed.wait, 5)  # closed by the reader, at its next item
+    assert threads == {"reader"}
+
+    def broken() -> Iterator[int]:
+        yield 1
+        raise ValueError("cut")
+
+    got: list[int] = []
+    with pytest.raises(ValueError, match="cut"):
+        async for item in iterate_in_thread(broken):
+            got.append(item)
+    assert got == [1]
 
 
 # -- the graph with its default wiring -----------------------------------------------------------

@@ -4,6 +4,8 @@ event loop's shutdown or the interpreter's exit wait for it.
 
 - `in_thread` runs a blocking call on a daemon thread of its own: no pool to exhaust, nothing
   that `asyncio.run` (which waits for the default executor) or the interpreter joins at exit.
+- `iterate_in_thread` reads a blocking iterator (a sync stream) on one such thread and hands its
+  items to the loop as they come.
 - `run_sync` runs a coroutine to completion on a private loop, also where the calling thread
   already runs a loop (Jupyter); an interrupt of the caller cancels the coroutine, and closing
   the loop gives cancelled leftovers a short grace instead of waiting for them.
@@ -18,7 +20,7 @@ import contextvars
 import logging
 import signal
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 logger = logging.getLogger(__name__)
@@ -33,9 +35,10 @@ STOP_WAIT = 1.0
 """Seconds an interrupted `run_sync` waits for its helper thread to stop the coroutine."""
 
 
-def in_thread(func: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
-    """`func(*args)` on a new daemon thread, in a copy of the current context; the future gets
-    its outcome. Cancelling the future abandons the call: it runs on, its outcome is dropped."""
+def in_thread(func: Callable[..., T], /, *args: Any, name: str | None = None) -> asyncio.Future[T]:
+    """`func(*args)` on a new daemon thread (named `name`), in a copy of the current context; the
+    future gets its outcome. Cancelling the future abandons the call: it runs on, its outcome is
+    dropped."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
     context = contextvars.copy_context()
@@ -62,9 +65,65 @@ def in_thread(func: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
         except RuntimeError:  # the loop is closed: nobody waits for this any more
             logger.debug("dropped the outcome of %r: its event loop is closed", func)
 
-    name = f"llmcompiler-call-{getattr(func, '__name__', 'sync')}"
+    name = name or f"llmcompiler-call-{getattr(func, '__name__', 'sync')}"
     threading.Thread(target=target, name=name, daemon=True).start()
     return future
+
+
+async def iterate_in_thread(
+    func: Callable[..., Iterable[T]], /, *args: Any, name: str | None = None
+) -> AsyncIterator[T]:
+    """The items of `func(*args)`, a blocking iterable, read on ONE new daemon thread (named
+    `name`) in a copy of the current context, and handed to this loop through a queue as they
+    come (`loop.call_soon_threadsafe`). `func` itself is called on that thread too.
+
+    An error of `func` or of the iteration is raised here. When the consumer stops early (closes
+    this generator, or is cancelled or timed out while waiting), the thread is told to stop: it
+    closes the iterator itself as soon as its current read returns (a generator cannot be closed
+    from another thread while it runs), so a read that never returns is abandoned and the thread
+    ends when its socket does. Nothing waits for it.
+    """
+    loop = asyncio.get_running_loop()
+    items: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    stop = threading.Event()
+    context = contextvars.copy_context()
+
+    def hand(kind: str, value: Any) -> bool:
+        try:
+            loop.call_soon_threadsafe(items.put_nowait, (kind, value))
+        except RuntimeError:  # the loop is closed: nobody takes items any more
+            return False
+        return True
+
+    def read() -> None:
+        try:
+            iterator = iter(func(*args))
+            try:
+                for item in iterator:
+                    if stop.is_set() or not hand("item", item):
+                        return
+            finally:
+                close = getattr(iterator, "close", None)
+                if close is not None:
+                    close()
+        except BaseException as exc:  # raised in the consumer
+            hand("error", exc)
+            return
+        hand("end", None)
+
+    name = name or f"llmcompiler-iterate-{getattr(func, '__name__', 'sync')}"
+    threading.Thread(target=context.run, args=(read,), name=name, daemon=True).start()
+    try:
+        while True:
+            kind, value = await items.get()
+            if kind == "item":
+                yield value
+            elif kind == "end":
+                return
+            else:
+                raise value
+    finally:
+        stop.set()
 
 
 class _DaemonThreads(concurrent.futures.ThreadPoolExecutor):

@@ -18,6 +18,7 @@ from langchain_core.messages import AnyMessage, BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import BaseModel, Field
 
+from llmcompiler_graph.core._sync import run_sync
 from llmcompiler_graph.core.events import EventSink
 from llmcompiler_graph.core.llm import DEFAULT_RETRIES, DEFAULT_TIMEOUT, LLMCall
 from llmcompiler_graph.core.plan import Turn
@@ -110,10 +111,12 @@ class Joiner:
         force_answer: bool,
         events: EventSink,
         config: RunnableConfig | None = None,
+        blocking: bool = False,
     ) -> Decision:
-        """Read the turn's observations and decide; `force_answer` when no replan is left."""
+        """Read the turn's observations and decide; `force_answer` when no replan is left.
+        `blocking`: call the model's sync API (for `decide`, see `llmcompiler_graph.core.llm`)."""
         prompt = self.prompt(turn, messages, force_answer)
-        output = await self.llm.ainvoke(self.runnable, prompt, config)
+        output = await self.llm.ainvoke(self.runnable, prompt, config, blocking=blocking)
         return self._decided(output, force_answer, events)
 
     def decide(
@@ -125,9 +128,17 @@ class Joiner:
         events: EventSink,
         config: RunnableConfig | None = None,
     ) -> Decision:
-        """Sync `adecide`."""
-        output = self.llm.invoke(self.runnable, self.prompt(turn, messages, force_answer), config)
-        return self._decided(output, force_answer, events)
+        """Sync `adecide`, run on a private loop with the model's sync API."""
+        return run_sync(
+            self.adecide(
+                turn,
+                messages,
+                force_answer=force_answer,
+                events=events,
+                config=config,
+                blocking=True,
+            )
+        )
 
     def prompt(
         self, turn: Turn, messages: Sequence[AnyMessage], force_answer: bool

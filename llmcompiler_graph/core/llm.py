@@ -11,12 +11,20 @@ Timeout (`timeout`, seconds, per try; 0 or None: no limit)
     (see "Streams" below). So `timeout` must exceed the time the model needs to write its longest
     plan (120 s is about 4,000 tokens at 35 tokens/s).
 
-    Async calls run under `asyncio.timeout`. A blocking sync HTTP read cannot be interrupted, so
-    a sync call with a limit runs on a helper daemon thread (the stream's chunks come back through
-    a queue) while the caller waits with the limit; on timeout the thread is abandoned and ends
-    when its socket does (the server hangs up, or the client's own read timeout fires). The thread
-    runs in a copy of the caller's `contextvars`, so LangChain callbacks, tracing and config work
-    as in the caller's thread. Without a limit the call runs in the caller's thread as before.
+    Every try runs under `asyncio.timeout` (a stream: `asyncio.timeout_at` its deadline).
+
+Sync calls (`blocking=True`)
+    There is one implementation, async: the sync entry points (`Planner.plan`, `Joiner.decide`,
+    the math tool's sync function) run it with `run_sync` on a private event loop and pass
+    `blocking=True`. Then the model call itself uses the runnable's *sync* API (`invoke`,
+    `stream`), because a chat model's async HTTP client belongs to the loop it first ran on, and
+    each sync call has a loop of its own. That blocking call runs on a helper daemon thread
+    (`core._sync.in_thread`; a stream is read on one thread, its chunks handed to the loop
+    through a queue by `iterate_in_thread`) in a copy of the caller's `contextvars`, so LangChain
+    callbacks, tracing and config work as in the caller's thread. The loop waits for it under the
+    same timeout; a blocking HTTP read cannot be interrupted, so on timeout (or cancellation) the
+    thread is abandoned and ends when its socket does (the server hangs up, or the client's own
+    read timeout fires). Retries, backoff and errors are the async ones.
 
 Retries (`retries`, default 2: at most 3 tries)
     Transient failures are retried: our timeout, 408 / 409 / 429 / 5xx answers, connection
@@ -56,26 +64,22 @@ Errors
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import email.utils
 import logging
 import math
-import queue
 import random
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from langchain_core.exceptions import ModelError
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 
+from llmcompiler_graph.core._sync import in_thread, iterate_in_thread
 from llmcompiler_graph.core.roles import Role
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 120.0
 """Seconds one try of an LLM call may take (a stream: until its last chunk)."""
@@ -242,8 +246,8 @@ class LLMCall:
         timeout: seconds per try (a stream: until its last chunk); 0 or None: no limit.
         retries: how many times a transient failure is retried (0: one try only).
 
-    Call `ainvoke` / `invoke` / `astream` / `stream` with the runnable to run (the model, or a
-    chain over it), its input and config.
+    Call `ainvoke` / `astream` with the runnable to run (the model, or a chain over it), its
+    input and config; `blocking=True` from sync entry points (see the module docstring).
     """
 
     def __init__(
@@ -271,47 +275,52 @@ class LLMCall:
             f"retries={self.retries})"
         )
 
-    # -- the four forms -------------------------------------------------------------------------
+    # -- the two forms --------------------------------------------------------------------------
 
     async def ainvoke(
-        self, runnable: Runnable, input: Any, config: RunnableConfig | None = None
+        self,
+        runnable: Runnable,
+        input: Any,
+        config: RunnableConfig | None = None,
+        *,
+        blocking: bool = False,
     ) -> Any:
-        """`await runnable.ainvoke(input, config)`, bounded and retried."""
+        """`await runnable.ainvoke(input, config)`, bounded and retried. `blocking`: call the
+        sync `runnable.invoke` instead, on a helper thread (see the module docstring)."""
         tries = 0
         while True:
             tries += 1
             try:
                 async with asyncio.timeout(self.timeout) as scope:
+                    if blocking:
+                        return await in_thread(runnable.invoke, input, config, name=self._thread)
                     return await runnable.ainvoke(input, config)
             except Exception as exc:
                 failure = self._timed_out(started=False) if scope.expired() else exc
                 delay = self._failed(failure, tries, started=False)
             await asyncio.sleep(delay)
 
-    def invoke(self, runnable: Runnable, input: Any, config: RunnableConfig | None = None) -> Any:
-        """`runnable.invoke(input, config)`, bounded (on a helper thread) and retried."""
-        tries = 0
-        while True:
-            tries += 1
-            try:
-                if self.timeout is None:
-                    return runnable.invoke(input, config)
-                return self._in_thread(lambda: runnable.invoke(input, config))
-            except Exception as exc:
-                delay = self._failed(exc, tries, started=False)
-            time.sleep(delay)
-
     async def astream(
-        self, runnable: Runnable, input: Any, config: RunnableConfig | None = None
+        self,
+        runnable: Runnable,
+        input: Any,
+        config: RunnableConfig | None = None,
+        *,
+        blocking: bool = False,
     ) -> AsyncIterator[Any]:
         """`runnable.astream(input, config)`, the whole stream bounded; retried only before its
-        first chunk. Close it (`contextlib.aclosing`) when leaving early."""
+        first chunk. `blocking`: read the sync `runnable.stream` instead, on a helper thread (see
+        the module docstring). Close it (`contextlib.aclosing`) when leaving early."""
         loop = asyncio.get_running_loop()
         tries = 0
         while True:
             tries += 1
             started = False
-            chunks = aiter(runnable.astream(input, config))
+            if blocking:
+                stream = iterate_in_thread(runnable.stream, input, config, name=self._thread)
+            else:
+                stream = runnable.astream(input, config)
+            chunks = aiter(stream)
             deadline = None if self.timeout is None else loop.time() + self.timeout
             try:
                 while True:
@@ -334,31 +343,10 @@ class LLMCall:
                     await aclose()
             await asyncio.sleep(delay)
 
-    def stream(
-        self, runnable: Runnable, input: Any, config: RunnableConfig | None = None
-    ) -> Iterator[Any]:
-        """`runnable.stream(input, config)`, the whole stream bounded (read on a helper thread);
-        retried only before its first chunk."""
-        tries = 0
-        while True:
-            tries += 1
-            started = False
-            if self.timeout is None:
-                chunks: Iterator[Any] = iter(runnable.stream(input, config))
-            else:
-                chunks = self._stream_in_thread(lambda: runnable.stream(input, config))
-            try:
-                for chunk in chunks:
-                    started = True
-                    yield chunk
-                return
-            except Exception as exc:
-                delay = self._failed(exc, tries, started)
-            finally:
-                close = getattr(chunks, "close", None)
-                if close is not None:
-                    close()
-            time.sleep(delay)
+    @property
+    def _thread(self) -> str:
+        """The name of the helper thread of a blocking call."""
+        return f"llmcompiler-{self.role.name}-llm"
 
     # -- policy ---------------------------------------------------------------------------------
 
@@ -399,74 +387,3 @@ class LLMCall:
             endpoint=self.endpoint,
             tries=tries,
         ) from exc
-
-    # -- sync calls on a helper thread ----------------------------------------------------------
-
-    def _thread(self, target: Callable[[], None]) -> None:
-        """Start `target` on a daemon thread in a copy of the caller's context."""
-        context = contextvars.copy_context()
-        name = f"llmcompiler-{self.role.name}-llm"
-        threading.Thread(target=context.run, args=(target,), name=name, daemon=True).start()
-
-    def _in_thread(self, call: Callable[[], T]) -> T:
-        """`call()` on a helper thread, waited for at most `timeout` seconds."""
-        outcome: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
-
-        def target() -> None:
-            try:
-                outcome.put((True, call()))
-            except BaseException as exc:  # re-raised in the caller's thread
-                outcome.put((False, exc))
-
-        self._thread(target)
-        try:
-            ok, value = outcome.get(timeout=self.timeout)
-        except queue.Empty:
-            raise self._timed_out(started=False) from None
-        if ok:
-            return value
-        raise value
-
-    def _stream_in_thread(self, open_stream: Callable[[], Iterable[Any]]) -> Iterator[Any]:
-        """The chunks of `open_stream()`, read on a helper thread; the whole stream must end
-        within `timeout`. Closing this generator (or its timing out) stops the reader at its next
-        chunk."""
-        chunks: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-        stop = threading.Event()
-
-        def read() -> None:
-            try:
-                stream = iter(open_stream())
-                try:
-                    for chunk in stream:
-                        if stop.is_set():
-                            return
-                        chunks.put(("chunk", chunk))
-                finally:
-                    close = getattr(stream, "close", None)
-                    if close is not None:
-                        close()
-            except BaseException as exc:  # re-raised in the caller's thread
-                chunks.put(("error", exc))
-                return
-            chunks.put(("end", None))
-
-        assert self.timeout is not None
-        deadline = time.monotonic() + self.timeout
-        self._thread(read)
-        started = False
-        try:
-            while True:
-                try:
-                    kind, value = chunks.get(timeout=max(deadline - time.monotonic(), 0.0))
-                except queue.Empty:
-                    raise self._timed_out(started) from None
-                if kind == "chunk":
-                    started = True
-                    yield value
-                elif kind == "end":
-                    return
-                else:
-                    raise value
-        finally:
-            stop.set()

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import aclosing, closing, contextmanager
+from contextlib import aclosing, contextmanager
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AnyMessage, BaseMessage, BaseMessageChunk
 from langchain_core.runnables import RunnableConfig
 
+from llmcompiler_graph.core._sync import run_sync
 from llmcompiler_graph.core.events import EventSink
 from llmcompiler_graph.core.llm import DEFAULT_RETRIES, DEFAULT_TIMEOUT, LLMCall
 from llmcompiler_graph.core.parser import PlanParser
@@ -81,19 +82,28 @@ class Planner:
         publish: Publish,
         events: EventSink,
         config: RunnableConfig | None = None,
+        *,
+        blocking: bool = False,
+        stop: Callable[[], bool] | None = None,
     ) -> list[Task]:
         """Stream the next plan of `turn`, publishing each task as soon as it parses.
 
         Returns every task of the plan. The call is bounded by `llm_timeout` and retried (only
         before its first chunk, so never after a task was published). A broken or timed-out
         stream fails the call (`LLMCallError` once retries are spent) unless some tasks already
-        parsed: those are running already, so they stand as the plan.
+        parsed: those are running already, so they stand as the plan. `stop()` true (checked at
+        each chunk) ends the plan where it is. `blocking`: read the model's sync stream (for
+        `plan`, see `llmcompiler_graph.core.llm`).
         """
         writer = _PlanWriter(self, turn, publish, events)
+        events.send("plan_started")
         with writer.keeping_partial_plan():
             prompt = self.prompt(turn, messages)
-            async with aclosing(self.llm.astream(self.model, prompt, config)) as chunks:
+            stream = self.llm.astream(self.model, prompt, config, blocking=blocking)
+            async with aclosing(stream) as chunks:
                 async for chunk in chunks:
+                    if stop is not None and stop():
+                        break
                     writer.take(chunk)
         return writer.finish()
 
@@ -106,17 +116,12 @@ class Planner:
         config: RunnableConfig | None = None,
         stop: Callable[[], bool] | None = None,
     ) -> list[Task]:
-        """Sync `aplan` (the model's sync stream: its async client belongs to another loop).
-        A sync call cannot be cancelled: `stop()` true ends the plan where it is."""
-        writer = _PlanWriter(self, turn, publish, events)
-        with writer.keeping_partial_plan():
-            prompt = self.prompt(turn, messages)
-            with closing(self.llm.stream(self.model, prompt, config)) as chunks:
-                for chunk in chunks:
-                    if stop is not None and stop():
-                        break
-                    writer.take(chunk)
-        return writer.finish()
+        """Sync `aplan`, run on a private loop with the model's sync stream (its async client
+        belongs to another loop). A sync call cannot be cancelled: `stop()` true ends the plan
+        where it is."""
+        return run_sync(
+            self.aplan(turn, messages, publish, events, config, blocking=True, stop=stop)
+        )
 
     def prompt(self, turn: Turn, messages: Sequence[AnyMessage]) -> list[BaseMessage]:
         """Instructions, the conversation, and on replan what happened so far."""
@@ -151,7 +156,6 @@ class _PlanWriter:
         self.events = events
         self.max_tasks = planner.max_tasks
         self.tasks: list[Task] = []
-        events.send("plan_started")
 
     def take(self, chunk: BaseMessageChunk) -> None:
         """Feed one streamed chunk (the parser ignores everything after `join()`)."""

@@ -17,6 +17,7 @@ from langchain_core.runnables import RunnableConfig, patch_config
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field, field_validator
 
+from llmcompiler_graph.core._sync import in_thread, run_sync
 from llmcompiler_graph.core.llm import DEFAULT_RETRIES, DEFAULT_TIMEOUT, LLMCall
 from llmcompiler_graph.core.plan import as_text
 from llmcompiler_graph.core.roles import MATH
@@ -173,6 +174,19 @@ def create_math_tool(
     """
     llm = LLMCall(MATH, model, timeout=llm_timeout, retries=llm_retries)
 
+    async def amath(
+        problem: str,
+        context: list[Any] | None = None,
+        *,
+        config: RunnableConfig,
+        callbacks: Callbacks = None,
+        blocking: bool = False,
+    ) -> int | float:
+        messages = build_messages(problem, context, max_item_chars=max_context_chars)
+        inner = _model_config(config, callbacks)
+        reply = await llm.ainvoke(model, messages, inner, blocking=blocking)
+        return await in_thread(_evaluate, reply, problem)  # CPU work stays off the event loop
+
     def math(
         problem: str,
         context: list[Any] | None = None,
@@ -180,20 +194,8 @@ def create_math_tool(
         config: RunnableConfig,
         callbacks: Callbacks = None,
     ) -> int | float:
-        messages = build_messages(problem, context, max_item_chars=max_context_chars)
-        reply = llm.invoke(model, messages, _model_config(config, callbacks))
-        return _evaluate(reply, problem)
-
-    async def amath(
-        problem: str,
-        context: list[Any] | None = None,
-        *,
-        config: RunnableConfig,
-        callbacks: Callbacks = None,
-    ) -> int | float:
-        messages = build_messages(problem, context, max_item_chars=max_context_chars)
-        reply = await llm.ainvoke(model, messages, _model_config(config, callbacks))
-        return _evaluate(reply, problem)
+        """Sync `amath`: on a private loop, with the model's sync API."""
+        return run_sync(amath(problem, context, config=config, callbacks=callbacks, blocking=True))
 
     return StructuredTool.from_function(
         func=math,
