@@ -32,7 +32,7 @@ from llmcompiler_graph.bench import scheduler_overhead
 from llmcompiler_graph.core.events import EventSink
 from llmcompiler_graph.core.fetching import TaskFetchingUnit
 from llmcompiler_graph.core.parser import aparse, parse_plan
-from llmcompiler_graph.core.plan import Observation, Task, make_task
+from llmcompiler_graph.core.plan import Observation, Task, make_observation, make_task
 from llmcompiler_graph.core.toolbox import Toolbox
 
 # --- fakes -----------------------------------------------------------------------------------
@@ -159,15 +159,7 @@ def task(
 def ok(idx: int, value: Any) -> Observation:
     """A successful observation of an earlier round."""
     now = time.time()
-    return Observation(
-        idx=idx,
-        status="ok",
-        value=value,
-        error=None,
-        dispatched_at=now,
-        started_at=now,
-        finished_at=now,
-    )
+    return make_observation(idx, "ok", value, dispatched_at=now, started_at=now, finished_at=now)
 
 
 def statuses(observations: dict[int, Observation]) -> dict[int, str]:

@@ -32,22 +32,18 @@ def parser() -> argparse.ArgumentParser:
         prog="llmcompiler-graph bench",
         description=__doc__.splitlines()[0] if __doc__ else None,
     )
-    p.add_argument(
-        "--workloads",
-        nargs="+",
-        choices=list(WORKLOADS),
-        default=list(WORKLOADS),
-        metavar="NAME",
-        help="; ".join(f"{w.name}: {w.summary}" for w in WORKLOADS.values()) + " (default: all)",
-    )
-    p.add_argument(
-        "--approaches",
-        nargs="+",
-        choices=list(APPROACHES),
-        default=list(APPROACHES),
-        metavar="NAME",
-        help="; ".join(f"{a.name}: {a.label}" for a in APPROACHES.values()) + " (default: all)",
-    )
+    for flag, names in (
+        ("--workloads", {w.name: w.summary for w in WORKLOADS.values()}),
+        ("--approaches", {a.name: a.label for a in APPROACHES.values()}),
+    ):
+        p.add_argument(
+            flag,
+            nargs="+",
+            choices=list(names),
+            default=list(names),
+            metavar="NAME",
+            help="; ".join(f"{name}: {what}" for name, what in names.items()) + " (default: all)",
+        )
     p.add_argument(
         "--examples", type=int, default=3, help="examples per workload (default: 3, ~5 min)"
     )

@@ -48,7 +48,13 @@ from langgraph.errors import GraphBubbleUp
 
 from llmcompiler_graph.core._sync import in_thread, run_sync
 from llmcompiler_graph.core.events import EventSink
-from llmcompiler_graph.core.plan import Observation, ObservationStatus, Task, resolve_args
+from llmcompiler_graph.core.plan import (
+    Observation,
+    ObservationStatus,
+    Task,
+    make_observation,
+    resolve_args,
+)
 from llmcompiler_graph.core.toolbox import ToolPolicy, has_native_coroutine, has_sync_implementation
 
 logger = logging.getLogger(__name__)
@@ -496,7 +502,8 @@ class _Run:
                 error = f"TimeoutError: {name} {exc}"
             if attempts > 1:
                 error += f" (after {attempts} attempts)"
-        self.finish(task, _observation(task, status, value, error, dispatched_at, started_at))
+        observation = make_observation(task["idx"], status, value, error, dispatched_at, started_at)
+        self.finish(task, observation)
 
     async def attempt(
         self, tool: BaseTool, args: dict[str, Any], timeout: float | None, task: Task
@@ -555,29 +562,9 @@ class _Run:
                         self.dispatch(waiting)
 
 
-def _observation(
-    task: Task,
-    status: ObservationStatus,
-    value: Any,
-    error: str | None,
-    dispatched_at: float | None,
-    started_at: float | None,
-) -> Observation:
-    """The one place observations are made; finished now."""
-    return Observation(
-        idx=task["idx"],
-        status=status,
-        value=value,
-        error=error,
-        dispatched_at=dispatched_at,
-        started_at=started_at,
-        finished_at=time.time(),
-    )
-
-
 def _error(task: Task, error: str, status: ObservationStatus = "error") -> Observation:
     """The observation of a task that never ran."""
-    return _observation(task, status, None, error, None, None)
+    return make_observation(task["idx"], status, error=error)
 
 
 def _skipped(task: Task, failed_dependency: int) -> Observation:

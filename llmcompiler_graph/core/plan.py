@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
@@ -114,6 +115,31 @@ class Turn:
     def next_id(self) -> int:
         """The first task id the next plan may use."""
         return max((t["idx"] for t in self.tasks), default=0) + 1
+
+
+def make_observation(
+    idx: int,
+    status: ObservationStatus,
+    value: Any = None,
+    error: str | None = None,
+    dispatched_at: float | None = None,
+    started_at: float | None = None,
+    finished_at: float | None = None,
+) -> Observation:
+    """An `Observation`, finished now unless `finished_at` says when.
+
+    >>> make_observation(1, "ok", 42)["value"]
+    42
+    """
+    return Observation(
+        idx=idx,
+        status=status,
+        value=value,
+        error=error,
+        dispatched_at=dispatched_at,
+        started_at=started_at,
+        finished_at=time.time() if finished_at is None else finished_at,
+    )
 
 
 def is_whole_reference(value: Any) -> int | None:
