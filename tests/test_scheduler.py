@@ -26,7 +26,7 @@ from uuid import UUID
 
 import pytest
 from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
-from langchain_core.tools import tool
+from langchain_core.tools import BaseTool, tool
 
 from llmcompiler_graph.bench import scheduler_overhead
 from llmcompiler_graph.core.events import EventSink
@@ -1084,3 +1084,23 @@ async def test_async_callback_handlers_see_sync_tools_in_async_runs(unit: TaskFe
     observations = await arun(unit, tasks, config={"callbacks": [handler]})
     assert statuses(observations) == {1: "ok", 2: "ok"}
     assert sorted(handler.started) == ["block", "wait"]
+
+
+async def test_a_tool_overriding_ainvoke_runs_on_the_event_loop() -> None:
+    """A tool whose own `ainvoke` is its coroutine is awaited, not sent to a thread."""
+    threads: list[threading.Thread] = []
+
+    class Native(BaseTool):
+        name: str = "native"
+        description: str = "Record the thread."
+
+        def _run(self, x: Any = None) -> Any:
+            raise AssertionError("the sync implementation must not be used")
+
+        async def ainvoke(self, input: Any, config: Any = None, **kwargs: Any) -> Any:
+            threads.append(threading.current_thread())
+            return input
+
+    observations = await TaskFetchingUnit({"native": Native()}).arun([task(1, "native", x=1)])
+    assert observations[1]["status"] == "ok"
+    assert threads == [threading.current_thread()]

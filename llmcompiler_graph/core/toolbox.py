@@ -145,7 +145,8 @@ def has_native_coroutine(tool: BaseTool) -> bool:
     the sync implementation in the event loop's default executor."""
     if isinstance(tool, StructuredTool | Tool):
         return tool.coroutine is not None
-    return type(tool)._arun is not BaseTool._arun
+    kind = type(tool)
+    return kind._arun is not BaseTool._arun or kind.ainvoke is not BaseTool.ainvoke
 
 
 def _type_name(schema: Mapping[str, Any]) -> str:
