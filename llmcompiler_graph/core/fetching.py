@@ -102,11 +102,12 @@ class TaskFetchingUnit:
             for name, tool in tools.items()
         }
         """Each tool's policy: the `policies` argument over its metadata (None: the default)."""
-        self._limits = {
+        self.limits = {
             name: _Slots(policy.max_concurrency)
             for name, policy in self.policies.items()
             if policy.max_concurrency
         }
+        """Each tool's own concurrency limit, shared by every run of this unit."""
 
     async def arun(
         self,
@@ -461,7 +462,7 @@ class _Run:
         name = task["tool"]
         tool, policy = self.unit.tools[name], self.unit.policies.get(name) or ToolPolicy()
         timeout = self.unit.task_timeout if policy.timeout is None else policy.timeout or None
-        limit = self.unit._limits.get(name) or contextlib.nullcontext()
+        limit = self.unit.limits.get(name) or contextlib.nullcontext()
         started_at: float | None = None
         attempts = 0
         try:
