@@ -75,6 +75,13 @@ class Context:
         "Retries of an LLM call that failed transiently (429, 5xx, connection, timeout), with "
         "backoff that honours retry-after; a plan stream is retried only before its first chunk.",
     )
+    stream_plan: bool = _env(
+        "LLMCOMPILER_STREAM_PLAN",
+        False,
+        "Show the planner's tokens in stream_mode='messages' (by default chat UIs show the "
+        "answer only; the plan is in the custom events and in state).",
+        parse=lambda raw: raw.strip().lower() in ("1", "true", "yes", "on"),
+    )
     max_concurrency: int = _env(
         "LLMCOMPILER_MAX_CONCURRENCY", 0, "At most this many tool calls at once; 0: no limit."
     )

@@ -39,6 +39,7 @@ def create_llmcompiler(
     joiner: JoinerFormat = "structured",
     llm_timeout: float = 120.0,
     llm_retries: int = 2,
+    stream_plan: bool = False,
     max_concurrency: int = 0,
     task_timeout: float = 120.0,
     tool_policies: Mapping[str, ToolPolicy | Mapping[str, float]] | None = None,
@@ -66,6 +67,8 @@ def create_llmcompiler(
             model client's settings (0: no limit); a call that runs out raises `LLMCallError`.
         llm_retries: retries of an LLM call that failed transiently (429, 5xx, connection,
             timeout), with backoff honouring `retry-after`; they wrap the client's own.
+        stream_plan: show the planner's tokens in `stream_mode="messages"` (default: the answer
+            only; the plan is in the custom events and in state).
         max_concurrency: at most this many tool calls at once (0: no limit).
         task_timeout: seconds one tool call may take before it becomes an error observation
             (0: no limit).
@@ -103,6 +106,7 @@ def create_llmcompiler(
         joiner=joiner,
         llm_timeout=llm_timeout,
         llm_retries=llm_retries,
+        stream_plan=stream_plan,
         max_concurrency=max_concurrency,
         task_timeout=task_timeout,
         tool_policies=None if tool_policies is None else dict(tool_policies),

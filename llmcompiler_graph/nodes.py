@@ -62,7 +62,12 @@ class Components:
         }
         return cls(
             planner=Planner(
-                model, toolbox, prompt=settings.planner_prompt, max_tasks=settings.max_tasks, **llm
+                model,
+                toolbox,
+                prompt=settings.planner_prompt,
+                max_tasks=settings.max_tasks,
+                stream_plan=settings.stream_plan,
+                **llm,
             ),
             scheduler=TaskFetchingUnit(
                 toolbox,

@@ -638,15 +638,17 @@ async def test_huge_observation_is_kept_in_state_and_cut_in_prompts(
 
 
 @pytest.mark.parametrize("joiner", ["structured", "text"])
-async def test_messages_stream_shows_planner_tokens_and_the_answer(
+@pytest.mark.parametrize("stream_plan", [False, True])
+async def test_messages_stream_shows_the_answer_and_on_request_the_plan(
     llm: OpenAISimulator,
     tavily: TavilySimulator,
     http_client: HttpClient,
     joiner: JoinerFormat,
+    stream_plan: bool,
 ) -> None:
-    """README contract: `stream_mode="messages"` shows the planner's tokens and the final answer
-    (not the joiner's raw decision, nor the math tool's inner call)."""
-    graph = build(chat_model(llm, http_client), tavily, joiner=joiner)
+    """README contract: `stream_mode="messages"` shows the final answer (not the joiner's raw
+    decision, nor the math tool's inner call) and, with `stream_plan=True`, the plan's tokens."""
+    graph = build(chat_model(llm, http_client), tavily, joiner=joiner, stream_plan=stream_plan)
     chunks: dict[str, str] = {}
     answers: list[str] = []
 
@@ -663,7 +665,10 @@ async def test_messages_stream_shows_planner_tokens_and_the_answer(
     await asyncio.wait_for(consume(), TIMEOUT)
 
     assert answers == [WITH_MATH.answer]
-    assert chunks["planner"].startswith(scenario_plan_until_join(WITH_MATH))
+    if stream_plan:
+        assert chunks["planner"].startswith(scenario_plan_until_join(WITH_MATH))
+    else:
+        assert "planner" not in chunks, "the plan was streamed as the assistant's reply"
     assert "joiner" not in chunks, "the joiner's raw decision was streamed as tokens"
     others = sorted(set(chunks) - {"planner"})
     assert not others, f"model tokens also streamed from {others} (the math tool's inner call)"

@@ -538,12 +538,18 @@ async def test_round_numbers_in_events(kit: ToolKit) -> None:
 
 
 @pytest.mark.parametrize("mode", ["stream", "astream"])
-async def test_messages_stream_shows_planner_tokens_and_answer(kit: ToolKit, mode: str) -> None:
-    graph = create_llmcompiler(fake(PLAN, FINISH), kit.tools)
+@pytest.mark.parametrize("stream_plan", [False, True])
+async def test_messages_stream_shows_the_answer_and_on_request_the_plan(
+    kit: ToolKit, mode: str, stream_plan: bool
+) -> None:
+    graph = create_llmcompiler(fake(PLAN, FINISH), kit.tools, stream_plan=stream_plan)
     chunks = await collect(graph, ask("q"), mode, "messages")
     planner = "".join(m.text for m, meta in chunks if meta["langgraph_node"] == "planner")
-    assert planner.startswith('1. lookup(city="Paris")\n2. lookup("Rome")')
-    assert "join()" in planner
+    if stream_plan:
+        assert planner.startswith('1. lookup(city="Paris")\n2. lookup("Rome")')
+        assert "join()" in planner
+    else:
+        assert planner == ""
     joiner = [m for m, meta in chunks if meta["langgraph_node"] == "joiner"]
     assert [m.text for m in joiner] == ["Rome is bigger"]  # the answer, not the raw protocol
     assert isinstance(joiner[0], AIMessage)

@@ -50,6 +50,8 @@ class Planner:
             (0 or None: no limit); see `llmcompiler_graph.core.llm`.
         llm_retries: retries of a transient failure (rate limit, server or connection error,
             timeout) before the stream's first chunk; a stream that broke later is not retried.
+        stream_plan: show the plan's tokens in `stream_mode="messages"` (by default a chat UI
+            shows the answer only; the plan is in the custom events and in state).
     """
 
     def __init__(
@@ -62,8 +64,9 @@ class Planner:
         max_tasks: int = 64,
         llm_timeout: float | None = DEFAULT_TIMEOUT,
         llm_retries: int = DEFAULT_RETRIES,
+        stream_plan: bool = False,
     ) -> None:
-        self.model = PLANNER.mark(model)
+        self.model = PLANNER.mark(model, streams=stream_plan)
         self.llm = LLMCall(PLANNER, model, timeout=llm_timeout, retries=llm_retries)
         self.toolbox = toolbox
         self.max_observation_chars = max_observation_chars

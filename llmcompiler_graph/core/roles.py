@@ -44,12 +44,16 @@ class Role:
         # Not the node's name: LangGraph treats a run named like its node as the node itself.
         return f"{self.name}_llm"
 
-    def mark(self, runnable: Runnable) -> Runnable:
-        """`runnable` with this role's run name and tags on every call."""
-        return runnable.with_config(run_name=self.run_name, tags=self.tags)
+    def mark(self, runnable: Runnable, *, streams: bool | None = None) -> Runnable:
+        """`runnable` with this role's run name and tags on every call; `streams` overrides
+        whether its tokens show in `stream_mode="messages"`."""
+        shown = self.streams if streams is None else streams
+        tags = [self.tag] if shown else [self.tag, TAG_NOSTREAM]
+        return runnable.with_config(run_name=self.run_name, tags=tags)
 
 
-PLANNER = Role("planner", streams=True)
+PLANNER = Role("planner", streams=False)
+"""The plan is in the custom events and state; its tokens show only with `stream_plan=True`."""
 JOINER = Role("joiner", streams=False)
 MATH = Role("math", streams=False)
 ROLES = {role.tag: role.name for role in (PLANNER, JOINER, MATH)}
