@@ -353,6 +353,20 @@ def refs(arg: str, known: Iterable[int] = (1, 2)) -> tuple[Any, list[int], str |
         ("[$1, ${2}, '$1']", ["$1", "${2}", "$1"], [1, 2]),
         ('{"a": [$2], "b": ($1,)}', {"a": ["$2"], "b": ["$1"]}, [1, 2]),
         ('"no refs, $ alone"', "no refs, $ alone", []),
+        # paths into the observation: kept as written, dependencies are the ids
+        ("$1.price", "$1.price", [1]),
+        ("$2[0].title", "$2[0].title", [2]),
+        ("${2}.items[2].name", "${2}.items[2].name", [2]),
+        ('$1["unit price"]', '$1["unit price"]', [1]),
+        ("$1['k'][-1]", "$1['k'][-1]", [1]),
+        ('"$1.results[0]"', "$1.results[0]", [1]),
+        ('" ${2}.a "', " ${2}.a ", [2]),
+        ('"the price is $1.price dollars"', "the price is $1.price dollars", [1]),
+        ('"costs $1."', "costs $1.", [1]),
+        ('"$1.50 and $100.x"', "$1.50 and $100.x", [1]),
+        ('"$7.x is text, ${2}[1] is not"', "$7.x is text, ${2}[1] is not", [2]),
+        ("[$1.a, ${2}[0], '$2.b']", ["$1.a", "${2}[0]", "$2.b"], [1, 2]),
+        ('{"k": $2["x y"].z}', {"k": '$2["x y"].z'}, [2]),
     ],
 )
 def test_references(arg: str, query: Any, deps: list[int]) -> None:
@@ -364,6 +378,7 @@ def test_bare_dollar_number_in_text_is_a_reference_only_to_an_existing_task() ->
     tasks = parse_plan('100. search("a")\n101. search("$1 costs $100")', TOOLS, known_ids=[1])
     assert tasks[1]["dependencies"] == [1, 100]
     assert refs('"$3 is text"', known=(1, 2)) == ("$3 is text", [], None)
+    assert refs('"costs $100.price"', known=(1,)) == ("costs $100.price", [], None)
 
 
 @pytest.mark.parametrize(
@@ -375,6 +390,9 @@ def test_bare_dollar_number_in_text_is_a_reference_only_to_an_existing_task() ->
         ('"see ${10}"', "forward reference: $10 (only earlier tasks can be used)"),
         ('"$5"', "missing reference: $5 (there is no task 5)"),
         ('"${3} and $1"', "missing reference: $3 (there is no task 3)"),
+        ('"$5.x"', "missing reference: $5 (there is no task 5)"),
+        ("${12}.x", "forward reference: $12 (only earlier tasks can be used)"),
+        ("$9[0]", "self reference: $9"),
     ],
 )
 def test_reference_errors(arg: str, error: str) -> None:
@@ -656,14 +674,14 @@ class Ref:
 
     idx: int
     form: str
+    path: str = ""
+    """A path into the observation (`.a`, `[0]`, `['k']`), written right after the id."""
 
     def source(self) -> str:
-        return {"bare": "$N", "braced": "${N}", "quoted": '"$N"', "quoted_braced": '"${N}"'}[
-            self.form
-        ].replace("N", str(self.idx))
+        return f'"{self.value()}"' if "quoted" in self.form else self.value()
 
     def value(self) -> str:
-        return ("${N}" if "braced" in self.form else "$N").replace("N", str(self.idx))
+        return ("${N}" if "braced" in self.form else "$N").replace("N", str(self.idx)) + self.path
 
 
 @dataclass(frozen=True)
@@ -728,7 +746,8 @@ def values(earlier: list[int]) -> st.SearchStrategy[Any]:
     if earlier:
         ids = st.sampled_from(earlier)
         forms = st.sampled_from(["bare", "braced", "quoted", "quoted_braced"])
-        leaves = leaves | st.builds(Ref, ids, forms) | st.builds(Embedded, texts, ids, texts)
+        paths = st.sampled_from(["", "", ".a", "[0]", ".b[-1]", "['k'].c"])
+        leaves = leaves | st.builds(Ref, ids, forms, paths) | st.builds(Embedded, texts, ids, texts)
     return st.recursive(
         leaves,
         lambda inner: (

@@ -30,6 +30,12 @@ Plans as models write them:
 - A call whose `)` is missing at the end of its line is closed there when the next line starts a
   task (`2. search(` or `join(`) and only the call's own parenthesis is open; with a bracket or a
   string still open it stays an error (`'[' was never closed`).
+- References. `$N` / `${N}` may end in a path into the observation (`$1.price`, `$2[0].title`,
+  `${3}.items[2].name`, `$1["key"]`; rules in `core.plan`), bare in the argument list, as a whole
+  quoted value or inside a longer string; what counts as a reference does not depend on the path
+  (`${N}` and whole values always, a bare `$N` inside text only if task N exists). The path is kept
+  as written in `args` (renumbering rewrites only the id) and `dependencies` are the task ids. In
+  text, `$1.` before a non-letter and `$1.50` are `$1` then text.
 - Unquoted text. For a tool with exactly one parameter, a closed call whose arguments do not parse
   as literals, `search(Austin Powers International Man of Mystery)`, passes their raw text,
   stripped, as that parameter; so does a call whose apostrophe opened a string, `search(Reagan's
@@ -79,7 +85,6 @@ _STRING_EVENTS = {
 }
 """Inside a string literal: its delimiter, an escape, and (single-quoted only) the newline."""
 
-_BARE_REFERENCE = re.compile(r"\$(?:\{\d+\}|\d+)")
 _KEYWORD_LIKE = re.compile(r"(?<![\w.])[A-Za-z_]\w*\s*=(?!=)")
 """`name=` somewhere in unquoted text: keyword arguments, not text (`a == b` is text)."""
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
@@ -435,7 +440,8 @@ class PlanParser:
             if not (whole or braced or (exists(ref) and target(ref) != idx)):
                 return match[0]  # text, such as a price
             new = check(ref)
-            return match[0] if new == ref else f"${{{new}}}" if braced else f"${new}"
+            path = match[3]
+            return match[0] if new == ref else f"${{{new}}}{path}" if braced else f"${new}{path}"
 
         def visit(value: Any) -> Any:
             if isinstance(value, str):
@@ -478,11 +484,12 @@ def _unquoted_text(raw: str | None) -> str | None:
 
 
 def _quote_bare_refs(source: str, offsets: list[int]) -> str:
-    """`context=[$1, ${2}]` -> `context=["$1", "${2}"]`: a bare reference is a whole value."""
+    """`context=[$1, ${2}.items[0]]` -> `context=['$1', '${2}.items[0]']`: a bare reference, path
+    included, is a whole value."""
     parts, last = [], 0
     for offset in offsets:
-        if ref := _BARE_REFERENCE.match(source, offset):
-            parts += [source[last:offset], f'"{ref[0]}"']
+        if offset >= last and (ref := REFERENCE.match(source, offset)):
+            parts += [source[last:offset], repr(ref[0])]
             last = ref.end()
     return "".join([*parts, source[last:]])
 

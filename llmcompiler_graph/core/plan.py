@@ -7,10 +7,24 @@ A task's `args` keep references as the planner wrote them (`"$1"`, `"${1}"`, or 
 string); its `dependencies` list which ids are real references. `resolve_args` substitutes them at
 dispatch time from the observations: a whole-value reference receives the typed observation, a
 reference inside a longer string receives its text.
+
+A reference may end in a path into the observation: `$1.price`, `$2[0].title`,
+`${3}.items[2].name`, `$1["unit price"]`, `$1['k']`, `$2[-1]`. Steps follow the id with no space:
+`.name` (an ASCII identifier), `[int]` (negative counts from the end, as in Python), `["key"]` /
+`['key']` (no quote of the same kind, backslash or newline inside). Anything else ends the
+reference, so in text `"costs $1."` and `"$1 ."` are `$1` then text, and `"$1.50"` is `$1` then
+`.50` (a digit after the dot is never a field): like `$100`, the whole thing is text unless task 1
+is a reference. A letter right after the dot is always a step: write `"$1. Then"`, not
+`"$1.Then"`. The path does not change `dependencies` (still task ids). At dispatch the path is
+walked into the observation's value (see `walk_path`): a whole-value reference receives the typed
+value at the path, one inside a longer string its text (`as_text`). A path that does not resolve
+raises `PathError`, which the scheduler records as that task's error observation; nothing is
+guessed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -23,11 +37,24 @@ from langchain_core.messages import HumanMessage
 JOIN = "join"
 """The reserved tool name that ends a plan."""
 
-REFERENCE = re.compile(r"\$\{(\d+)\}|\$(\d+)")
-"""`${N}` (group 1) or `$N` (group 2); `$N` is greedy so `$10` never matches task 1."""
+_STEP = r"""\.[A-Za-z_][A-Za-z0-9_]*|\[-?\d+\]|\["[^"\\\n]*"\]|\['[^'\\\n]*'\]"""
+"""One path step: `.name`, `[0]` / `[-1]`, `["key"]`, `['key']`."""
 
-WHOLE_REFERENCE = re.compile(r"\s*\$(?:\{(\d+)\}|(\d+))\s*")
-"""A value that is nothing but one reference (matched with `fullmatch`)."""
+REFERENCE = re.compile(rf"\$(?:\{{(\d+)\}}|(\d+))((?:{_STEP})*)")
+"""`${N}` (group 1) or `$N` (group 2), then its path (group 3, possibly empty); `$N` is greedy so
+`$10` never matches task 1."""
+
+WHOLE_REFERENCE = re.compile(rf"\s*{REFERENCE.pattern}\s*")
+"""A value that is nothing but one reference, path included (matched with `fullmatch`)."""
+
+_PATH_STEP = re.compile(
+    r"""\.([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]|\["([^"\\\n]*)"\]|\['([^'\\\n]*)'\]"""
+)
+
+
+class PathError(ValueError):
+    """A reference's path does not resolve in its observation (missing key, index out of range,
+    a value without fields). Raised at dispatch, it becomes that task's error observation."""
 
 
 class Task(TypedDict):
@@ -143,9 +170,20 @@ def make_observation(
 
 
 def is_whole_reference(value: Any) -> int | None:
-    """The task id if `value` is a string that is exactly one `$N` / `${N}`, else None."""
+    """The task id if `value` is a string that is exactly one `$N` / `${N}` without a path (so the
+    value it stands for is the whole observation), else None; see `whole_reference` for paths."""
+    found = whole_reference(value)
+    return found[0] if found is not None and not found[1] else None
+
+
+def whole_reference(value: Any) -> tuple[int, str] | None:
+    """`(task id, path)` if `value` is a string that is exactly one reference, else None.
+
+    >>> whole_reference(" ${3}.items[2].name ")
+    (3, '.items[2].name')
+    """
     if isinstance(value, str) and (m := WHOLE_REFERENCE.fullmatch(value)):
-        return int(m.group(1) or m.group(2))
+        return int(m.group(1) or m.group(2)), m.group(3)
     return None
 
 
@@ -159,30 +197,152 @@ def as_text(value: Any) -> str:
         return str(value)
 
 
+_NO_FIELDS = (
+    str,
+    bytes,
+    bytearray,
+    int,
+    float,
+    complex,
+    bool,
+    type(None),
+    list,
+    tuple,
+    set,
+    frozenset,
+)
+_LISTED = 20
+"""At most this many keys or fields are named in a `PathError`."""
+
+
+def walk_path(value: Any, path: str, idx: int, written: str | None = None) -> Any:
+    """The value at `path` (`.name`, `[0]`, `["key"]` steps, as in `REFERENCE`) inside `value`,
+    the observation of task `idx`; `written` is the reference as the plan wrote it (for errors).
+
+    A step reads a mapping's key (`.name` and `["name"]` alike; `[0]` the key 0), a list's or
+    tuple's item (`[-1]` is the last), a pydantic model's or dataclass's field, or another
+    object's public attribute. A string is parsed as JSON first when it holds an object or array
+    and a step needs it. Anything else raises `PathError`, naming what exists.
+
+    >>> walk_path({"items": [{"name": "a"}]}, ".items[0].name", 1)
+    'a'
+    """
+    written = written or f"${idx}{path}"
+    where = f"${idx}"
+    for step in _PATH_STEP.finditer(path):
+        index, key = step[2], next((k for k in (step[1], step[3], step[4]) if k is not None), None)
+        try:
+            value = _step(value, index, key, where)
+        except PathError as exc:
+            raise PathError(f"reference {written}: {exc}") from None
+        where += step[0]
+    return value
+
+
+def _step(value: Any, index: str | None, key: str | None, where: str) -> Any:
+    """One path step: `index` (digits) for `[0]`, else `key` for `.key`, `["key"]`, `['key']`."""
+    if isinstance(value, str):
+        value = _json_container(value, where, "a list" if index is not None else None)
+    if index is not None:
+        try:
+            position = int(index)
+        except ValueError:  # more digits than Python converts
+            raise PathError(f"index {index[:12]}... out of range in {where}") from None
+        if isinstance(value, Mapping):
+            if position in value:
+                return value[position]
+            raise PathError(f"no key {position} in {where} ({_names('keys', value)})")
+        if isinstance(value, list | tuple):
+            if -len(value) <= position < len(value):
+                return value[position]
+            items = "1 item" if len(value) == 1 else f"{len(value)} items"
+            raise PathError(f"index {position} out of range ({where} has {items})")
+        raise PathError(f"{where} is {_a(value)}, not a list")
+    assert key is not None
+    if isinstance(value, Mapping):
+        if key in value:
+            return value[key]
+        raise PathError(f"no key {key!r} in {where} ({_names('keys', value)})")
+    fields = _fields(value)
+    if fields is not None:
+        if key in fields:
+            return getattr(value, key)
+        raise PathError(f"no field {key!r} in {where} ({_names('fields', fields)})")
+    if isinstance(value, _NO_FIELDS):
+        raise PathError(f"{where} is {_a(value)}, not an object with fields")
+    if key.startswith("_"):
+        raise PathError(f"{where} is {_a(value)}: its private attribute {key!r} is not readable")
+    try:
+        return getattr(value, key)
+    except AttributeError:
+        raise PathError(f"no attribute {key!r} on {where} ({_a(value)})") from None
+
+
+def _json_container(text: str, where: str, wanted: str | None) -> Any:
+    """`text` parsed as JSON if it holds an object or array; else the step's `PathError`."""
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise PathError(f"{where} is a str that is not valid JSON ({exc})") from None
+    raise PathError(f"{where} is a str, not {wanted or 'an object with fields'}")
+
+
+def _fields(value: Any) -> list[str] | None:
+    """The field names of a pydantic model or dataclass instance, else None."""
+    cls = type(value)
+    model_fields = getattr(cls, "model_fields", None)
+    if isinstance(model_fields, Mapping) and hasattr(value, "model_dump"):
+        extra = getattr(value, "model_extra", None) or {}
+        computed = getattr(cls, "model_computed_fields", None) or {}
+        return [*model_fields, *computed, *extra]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [f.name for f in dataclasses.fields(value)]
+    return None
+
+
+def _names(kind: str, names: Iterable[Any]) -> str:
+    listed = list(names)
+    if not listed:
+        return f"no {kind}"
+    shown = ", ".join(repr(n) for n in listed[:_LISTED])
+    more = f", ... ({len(listed)} in all)" if len(listed) > _LISTED else ""
+    return f"{kind}: {shown}{more}"
+
+
+def _a(value: Any) -> str:
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiouAEIOU' else 'a'} {name}"
+
+
 def resolve_args(task: Task, observations: Mapping[int, Observation]) -> dict[str, Any]:
     """The task's arguments with every reference to one of its dependencies substituted.
 
     Only ids in `task["dependencies"]` are substituted, so text such as `"costs $100"` stays as
     written unless the parser decided task 100 was a real reference. Substituted values are never
-    scanned again: tool output is data, not plan text.
+    scanned again: tool output is data, not plan text. A reference's path is walked into the
+    observation (`walk_path`); one that does not resolve raises `PathError`.
     """
     deps = set(task["dependencies"])
 
-    def value_of(idx: int) -> Any:
-        return observations[idx]["value"]
+    def value_of(m: re.Match[str]) -> Any:
+        idx = int(m.group(1) or m.group(2))
+        value = observations[idx]["value"]
+        return walk_path(value, m.group(3), idx, m.group(0).strip()) if m.group(3) else value
 
     def substitute_text(text: str) -> str:
         def repl(m: re.Match[str]) -> str:
-            idx = int(m.group(1) or m.group(2))
-            return as_text(value_of(idx)) if idx in deps else m.group(0)
+            return as_text(value_of(m)) if int(m.group(1) or m.group(2)) in deps else m.group(0)
 
         return REFERENCE.sub(repl, text)
 
     def resolve(value: Any) -> Any:
         if isinstance(value, str):
-            idx = is_whole_reference(value)
-            if idx is not None and idx in deps:
-                return value_of(idx)
+            m = WHOLE_REFERENCE.fullmatch(value)
+            if m is not None and int(m.group(1) or m.group(2)) in deps:
+                return value_of(m)
             return substitute_text(value)
         if isinstance(value, list):
             return [resolve(v) for v in value]
