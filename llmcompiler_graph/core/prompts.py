@@ -46,7 +46,8 @@ or keyword arguments, string literals in quotes, lists, dicts, numbers, True/Fal
 - Each action has a unique id, strictly increasing, starting at 1 (or where you are told to \
 continue the ids).
 - An input can be the output of an earlier action: write `$<id>` (for example `$1`) as the whole \
-argument or list item, or `${{<id>}}` inside a longer string. Never reference an action that comes \
+argument or list item, or `${{<id>}}` inside a longer string. When an output is structured, a part \
+of it works too: `$1.price`, `$2[0]`, `${{3}}.items[0].name`. Never reference an action that comes \
 later.
 - Maximize parallelism: actions that do not need each other's output must not reference each other.
 - You may write a short `Thought:` line before an action to explain it.
