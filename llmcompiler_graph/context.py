@@ -90,12 +90,12 @@ class Context:
         120.0,
         "Seconds one tool call may take before it becomes an error observation; 0: no limit.",
     )
-    tool_policies: dict[str, dict[str, float]] | None = _env(  # noqa: RUF009 (a field())
+    tool_policies: dict[str, dict[str, float | bool]] | None = _env(  # noqa: RUF009 (a field())
         "LLMCOMPILER_TOOL_POLICIES",
         None,
         "Per-tool policies, tool name -> {timeout, retries, max_concurrency, backoff, "
-        'max_backoff}, e.g. {"search": {"retries": 2, "max_concurrency": 4}}; over what a tool '
-        "declares in its metadata. Env: as JSON.",
+        'max_backoff, idempotent}, e.g. {"search": {"retries": 2, "max_concurrency": 4}}; '
+        "over what a tool declares in its metadata. Env: as JSON.",
         parse=json.loads,
     )
     max_observation_chars: int = _env(

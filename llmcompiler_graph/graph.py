@@ -42,7 +42,7 @@ def create_llmcompiler(
     stream_plan: bool = False,
     max_concurrency: int = 0,
     task_timeout: float = 120.0,
-    tool_policies: Mapping[str, ToolPolicy | Mapping[str, float]] | None = None,
+    tool_policies: Mapping[str, ToolPolicy | Mapping[str, float | bool]] | None = None,
     max_observation_chars: int = 2000,
     max_state_chars: int = 1_000_000,
     max_tasks: int = 64,

@@ -163,6 +163,7 @@ class Nodes:
             new = await components.scheduler.arun(
                 source,
                 observations=turn.observations,
+                earlier_tasks=turn.tasks,
                 events=self.events(round),
                 config=config,
                 prefer_sync_tools=prefer_sync_tools,

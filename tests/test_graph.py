@@ -967,7 +967,7 @@ async def test_resume_after_cancel_runs_the_new_plan_only(kit: ToolKit) -> None:
 
 async def test_a_runaway_plan_is_cut_at_max_tasks(kit: ToolKit) -> None:
     """A model that keeps writing tasks starts at most max_tasks tools; the joiner sees the cut."""
-    runaway = "\n".join(f'{i}. lookup(city="Oslo")' for i in range(1, 30)) + "\n30. join()"
+    runaway = "\n".join(f'{i}. lookup(city="Oslo{i}")' for i in range(1, 30)) + "\n30. join()"
     model = fake(runaway, FINISH)
     recorder = Recorder()
     graph = create_llmcompiler(model, kit.tools, joiner="text", max_tasks=3)
@@ -1023,3 +1023,20 @@ def test_closing_a_sync_stream_while_the_plan_streams_returns_at_once() -> None:
     closing = time.time()
     events.close()
     assert time.time() - closing < 0.5  # the rest of the plan would take about 3 s
+
+
+async def test_a_replan_reuses_an_identical_earlier_call(kit: ToolKit) -> None:
+    """Round 2 plans the call round 1 already made: the tool is not called again, and the
+    task's events say whose result it took."""
+    model = fake(
+        '1. lookup(city="Paris")\n2. join()',
+        "Thought: need more\nAction: Replan(look again)",
+        '2. lookup(city="Paris")\n3. lookup(city="Rome")\n4. join()',
+        FINISH,
+    )
+    graph = create_llmcompiler(model, kit.tools, joiner="text")
+    events = [e async for e in graph.astream(ask("q"), stream_mode="custom")]
+    assert kit.args_of("lookup") == [{"city": "Paris"}, {"city": "Rome"}]
+    finished = {e["idx"]: e for e in events if e["event"] == "task_finished"}
+    assert finished[2]["reused_from"] == 1 and finished[2]["status"] == "ok"
+    assert finished[3]["reused_from"] is None

@@ -836,9 +836,18 @@ async def test_sync_run_inside_a_running_event_loop(unit: TaskFetchingUnit, trac
 COMMON = {"event", "graph", "round", "time", "idx", "tool", "args", "dependencies"}
 EVENT_FIELDS = {
     "task_planned": COMMON | {"thought", "error"},
-    "task_started": COMMON | {"dispatched_at", "started_at"},
+    "task_started": COMMON | {"dispatched_at", "started_at", "reused_from"},
     "task_finished": COMMON
-    | {"status", "preview", "error", "dispatched_at", "started_at", "finished_at", "duration"},
+    | {
+        "status",
+        "preview",
+        "error",
+        "dispatched_at",
+        "started_at",
+        "finished_at",
+        "duration",
+        "reused_from",
+    },
 }
 
 

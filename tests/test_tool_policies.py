@@ -325,7 +325,9 @@ async def test_per_tool_limit_is_observed_in_addition_to_max_concurrency(calls: 
     limited = sleeper(calls, "search", [0.1], metadata={"llmcompiler": {"max_concurrency": 2}})
     free = sleeper(calls, "calc", [0.1])
     unit = TaskFetchingUnit({"search": limited, "calc": free}, max_concurrency=5)
-    tasks = [task(i, "search") for i in range(1, 7)] + [task(i, "calc") for i in range(7, 11)]
+    tasks = [task(i, "search", key=str(i)) for i in range(1, 7)] + [
+        task(i, "calc", key=str(i)) for i in range(7, 11)
+    ]
     start = time.perf_counter()
     observations = await arun(unit, tasks)
     assert all(o["status"] == "ok" for o in observations.values())
@@ -337,7 +339,7 @@ async def test_per_tool_limit_is_observed_in_addition_to_max_concurrency(calls: 
 async def test_per_tool_limit_is_shared_by_concurrent_runs(calls: Calls) -> None:
     limited = sleeper(calls, "search", [0.05])
     unit = TaskFetchingUnit({"search": limited}, policies={"search": ToolPolicy(max_concurrency=2)})
-    runs = [arun(unit, [task(i, "search") for i in range(1, 4)]) for _ in range(3)]
+    runs = [arun(unit, [task(i, "search", key=str(i)) for i in range(1, 4)]) for _ in range(3)]
     await asyncio.gather(*runs)
     assert calls.peak["search"] == 2
     assert len(calls.times["search"]) == 9
@@ -351,7 +353,7 @@ def test_per_tool_limit_holds_across_sync_runs_in_threads(calls: Calls) -> None:
 
     def one_run() -> None:
         try:
-            observations = unit.run([task(i, "search") for i in range(1, 5)])
+            observations = unit.run([task(i, "search", key=str(i)) for i in range(1, 5)])
             assert all(o["status"] == "ok" for o in observations.values())
         except BaseException as exc:
             errors.append(exc)

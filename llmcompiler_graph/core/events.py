@@ -46,17 +46,27 @@ class EventSink:
         self._task("task_planned", task, task["args"], thought=task["thought"], error=task["error"])
 
     def task_started(
-        self, task: Task, called_with: dict[str, Any], dispatched_at: float, started_at: float
+        self,
+        task: Task,
+        called_with: dict[str, Any],
+        dispatched_at: float,
+        started_at: float,
+        reused_from: int | None = None,
     ) -> None:
+        """`reused_from`: the id of the earlier task of the turn whose identical call's result
+        this task takes instead of calling its tool (None: the tool is called)."""
         self._task(
             "task_started",
             task,
             bounded(called_with),
             dispatched_at=dispatched_at,
             started_at=started_at,
+            reused_from=reused_from,
         )
 
-    def task_finished(self, task: Task, observation: Observation) -> None:
+    def task_finished(
+        self, task: Task, observation: Observation, reused_from: int | None = None
+    ) -> None:
         started = observation["started_at"]
         self._task(
             "task_finished",
@@ -69,6 +79,7 @@ class EventSink:
             started_at=started,
             finished_at=observation["finished_at"],
             duration=None if started is None else observation["finished_at"] - started,
+            reused_from=reused_from,
         )
 
     def _task(self, event: str, task: Task, args: dict[str, Any], **fields: Any) -> None:

@@ -12,6 +12,13 @@ thread of its own), and the run stops waiting for it at its timeout or when the 
 whether or not the tool acknowledges its cancellation (its late outcome is logged and dropped).
 Once a run is cancelled (or interrupted), no tool call starts.
 
+No repeated work: a task whose call (tool and resolved arguments, see `call_key`) equals one that
+already succeeded in the same user turn - earlier in this run, or in an earlier round passed as
+`earlier_tasks` with their `observations` - takes that result instead of calling the tool (its
+events say `reused_from`); one whose identical call is still running waits for it. A failed call
+is never reused (the next identical task calls the tool again), and a tool whose policy says
+`idempotent=False` is always called.
+
 >>> import asyncio
 >>> from langchain_core.tools import tool
 >>> @tool
@@ -34,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import json
 import logging
 import random
 import threading
@@ -108,12 +116,17 @@ class TaskFetchingUnit:
             if policy.max_concurrency
         }
         """Each tool's own concurrency limit, shared by every run of this unit."""
+        self.idempotent = frozenset(
+            name for name, policy in self.policies.items() if policy.idempotent is not False
+        )
+        """The tools whose identical calls within a turn reuse the first one's result."""
 
     async def arun(
         self,
         tasks: Tasks,
         *,
         observations: Mapping[int, Observation] | None = None,
+        earlier_tasks: Iterable[Task] = (),
         events: EventSink | None = None,
         config: RunnableConfig | None = None,
         prefer_sync_tools: bool = False,
@@ -123,6 +136,10 @@ class TaskFetchingUnit:
         """Execute `tasks` as they arrive; return the new observations by task id.
 
         `observations` are results of earlier rounds of the same turn that tasks may reference.
+        `earlier_tasks` are those rounds' tasks (any iterable; those without an `ok` observation
+        are ignored): a task whose call equals one of theirs reuses its observation's value
+        instead of calling the tool again (their arguments are resolved against `observations`
+        to compare them; see `call_key`).
         `done(task)` gives the observation an earlier attempt of this very run recorded for the
         task (a resumed run), which is used instead of calling the tool again; `on_finish` is
         called with every other observation as soon as it is recorded (to make it durable).
@@ -134,6 +151,7 @@ class TaskFetchingUnit:
         run = _Run(
             self,
             observations or {},
+            earlier_tasks,
             events or EventSink(None, graph="", round=0),
             config,
             prefer_sync_tools,
@@ -146,6 +164,25 @@ class TaskFetchingUnit:
         """Sync `arun`: the same logic, tools called through their sync implementation if any."""
         kwargs.setdefault("prefer_sync_tools", True)
         return run_sync(self.arun(tasks, **kwargs))
+
+
+def call_key(tool: str, args: Mapping[str, Any]) -> str | None:
+    """What makes two calls identical: the tool's name and its resolved arguments as canonical
+    JSON (`json.dumps` with sorted keys; a value JSON cannot encode counts by its `repr`). So
+    nested dicts and lists compare by value whatever their key order, `1` and `1.0` differ, and
+    a tuple equals the list of the same items. None (never identical to anything) when the
+    arguments cannot be encoded (a cycle, dict keys of mixed types).
+
+    >>> call_key("search", {"q": "x", "opts": {"b": 1, "a": [2]}})
+    '["search", {"opts": {"a": [2], "b": 1}, "q": "x"}]'
+    """
+    try:
+        return _CANONICAL.encode([tool, args])
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, default=repr)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -333,6 +370,7 @@ class _Run:
         self,
         unit: TaskFetchingUnit,
         earlier: Mapping[int, Observation],
+        earlier_tasks: Iterable[Task],
         events: EventSink,
         config: RunnableConfig | None,
         prefer_sync: bool,
@@ -359,6 +397,31 @@ class _Run:
         self.stopped = False
         limit = unit.max_concurrency
         self.slots = asyncio.Semaphore(limit) if limit else None
+        self.calls: dict[str, int] = {}
+        """Call key -> id of the first task of the turn whose identical call succeeded."""
+        self.running: dict[str, asyncio.Future[None] | None] = {}
+        """Call key of a call being made (in this run) -> done when its task has its
+        observation (None until an identical task waits for it)."""
+        self.making: dict[int, str] = {}
+        """Id of a task making a call (in this run) -> its call key."""
+        self.reused: dict[int, int] = {}
+        """Id of a task that took an earlier result -> the id of the task that made the call."""
+        for task in earlier_tasks:
+            if (key := self.earlier_call(task)) is not None:
+                self.calls.setdefault(key, task["idx"])
+
+    def earlier_call(self, task: Task) -> str | None:
+        """The call key of a task of an earlier round that succeeded, if its result may be
+        reused."""
+        seen = self.earlier.get(task["idx"])
+        if seen is None or seen["status"] != "ok" or task["tool"] not in self.unit.idempotent:
+            return None
+        if task["error"] or any(dep not in self.earlier for dep in task["dependencies"]):
+            return None
+        try:
+            return call_key(task["tool"], resolve_args(task, self.earlier))
+        except Exception:  # not the observations it ran with: never identical
+            return None
 
     async def execute(self, tasks: Tasks) -> dict[int, Observation]:
         self.consumer = asyncio.current_task()
@@ -419,8 +482,8 @@ class _Run:
                 self.dependents[dep].append(idx)
         elif (recorded := self.done(task)) is not None:
             self.finish(task, recorded, recorded=True)
-        else:
-            self.dispatch(task)
+        elif (observation := self.dispatch(task)) is not None:
+            self.finish(task, observation)
 
     def stopping(self) -> bool:
         """Whether the run is ending early (cancelled, or a tool's interrupt): no tool may start.
@@ -429,14 +492,58 @@ class _Run:
             self.consumer is not None and self.consumer.cancelling() > self.cancel_requests
         )
 
-    def dispatch(self, task: Task) -> None:
+    def dispatch(self, task: Task) -> Observation | None:
+        """Resolve the task's arguments and start its tool call, or return the observation it
+        gets without one (the caller records it): the result of an identical call that already
+        succeeded in this turn, or the error of resolving its arguments. The first task making
+        a call claims it: an identical task dispatched meanwhile waits for its outcome."""
         if self.stopping():
-            return
+            return None
+        dispatched_at = time.time()
+        try:
+            args = resolve_args(task, self.known)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            return make_observation(task["idx"], "error", None, error, dispatched_at)
+        key = call_key(task["tool"], args) if task["tool"] in self.unit.idempotent else None
+        if key is not None:
+            if (source := self.calls.get(key)) is not None:
+                return self.reuse(task, args, source, dispatched_at)
+            if key not in self.running:
+                self.claim(task, key)
         job = asyncio.create_task(
-            self.call(task, time.time()), name=f"llmcompiler-task-{task['idx']}"
+            self.call(task, args, key, dispatched_at), name=f"llmcompiler-task-{task['idx']}"
         )
         self.in_flight[job] = task
         job.add_done_callback(self.retire)
+        return None
+
+    def claim(self, task: Task, key: str) -> None:
+        """`task` makes the call `key`; identical tasks wait for its observation."""
+        self.running[key] = None
+        self.making[task["idx"]] = key
+
+    def reuse(
+        self, task: Task, args: dict[str, Any], source: int, dispatched_at: float
+    ) -> Observation:
+        """The observation of a task that takes task `source`'s result instead of calling."""
+        now = time.time()
+        self.reused[task["idx"]] = source
+        self.events.task_started(task, args, dispatched_at, now, reused_from=source)
+        value = self.known[source]["value"]
+        return make_observation(task["idx"], "ok", value, None, dispatched_at, now, now)
+
+    async def wait_for_call(self, task: Task, key: str) -> int | None:
+        """Wait while an identical call runs: the id of its task when it succeeded (None, after
+        claiming the call, when it failed: this task calls the tool itself)."""
+        while (source := self.calls.get(key)) is None:
+            if key not in self.running:
+                self.claim(task, key)
+                return None
+            if (running := self.running[key]) is None:
+                running = self.running[key] = asyncio.get_running_loop().create_future()
+            await asyncio.wait([running])  # never cancels `running` (other tasks wait for it)
+        return source
 
     def retire(self, job: asyncio.Task[None]) -> None:
         """A tool call's asyncio task ended. Tool errors are observations already; what escapes
@@ -455,10 +562,20 @@ class _Run:
         if not self.in_flight:
             self.settled.set()
 
-    async def call(self, task: Task, dispatched_at: float) -> None:
+    async def call(
+        self, task: Task, args: dict[str, Any], key: str | None, dispatched_at: float
+    ) -> None:
         """Run one task: attempts of its tool call, each within the tool's slot then the run's,
         until one succeeds, fails for good or runs out of retries; then record the observation.
-        Started once, finished once, however many attempts."""
+        Started once, finished once, however many attempts. A task whose identical call
+        (`key`) another task makes waits for that one first, and takes its result if it
+        succeeded."""
+        if key is not None and self.making.get(task["idx"]) != key:
+            source = await self.wait_for_call(task, key)
+            if source is not None:
+                if not self.stopping():
+                    self.finish(task, self.reuse(task, args, source, dispatched_at))
+                return
         name = task["tool"]
         tool, policy = self.unit.tools[name], self.unit.policies.get(name) or ToolPolicy()
         timeout = self.unit.task_timeout if policy.timeout is None else policy.timeout or None
@@ -472,7 +589,6 @@ class _Run:
                         return
                     if started_at is None:
                         started_at = time.time()
-                        args = resolve_args(task, self.known)
                         self.events.task_started(task, args, dispatched_at, started_at)
                     attempts += 1
                     try:
@@ -543,9 +659,14 @@ class _Run:
             task, observation, recorded = settled.pop()
             idx = task["idx"]
             self.results[idx] = observation
-            self.events.task_finished(task, observation)
+            self.events.task_finished(task, observation, self.reused.get(idx))
             if not recorded:
                 self.on_finish(task, observation)
+            if (key := self.making.pop(idx, None)) is not None:
+                if observation["status"] == "ok":
+                    self.calls.setdefault(key, idx)
+                if (running := self.running.pop(key, None)) is not None and not running.done():
+                    running.set_result(None)
             for waiting_idx in self.dependents.pop(idx, []):
                 if waiting_idx not in self.blocked:
                     continue  # skipped already through another failed input
@@ -559,8 +680,8 @@ class _Run:
                     del self.blocked[waiting_idx]
                     if (earlier := self.done(waiting)) is not None:
                         settled.append((waiting, earlier, True))
-                    else:
-                        self.dispatch(waiting)
+                    elif (reused := self.dispatch(waiting)) is not None:
+                        settled.append((waiting, reused, False))
 
 
 def _error(task: Task, error: str, status: ObservationStatus = "error") -> Observation:

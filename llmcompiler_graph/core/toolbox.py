@@ -92,6 +92,11 @@ class ToolPolicy:
             one, less a random part of up to half (jitter). Default: 0.5.
         max_backoff: the longest wait between attempts, also for a server's `Retry-After`.
             Default: 8.
+        idempotent: whether an identical call (same tool, equal resolved arguments) made
+            earlier in the same user turn may stand for this one: its successful result is
+            reused instead of calling the tool again. Set False for a tool with side effects
+            or a changing answer (send a message, read the clock): it is always called.
+            Default: True.
     """
 
     timeout: float | None = None
@@ -99,8 +104,11 @@ class ToolPolicy:
     max_concurrency: int | None = None
     backoff: float | None = None
     max_backoff: float | None = None
+    idempotent: bool | None = None
 
     def __post_init__(self) -> None:
+        if self.idempotent is not None and not isinstance(self.idempotent, bool):
+            raise ValueError("ToolPolicy.idempotent must be True, False or None.")
         for name in ("timeout", "retries", "backoff", "max_backoff"):
             if (getattr(self, name) or 0) < 0:
                 raise ValueError(f"ToolPolicy.{name} must not be negative.")
