@@ -2,10 +2,10 @@
 
 LangGraph keeps the result of a functional-API `@task` called inside a node as a pending write
 the moment it finishes, and a resumed node gets it back instead of running the task again. The
-scheduler writes three kinds of entries through one such task as they happen: each task it
-received from the planner, the end of the plan, and each observation. A resumed scheduler (after
-a crash, a kill or an interrupt) reads them back first, so it runs only what had not finished
-and, when the whole plan had arrived, does not wait for a planner that will not come back.
+scheduler writes two kinds of entries through one such task as they happen: each observation
+with the call it answers, and the whole plan once it has arrived. A resumed scheduler (after a
+crash, a kill or an interrupt) reads them back first, so it runs only what had not finished and,
+when the whole plan had arrived, does not wait for a planner that will not come back.
 
 Why entries and not one task per tool call: LangGraph identifies a task called in a node by the
 order of the calls (with its name), and the order tools finish in depends on timing. Entries
@@ -53,22 +53,19 @@ def _entry(entry: dict[str, Any]) -> dict[str, Any]:
 class Replay:
     """What earlier attempts of this scheduler node recorded."""
 
-    tasks: dict[int, Task] = field(default_factory=dict)
-    """The tasks received, by id (as stored: JSON-safe), in plan order."""
-    closed: bool = False
-    """Whether the whole plan had arrived (the planner finished it)."""
-    observations: dict[int, Observation] = field(default_factory=dict)
-    """The observations recorded, by task id."""
+    plan: list[Task] | None = None
+    """The whole plan (as stored: JSON-safe), if it had arrived; None otherwise."""
+    finished: dict[int, tuple[Task, Observation]] = field(default_factory=dict)
+    """The observations recorded, with the call each answers, by task id."""
 
     def done(self, planned: Task, max_chars: int) -> Observation | None:
         """The recorded observation of `planned`, if it was recorded for this very call."""
-        earlier = self.tasks.get(planned["idx"])
+        earlier, observation = self.finished.get(planned["idx"], (None, None))
         if earlier is None:
             return None
         stored = stored_task(planned, max_chars)
-        if (earlier["tool"], earlier["args"]) != (stored["tool"], stored["args"]):
-            return None
-        return self.observations.get(planned["idx"])
+        same = (earlier["tool"], earlier["args"]) == (stored["tool"], stored["args"])
+        return observation if same else None
 
 
 class Journal:
@@ -95,28 +92,33 @@ class Journal:
             if kind == "end":
                 if entry.get("nonce") == nonce:
                     return replay
-            elif kind == "task":
-                replay.tasks[entry["task"]["idx"]] = entry["task"]
-            elif kind == "closed":
-                replay.closed = True
+            elif kind == "plan":
+                replay.plan = entry["tasks"]
             elif kind == "observation":
-                replay.observations[entry["observation"]["idx"]] = entry["observation"]
+                idx = entry["observation"]["idx"]
+                replay.finished[idx] = (entry["task"], entry["observation"])
 
     async def recording(
         self, tasks: AsyncIterable[Task], complete: Callable[[], bool]
     ) -> AsyncIterator[Task]:
-        """`tasks`, each one journaled as it passes, then the end of the plan if `complete()`
-        (the planner finished it, rather than failed)."""
+        """`tasks` as they pass; once they are all in and `complete()` (the planner finished
+        the plan, rather than failed), the whole plan is journaled."""
+        received = []
         async for item in tasks:
-            self._write({"kind": "task", "task": stored_task(item, self.max_chars)})
+            received.append(stored_task(item, self.max_chars))
             yield item
         if complete():
-            self._write({"kind": "closed"})
+            self._write({"kind": "plan", "tasks": received})
 
     def observation(self, task: Task, observation: Observation) -> None:
-        """Journal a finished task's observation (it is durable once the write lands)."""
-        stored = stored_observation(observation, self.max_chars)
-        self._write({"kind": "observation", "observation": stored})
+        """Journal a finished task's observation with its call (durable once the write lands)."""
+        self._write(
+            {
+                "kind": "observation",
+                "task": stored_task(task, self.max_chars),
+                "observation": stored_observation(observation, self.max_chars),
+            }
+        )
 
     async def flush(self) -> None:
         """Wait until every entry is written (before the node returns)."""

@@ -150,9 +150,9 @@ class Nodes:
         if turn.pending:
             logger.info("catching up %d tasks from state", len(turn.pending))
             round, source = turn.round, turn.pending
-        elif replay.closed:
-            logger.info("resuming a plan of %d tasks from the journal", len(replay.tasks))
-            round, source = turn.round + 1, list(replay.tasks.values())
+        elif replay.plan is not None:
+            logger.info("resuming a plan of %d tasks from the journal", len(replay.plan))
+            round, source = turn.round + 1, replay.plan
         else:
             key = superstep_key(runtime)
             stream = streams.get(key)
