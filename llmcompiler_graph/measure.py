@@ -19,6 +19,7 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
 from llmcompiler_graph.core.roles import role_of
@@ -217,15 +218,17 @@ async def measure(
     system: str | None = None,
     context: Any = None,
     on_event: Callable[[dict[str, Any]], None] | None = None,
+    config: RunnableConfig | None = None,
 ) -> Measurement:
     """Ask `graph` one question and measure the run; an error is recorded, not raised.
 
-    `on_event` sees each custom event as it arrives (a live view); `system` is sent as a system
+    `on_event` sees each custom event as it arrives (a live view); `config` adds to the run's
+    config (e.g. a `thread_id`); `system` is sent as a system
     message before the question.
     """
     messages: list[tuple[str, str]] = [("system", system)] if system else []
     recorder = Recorder()
-    config: Any = {"callbacks": [recorder], "recursion_limit": RECURSION_LIMIT}
+    config = {**(config or {}), "callbacks": [recorder], "recursion_limit": RECURSION_LIMIT}
     run = Measurement(question, start=time.time(), end=0.0, answer=None, exception=None)
     try:
         async for mode, chunk in graph.astream(

@@ -261,3 +261,39 @@ def test_public_surface_resolves_lazily() -> None:
     assert all(getattr(llmcompiler_graph, name) for name in llmcompiler_graph.__all__)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = llmcompiler_graph.nope
+
+
+def test_a_thread_continues_across_invocations_and_is_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Two `ask --thread` runs in one SQLite file make one conversation; `threads` lists it and
+    `threads NAME` shows it; a second thread stays apart."""
+    db = str(tmp_path / "threads.sqlite")
+    first, second = SHOWCASE[1].question, SHOWCASE[2].question
+    assert cli.main(["ask", "--simulate", "--json", "--thread", "work", "--db", db, first]) == 0
+    assert cli.main(["ask", "--simulate", "--json", "--thread", "work", "--db", db, second]) == 0
+    assert cli.main(["ask", "--simulate", "--json", "--thread", "other", "--db", db, first]) == 0
+    capsys.readouterr()
+
+    assert cli.main(["threads", "--db", db]) == 0
+    listed = " ".join(capsys.readouterr().out.split())
+    assert "work (2 questions)" in listed and "other (1 question)" in listed
+    assert listed.index("other") < listed.index("work"), "most recent first"
+
+    assert cli.main(["threads", "work", "--db", db]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    for text in (first, SHOWCASE[1].answer, second, SHOWCASE[2].answer):
+        assert " ".join(text.split()) in shown
+    assert shown.index(first) < shown.index(second)
+
+    assert cli.main(["threads", "nope", "--db", db]) == 2
+
+
+def test_threads_default_to_the_user_data_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmcompiler_graph.app.threads import default_db
+
+    monkeypatch.delenv("LLMCOMPILER_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", "/data/home")
+    assert str(default_db()) == "/data/home/llmcompiler-graph/threads.sqlite"
+    monkeypatch.setenv("LLMCOMPILER_DB", "/elsewhere/t.sqlite")
+    assert str(default_db()) == "/elsewhere/t.sqlite"

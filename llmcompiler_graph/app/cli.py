@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -36,6 +37,11 @@ if TYPE_CHECKING:
 
 COMMANDS_GROUP = "llmcompiler_graph.commands"
 """Entry-point group of the subcommands that live outside the app (see pyproject.toml)."""
+
+DB_HELP = (
+    "SQLite file of the threads (default: LLMCOMPILER_DB, else threads.sqlite in "
+    "$XDG_DATA_HOME/llmcompiler-graph or ~/.local/share/llmcompiler-graph)"
+)
 
 SHOWCASE_COUNT = 3
 """How many questions the offline demo has (checked against the demo by a test)."""
@@ -116,7 +122,23 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run offline on a simulated model and search (it knows the demo questions)",
     )
+    ask.add_argument(
+        "--thread",
+        metavar="NAME",
+        help="continue the conversation NAME (kept in SQLite, see --db; `threads` lists them)",
+    )
+    ask.add_argument("--db", type=Path, metavar="PATH", help=DB_HELP)
     ask.set_defaults(run=ask_command)
+
+    threads = commands.add_parser(
+        "threads",
+        parents=[common],
+        help="list the conversations kept by `ask --thread`, or show one",
+        description="Without NAME: every thread, most recent first. With NAME: its messages.",
+    )
+    threads.add_argument("name", nargs="?", metavar="NAME")
+    threads.add_argument("--db", type=Path, metavar="PATH", help=DB_HELP)
+    threads.set_defaults(run=threads_command)
 
     demo = commands.add_parser(
         "demo",
@@ -152,7 +174,11 @@ def ask_command(args: argparse.Namespace) -> int:
     question, context = prepare_ask(args)
     console = Console()
     view_console = Console(stderr=True) if args.json else console
-    run, board = asyncio.run(_ask(question, context, view_console, simulate=args.simulate))
+    run, board = asyncio.run(
+        _ask(
+            question, context, view_console, simulate=args.simulate, thread=args.thread, db=args.db
+        )
+    )
     if args.json:
         print(json.dumps({**result_json(run, board), "simulated": args.simulate}, indent=2))
     else:
@@ -191,21 +217,66 @@ def prepare_ask(args: argparse.Namespace) -> tuple[str, Context]:
 
 
 async def _ask(
-    question: str, context: Context, console: Console, *, simulate: bool
+    question: str,
+    context: Context,
+    console: Console,
+    *,
+    simulate: bool,
+    thread: str | None = None,
+    db: Path | None = None,
 ) -> tuple[Measurement, RunBoard]:
     from llmcompiler_graph.app.demo import simulation
+    from llmcompiler_graph.app.threads import default_db, open_threads, thread_config
     from llmcompiler_graph.app.view import ask_live
     from llmcompiler_graph.graph import create_llmcompiler
     from llmcompiler_graph.graph import graph as ready_graph
 
-    if not simulate:
-        return await ask_live(ready_graph, question, console, context=context)
-    async with simulation() as sim:
+    async with contextlib.AsyncExitStack() as stack:
+        saver = (
+            await stack.enter_async_context(open_threads(db or default_db())) if thread else None
+        )
+        config = thread_config(thread) if thread else None
+        if not simulate:
+            graph = ready_graph if saver is None else ready_graph.copy({"checkpointer": saver})
+            return await ask_live(graph, question, console, context=context, config=config)
+        sim = await stack.enter_async_context(simulation())
         console.print(sim.notice())
         graph = create_llmcompiler(
-            sim.model, sim.tools, max_replans=context.max_replans, joiner=context.joiner
+            sim.model,
+            sim.tools,
+            max_replans=context.max_replans,
+            joiner=context.joiner,
+            checkpointer=saver,
         )
-        return await ask_live(graph, question, console)
+        return await ask_live(graph, question, console, config=config)
+
+
+def threads_command(args: argparse.Namespace) -> int:
+    """`threads`: list the kept conversations; `threads NAME`: show one."""
+    from llmcompiler_graph.app.threads import default_db, history, open_threads, summaries
+
+    path = args.db or default_db()
+    console = Console()
+
+    async def show() -> int:
+        async with open_threads(path) as saver:
+            if args.name is None:
+                found = await summaries(saver)
+                for thread in found:
+                    asked = f"{thread.questions} question{'s' if thread.questions != 1 else ''}"
+                    console.print(f"{thread.name}  ({asked}) last: {thread.last_question}")
+                if not found:
+                    console.print(f"No threads in {path} yet: ask --thread NAME starts one.")
+                return 0
+            messages = await history(saver, args.name)
+            if not messages:
+                raise UsageProblem(f"No thread {args.name!r} in {path}.")
+            for message in messages:
+                who = "you" if message.type == "human" else "assistant"
+                console.print(Text.assemble((f"{who}: ", "bold"), message.text))
+            return 0
+
+    return asyncio.run(show())
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -377,13 +377,14 @@ async def ask_live(
     *,
     number: str = "",
     context: Any = None,
+    config: Any = None,
 ) -> tuple[Measurement, RunBoard]:
     """Print the question, run it with a live view, print the answer; errors are raised."""
     console.rule(f"Question {number}".strip(), style="dim")
     console.print(Text(question, style="bold"))
     view = LiveView(console)
     with view:
-        run = await measure(graph, question, context=context, on_event=view.handle)
+        run = await measure(graph, question, context=context, on_event=view.handle, config=config)
     if run.exception is not None:
         raise run.exception
     console.print(Text.assemble(("Answer: ", "bold green"), run.answer or "(none)"))
