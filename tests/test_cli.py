@@ -98,12 +98,26 @@ def test_ask_simulate_json(capsys) -> None:
     assert "SIMULATED" in err and "#1" in err  # the view goes to stderr
 
 
-def test_ask_simulate_unknown_question_lists_the_known_ones(capsys) -> None:
-    assert cli.main(["ask", "--simulate", "What is the meaning of life?"]) == 2
+def test_ask_simulate_answers_any_question_with_a_labelled_simulated_plan(capsys) -> None:
+    """A question the scripts do not know: one search per part, in parallel, and an answer
+    quoting the simulated results, labelled as simulated (lower case, no question mark too)."""
+    question = "population of lyon and population of porto"
+    assert cli.main(["ask", "--simulate", "--json", question]) == 0
 
-    err = capsys.readouterr().err
-    assert "only knows" in err
-    assert all(s.question in err for s in SHOWCASE)
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert result["simulated"] is True and "SIMULATED" in err
+    assert [(t["tool"], t["args"]) for t in result["tasks"]] == [
+        ("search", {"query": "population of lyon"}),
+        ("search", {"query": "population of porto"}),
+    ]
+    assert result["answer"].startswith("population of lyon: the most cited figure is")
+    assert "population of porto" in result["answer"] and "Simulated" in result["answer"]
+
+
+def test_ask_simulate_refuses_an_empty_question(capsys) -> None:
+    assert cli.main(["ask", "--simulate", "  "]) == 2
+    assert "Ask a question" in capsys.readouterr().err
 
 
 def test_demo_compares_with_react(capsys) -> None:

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from llmcompiler_graph.core.parser import parse_plan
 from llmcompiler_graph.core.plan import Task, as_text, is_whole_reference
 from llmcompiler_graph.testing.script import ChatRequest, ChatResponse, ToolCall, message_text
+from llmcompiler_graph.testing.tavily_server import fabricate_results
 
 Role = Literal["planner", "joiner", "math", "react"]
 
@@ -37,6 +38,9 @@ QUOTE_CHARS = 200
 
 _FACT = re.compile(r'[A-Z][^"\n]*?\d[^"\n]*?[.!?](?=\s|"|$)')
 """The first sentence with a figure in it: what a model quotes from search results."""
+
+_RESULTS = ("The plan and its results", "The previous plan and its results")
+"""How the package's own user messages (the joiner's and the replanning planner's) begin."""
 
 _SIGNATURES = {"search": ["query"], "math": ["problem", "context"], "calculate": ["expression"]}
 _TASK_LINE = re.compile(r"^\s*(\d+)\.\s+(?!join\()", re.MULTILINE)
@@ -81,8 +85,34 @@ def merged_corpus(scenarios: Iterable[Scenario]) -> dict[str, list[dict[str, Any
     return corpus
 
 
+MAX_GENERIC_SEARCHES = 4
+"""A question the scenarios do not know gets at most this many searches."""
+
+_FRAME = re.compile(r"(what|which|who|whom|whose|how|where|when|why)\b", re.IGNORECASE)
+_PARTS = re.compile(r",|;|\band\b|\bor\b|\bvs\.?|\bversus\b", re.IGNORECASE)
+
+
+def generic_scenario(question: str) -> Scenario:
+    """A plausible scenario for any question: one search per part of the question (split at
+    commas, "and", "or", "vs"; a leading "which is bigger" frame dropped), run in parallel,
+    then an answer quoting the first sentence of each search's top result (simulated, from
+    `fabricate_results`). Labelled as simulated."""
+    stem = question.strip().rstrip("?.! ")
+    parts = [p.strip() for p in _PARTS.split(stem) if len(p.strip()) > 2] or [
+        stem or "the question"
+    ]
+    queries = list(dict.fromkeys(parts))[:MAX_GENERIC_SEARCHES]
+    lines = [f"{i}. search(query={q!r})" for i, q in enumerate(queries, 1)]
+    thought = "Each part of the question is an independent lookup."
+    plan = "\n".join([f"Thought: {thought}", *lines, f"{len(lines) + 1}. join()<END_OF_PLAN>"])
+    found = [fabricate_results(q)[0]["content"].split(". ")[0] for q in queries]
+    answer = " ".join(f"{sentence}." for sentence in found) + " (Simulated answer and data.)"
+    return Scenario(question, (Round(plan),), answer)
+
+
 class ScenarioBrain:
-    """A simulator script that plays every role for a set of scenarios (see the module doc)."""
+    """A simulator script that plays every role for a set of scenarios (see the module doc);
+    a question none of them asks gets a `generic_scenario`."""
 
     def __init__(self, scenarios: Iterable[Scenario]) -> None:
         self.scenarios = {s.question: s for s in scenarios}
@@ -99,13 +129,16 @@ class ScenarioBrain:
         return self.react(scenario, request)
 
     def scenario(self, request: ChatRequest) -> Scenario:
-        """The scenario of the latest question in the conversation (earlier turns may differ)."""
-        for message in reversed(request.messages):
-            if message.get("role") == "user":
-                found = self.scenarios.get(message_text(message).strip())
-                if found is not None:
-                    return found
-        raise LookupError(f"no scenario for this conversation: {request.last_user_text[:200]!r}")
+        """The scenario of the latest question in the conversation (earlier turns may differ);
+        a question no scenario asks gets a generic one."""
+        questions = [message_text(m).strip() for m in request.messages if m.get("role") == "user"]
+        for question in reversed(questions):
+            if question in self.scenarios:
+                return self.scenarios[question]
+        asked = next((q for q in reversed(questions) if not q.startswith(_RESULTS)), "")
+        if not asked:
+            raise LookupError(f"no question in this conversation: {request.last_user_text[:200]!r}")
+        return self.scenarios.setdefault(asked, generic_scenario(asked))
 
     def plan(self, scenario: Scenario, request: ChatRequest) -> str:
         """The plan of the round the request is at: rounds are told apart by their first id."""
