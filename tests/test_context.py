@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, fields
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -132,3 +133,9 @@ def test_model_spec_errors_say_what_to_write() -> None:
 
     with pytest.raises(ValueError, match="provider:model"):
         load_chat_model("gpt-4o-mini")
+
+
+def test_every_setting_is_in_the_env_example() -> None:
+    example = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
+    missing = [f.metadata["env"] for f in fields(Context) if f.metadata["env"] not in example]
+    assert missing == []
