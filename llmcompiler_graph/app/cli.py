@@ -96,10 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    kept = argparse.ArgumentParser(add_help=False)
+    kept.add_argument("--db", type=Path, metavar="PATH", help=DB_HELP)
 
     ask = commands.add_parser(
         "ask",
-        parents=[common],
+        parents=[common, kept],
         help="answer a question with a live view of the tasks",
         description="Answer a question with the ready-made graph (OpenAI model, Tavily search, "
         "math, calculate). Needs OPENAI_API_KEY and TAVILY_API_KEY (environment or ./.env), "
@@ -128,17 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="continue the conversation NAME (kept in SQLite, see --db; `threads` lists them)",
     )
-    ask.add_argument("--db", type=Path, metavar="PATH", help=DB_HELP)
     ask.set_defaults(run=ask_command)
 
     threads = commands.add_parser(
         "threads",
-        parents=[common],
+        parents=[common, kept],
         help="list the conversations kept by `ask --thread`, or show one",
         description="Without NAME: every thread, most recent first. With NAME: its messages.",
     )
     threads.add_argument("name", nargs="?", metavar="NAME")
-    threads.add_argument("--db", type=Path, metavar="PATH", help=DB_HELP)
     threads.set_defaults(run=threads_command)
 
     demo = commands.add_parser(
