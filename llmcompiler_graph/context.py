@@ -57,11 +57,27 @@ class Context:
         2,
         "How many times the joiner may ask for a new plan before it must answer.",
     )
-    joiner: Literal["structured", "text"] = _env(
+    planner: Literal["text", "tools"] = _env(
+        "LLMCOMPILER_PLANNER",
+        "text",
+        "How the planner writes the plan: 'text' (the paper's numbered plan language, each task "
+        "dispatched when its line closes) or 'tools' (native tool calls, one per task, each "
+        "dispatched when its arguments close; for models that bind tools).",
+    )
+    joiner: Literal["lean", "structured", "text"] = _env(
         "LLMCOMPILER_JOINER",
-        "structured",
-        "How the joiner answers: 'structured' (tool calling; falls back to 'text' for models "
-        "without it) or 'text' (the paper's Thought/Action protocol).",
+        "lean",
+        "How the joiner answers: 'lean' (the decision first, then the answer, streamed as it is "
+        "written), 'text' (the paper's Thought/Action protocol: reasoning first, then the answer, "
+        "streamed) or 'structured' (tool calling, the answer arrives whole; falls back to 'text' "
+        "for models without it).",
+    )
+    joiner_plans: bool = _env(
+        "LLMCOMPILER_JOINER_PLANS",
+        False,
+        "On replan, the lean joiner writes the next plan in the same call, which the next round "
+        "runs without a planner call (one LLM call per replan instead of two).",
+        parse=lambda raw: raw.strip().lower() in ("1", "true", "yes", "on"),
     )
     llm_timeout: float = _env(
         "LLMCOMPILER_LLM_TIMEOUT",
@@ -135,8 +151,15 @@ class Context:
     def __post_init__(self) -> None:
         if self.max_replans < 0:
             raise ValueError(f"max_replans must be 0 or more, got {self.max_replans}.")
-        if self.joiner not in ("structured", "text"):
-            raise ValueError(f"joiner must be 'structured' or 'text', got {self.joiner!r}.")
+        if self.planner not in ("text", "tools"):
+            raise ValueError(f"planner must be 'text' or 'tools', got {self.planner!r}.")
+        if self.joiner not in ("lean", "structured", "text"):
+            raise ValueError(f"joiner must be 'lean', 'structured' or 'text', got {self.joiner!r}.")
+        if self.joiner_plans and self.joiner != "lean":
+            raise ValueError(
+                "joiner_plans=True needs joiner='lean' (the joiner writes the next plan after "
+                f"its 'Replan:' line); got joiner={self.joiner!r}."
+            )
 
     @classmethod
     def of(cls, value: Any) -> Context:

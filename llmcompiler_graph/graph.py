@@ -24,6 +24,7 @@ from langgraph.types import Checkpointer
 from llmcompiler_graph.closing import LLMCompilerGraph
 from llmcompiler_graph.context import Context
 from llmcompiler_graph.core.joiner import JoinerFormat
+from llmcompiler_graph.core.planner import PlannerFormat
 from llmcompiler_graph.core.toolbox import ToolLike, ToolPolicy
 from llmcompiler_graph.models import load_chat_model
 from llmcompiler_graph.nodes import Components, Nodes
@@ -36,7 +37,9 @@ def create_llmcompiler(
     tools: Sequence[ToolLike],
     *,
     max_replans: int = 2,
-    joiner: JoinerFormat = "structured",
+    planner: PlannerFormat = "text",
+    joiner: JoinerFormat = "lean",
+    joiner_plans: bool = False,
     llm_timeout: float = 120.0,
     llm_retries: int = 2,
     stream_plan: bool = False,
@@ -61,8 +64,15 @@ def create_llmcompiler(
         model: any LangChain chat model; one that streams gives the earliest dispatch.
         tools: LangChain tools or plain (async) functions with type hints and a docstring.
         max_replans: how many new plans the joiner may ask for before it must answer.
-        joiner: `"structured"` (tool calling; falls back to `"text"` for models without it)
-            or `"text"` (the paper's `Action: Finish(...)` protocol).
+        planner: `"text"` (the paper's numbered plan language; each task is dispatched the
+            moment its line closes) or `"tools"` (the plan as native tool calls, one per task,
+            each dispatched the moment its arguments close; for models that bind tools).
+        joiner: `"lean"` (the decision first, then the answer, streamed to
+            `stream_mode="messages"` as the model writes it), `"text"` (the paper's
+            `Thought:` / `Action: Finish(...)`: reasoning first, then the answer, streamed) or
+            `"structured"` (tool calling; the answer arrives whole; falls back to `"text"`).
+        joiner_plans: on replan, the lean joiner writes the next plan in the same call and the
+            next round runs it without a planner call (one LLM call per replan, not two).
         llm_timeout: seconds each planner, joiner or math call may take, per try, whatever the
             model client's settings (0: no limit); a call that runs out raises `LLMCallError`.
         llm_retries: retries of an LLM call that failed transiently (429, 5xx, connection,
@@ -103,7 +113,9 @@ def create_llmcompiler(
     """
     settings = Context(
         max_replans=max_replans,
+        planner=planner,
         joiner=joiner,
+        joiner_plans=joiner_plans,
         llm_timeout=llm_timeout,
         llm_retries=llm_retries,
         stream_plan=stream_plan,

@@ -22,7 +22,7 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
-from llmcompiler_graph.core.roles import role_of
+from llmcompiler_graph.core.roles import is_relay, role_of
 from llmcompiler_graph.testing.latency import CHARS_PER_TOKEN
 
 RECURSION_LIMIT = 200
@@ -96,6 +96,8 @@ class Recorder(BaseCallbackHandler):
         tags: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
+        if is_relay(tags):
+            return  # the joiner's answer relayed to the messages stream, not a model call
         role = role_of(tags) or "other"
         chars = sum(len(m.text) for batch in messages for m in batch)
         self._open[run_id] = _OpenCall(role, time.time(), chars)
@@ -184,6 +186,9 @@ class Measurement:
     tool_calls: list[ToolCall] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     """The graph's custom stream events (LLMCompiler's task events; none for ReAct)."""
+    first_answer_token: float | None = None
+    """When the first text of the final answer reached `stream_mode="messages"` (a streamed
+    answer's first token; else the whole message): what a chat UI's user waits for."""
 
     @property
     def latency(self) -> float:
@@ -230,22 +235,32 @@ async def measure(
     recorder = Recorder()
     config = {**(config or {}), "callbacks": [recorder], "recursion_limit": RECURSION_LIMIT}
     run = Measurement(question, start=time.time(), end=0.0, answer=None, exception=None)
+    shown: dict[str, float] = {}  # message id -> when its first text was streamed
+    answer_id = None
     try:
         async for mode, chunk in graph.astream(
             {"messages": [*messages, ("user", question)]},
             config,
             context=context,
-            stream_mode=["custom", "values"],
+            stream_mode=["custom", "values", "messages"],
         ):
             if mode == "custom":
                 run.events.append(chunk)
                 if on_event is not None:
                     on_event(chunk)
+            elif mode == "messages":
+                message = chunk[0]
+                if message.text and message.id is not None:
+                    shown.setdefault(message.id, time.time())
             elif chunk.get("messages"):
-                run.answer = chunk["messages"][-1].text
+                final = chunk["messages"][-1]
+                run.answer, answer_id = final.text, final.id
+                shown.setdefault(final.id, time.time())
     except Exception as exc:
         run.exception, run.answer = exc, None
     run.end = time.time()
+    if run.exception is None and answer_id is not None:
+        run.first_answer_token = shown.get(answer_id)
     recorder.finish()
     run.llm_calls, run.tool_calls = recorder.llm_calls, recorder.tool_calls
     return run

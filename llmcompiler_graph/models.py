@@ -8,7 +8,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from llmcompiler_graph.core.roles import ROLE_HEADER, RoleAware, RoleName
+from llmcompiler_graph.core.roles import PROTOCOL_HEADER, ROLE_HEADER, RoleAware, RoleName
 
 
 def load_chat_model(spec: str, **kwargs: Any) -> BaseChatModel:
@@ -45,10 +45,15 @@ def _chat_openai() -> type[BaseChatModel]:
     from langchain_openai import ChatOpenAI
 
     class RoleAwareChatOpenAI(RoleAware, ChatOpenAI):
-        """`ChatOpenAI` that sends `X-LLMCompiler-Role` when a call has one of our roles."""
+        """`ChatOpenAI` that sends `X-LLMCompiler-Role` (and `X-LLMCompiler-Protocol`) when a
+        call has one of our roles."""
 
-        def with_role(self, role: RoleName, kwargs: dict[str, Any]) -> dict[str, Any]:
+        def with_role(
+            self, role: RoleName, protocol: str | None, kwargs: dict[str, Any]
+        ) -> dict[str, Any]:
             headers = {**kwargs.get("extra_headers", {}), ROLE_HEADER: role}
+            if protocol:
+                headers[PROTOCOL_HEADER] = protocol
             return {**kwargs, "extra_headers": headers}
 
     return RoleAwareChatOpenAI

@@ -60,15 +60,22 @@ class Components:
             "llm_timeout": settings.llm_timeout,
             "llm_retries": settings.llm_retries,
         }
+        planner = Planner(
+            model,
+            toolbox,
+            prompt=settings.planner_prompt,
+            max_tasks=settings.max_tasks,
+            stream_plan=settings.stream_plan,
+            format=settings.planner,
+            **llm,
+        )
+        planning = None
+        if settings.joiner_plans:  # the joiner's plan is plan text, whatever the planner writes
+            planning = (
+                planner if planner.format == "text" else Planner(model, toolbox)
+            ).system_prompt
         return cls(
-            planner=Planner(
-                model,
-                toolbox,
-                prompt=settings.planner_prompt,
-                max_tasks=settings.max_tasks,
-                stream_plan=settings.stream_plan,
-                **llm,
-            ),
+            planner=planner,
             scheduler=TaskFetchingUnit(
                 toolbox,
                 max_concurrency=settings.max_concurrency,
@@ -78,7 +85,13 @@ class Components:
                     for name, p in (settings.tool_policies or {}).items()
                 },
             ),
-            joiner=Joiner(model, format=settings.joiner, prompt=settings.joiner_prompt, **llm),
+            joiner=Joiner(
+                model,
+                format=settings.joiner,
+                prompt=settings.joiner_prompt,
+                planning=planning,
+                **llm,
+            ),
             settings=settings,
         )
 
@@ -266,6 +279,7 @@ def _planned(turn: Turn, tasks: list[Task], cap: int) -> dict[str, Any]:
         "round": turn.round + 1,
         "tasks": kept,
         "rejected": rejected,
+        "next_plan": "",
     }
 
 
@@ -273,9 +287,15 @@ def _joined(decision: Decision) -> dict[str, Any]:
     """The joiner's state update."""
     if decision.finish:
         return {
-            "messages": [AIMessage(decision.answer)],
+            "messages": [AIMessage(decision.answer, id=decision.message_id)],
             "decision": "finish",
             "thought": decision.thought,
             "feedback": "",
+            "next_plan": "",
         }
-    return {"decision": "replan", "thought": decision.thought, "feedback": decision.feedback}
+    return {
+        "decision": "replan",
+        "thought": decision.thought,
+        "feedback": decision.feedback,
+        "next_plan": decision.plan,
+    }

@@ -35,6 +35,9 @@ class State(MessagesState, total=False):
     """The joiner's last thought."""
     feedback: str
     """The joiner's last replan feedback ('' after an answer)."""
+    next_plan: str
+    """The plan text a replan carried (`joiner_plans`): the next round runs it without a planner
+    call ('' otherwise)."""
 
 
 class EmptyQuestionError(ValueError):
@@ -60,6 +63,7 @@ def current_turn(state: State | dict[str, Any]) -> Turn:
         observations={o["idx"]: o for o in state.get("observations", [])},
         feedback=state.get("feedback", ""),
         rejected=list(state.get("rejected", [])),
+        next_plan=state.get("next_plan", ""),
     )
 
 

@@ -15,7 +15,9 @@ from langchain_core.callbacks import (
 )
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import Field
 
 from llmcompiler_graph import measure
 from llmcompiler_graph.core.plan import is_whole_reference
@@ -57,7 +59,9 @@ class ScriptedChatModel(RoleAware, BaseChatModel):
             raise NotImplementedError("this fake has no tool calling")
         return self
 
-    def with_role(self, role: RoleName, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def with_role(
+        self, role: RoleName, protocol: str | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
         return {**kwargs, "role": role}
 
     def _pieces(self, text: str) -> list[str]:
@@ -101,6 +105,96 @@ class ScriptedChatModel(RoleAware, BaseChatModel):
         for piece in self._pieces(self._reply(messages, role).text):
             await asyncio.sleep(self.sleep)
             yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+
+
+Call = tuple[str, str]
+"""A tool call as a model streams it: its name and its arguments' JSON text."""
+
+
+def stream_of(content: str, calls: Sequence[Call], size: int = 4) -> list[AIMessageChunk]:
+    """A reply as OpenAI streams it: the content in pieces of `size` characters, then per call a
+    header chunk (index, id, name, no arguments) and its arguments in pieces of `size`."""
+    chunks = [AIMessageChunk(content=content[i : i + size]) for i in range(0, len(content), size)]
+    for index, (name, arguments) in enumerate(calls):
+        header = tool_call_chunk(name=name, args="", id=f"call_{index}", index=index)
+        chunks.append(AIMessageChunk(content="", tool_call_chunks=[header]))
+        chunks += [
+            AIMessageChunk(
+                content="",
+                tool_call_chunks=[tool_call_chunk(args=arguments[i : i + size], index=index)],
+            )
+            for i in range(0, len(arguments), size)
+        ]
+    return chunks
+
+
+class ToolCallingModel(RoleAware, BaseChatModel):
+    """Streams the same scripted reply of text and tool calls to every call (`stream_of`),
+    recording what the planner asks: the tools bound, each call's role and protocol, the
+    prompts, and each chunk as it is sent (`sent`). `fail_after` chunks, the stream breaks."""
+
+    content: str = ""
+    calls: list[Call] = Field(default_factory=list)
+    size: int = 4
+    fail_after: int | None = None
+    bound: list[str] = Field(default_factory=list)
+    roles: list[tuple[str, str | None]] = Field(default_factory=list)
+    prompts: list[list[BaseMessage]] = Field(default_factory=list)
+    sent: list[AIMessageChunk] = Field(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "tool-calling-fake"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ToolCallingModel:
+        self.bound = [getattr(tool, "name", "") for tool in tools]
+        return self
+
+    def with_role(
+        self, role: RoleName, protocol: str | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        self.roles.append((role, protocol))
+        return kwargs
+
+    def _chunks(self, messages: list[BaseMessage]) -> Iterator[ChatGenerationChunk]:
+        self.prompts.append(messages)
+        for n, chunk in enumerate(stream_of(self.content, self.calls, self.size)):
+            if n == self.fail_after:
+                raise ConnectionError("the stream broke")
+            self.sent.append(chunk)
+            yield ChatGenerationChunk(message=chunk)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        message = AIMessageChunk(content="")
+        for chunk in self._chunks(messages):
+            message += chunk.message
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        yield from self._chunks(messages)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        for chunk in self._chunks(messages):
+            await asyncio.sleep(0)
+            yield chunk
 
 
 def decision(action: str, text: str = "", thought: str = "ok") -> AIMessage:

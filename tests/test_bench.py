@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from llmcompiler_graph.bench import main
+from llmcompiler_graph.bench import harness, main
 from llmcompiler_graph.bench.metrics import critical_path
 from llmcompiler_graph.bench.scoring import score
 from llmcompiler_graph.bench.trace import Run
@@ -30,7 +30,8 @@ from llmcompiler_graph.testing.scenarios import (
 pytestmark = pytest.mark.slow  # runs the benchmark on the simulators
 
 DATASET = Path(__file__).parent / "data" / "bench_dataset.json"
-APPROACHES = ["llmcompiler", "llmcompiler-nostream", "react", "react-parallel"]
+APPROACHES = list(harness.APPROACHES)
+COMPILERS = [a for a in APPROACHES if a.startswith("llmcompiler")]
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +99,9 @@ def test_measurements_are_consistent(bench: tuple[str, dict, Path]) -> None:
         assert react["llm_calls"] >= summary[workload, "react-parallel"]["llm_calls"]
         assert react["speedup"] == pytest.approx(1.0) and react["cost_ratio"] == pytest.approx(1)
         assert summary[workload, "react"]["bound"] is None
-        for s in (compiler, summary[workload, "llmcompiler-nostream"]):
+        for s in (summary[workload, name] for name in COMPILERS):
             assert s["errors"] == 0 and s["accuracy"] == 1.0
+            assert s["first_answer_mean"] is not None
             assert s["prompt_tokens"] > 0 and s["completion_tokens"] > 0
             assert 0 < s["bound"] <= s["latency_mean"]
             assert 0 < s["efficiency_min"] <= s["efficiency_mean"] <= 1
@@ -112,10 +114,15 @@ def test_measurements_are_consistent(bench: tuple[str, dict, Path]) -> None:
 
 def test_replan_workload_replans(bench: tuple[str, dict, Path]) -> None:
     _, data, _ = bench
-    run = next(r for r in data["runs"] if r["workload"] == "replan")
-    decisions = [e["decision"] for e in run["events"] if e["event"] == "joiner_decision"]
-    assert decisions == ["replan", "finish"]
-    assert [c["role"] for c in run["llm_calls"]].count("planner") == 2
+    for approach, planner_calls in (("llmcompiler", 2), ("llmcompiler-plans", 1)):
+        run = next(
+            r for r in data["runs"] if r["workload"] == "replan" and r["approach"] == approach
+        )
+        decisions = [e["decision"] for e in run["events"] if e["event"] == "joiner_decision"]
+        assert decisions == ["replan", "finish"]
+        assert [c["role"] for c in run["llm_calls"]].count("planner") == planner_calls
+        plans = [e.get("by") for e in run["events"] if e["event"] == "plan_finished"]
+        assert plans == ["planner", "planner" if planner_calls == 2 else "joiner"]
 
 
 def test_critical_path_follows_dependencies_and_charges_the_joiner() -> None:
@@ -141,6 +148,34 @@ def test_critical_path_follows_dependencies_and_charges_the_joiner() -> None:
     assert path.bound == pytest.approx(0.5 + 1.0 + 0.5 + 0.5)  # line, tool 1, tool 2, joiner
     assert path.overheads["startup"] == pytest.approx(0.01)
     assert path.overheads["to joiner"] == pytest.approx(0.1)
+    assert path.bound + sum(path.overheads.values()) == pytest.approx(run.latency)
+
+
+def test_critical_path_of_a_plan_the_joiner_wrote_starts_when_that_joiner_ends() -> None:
+    """Round 2 came with round 1's replan: no planner call; its task could start at 12.6 s."""
+
+    def event(name: str, time: float, round: int = 1, **fields: object) -> dict:
+        return {"event": name, "round": round, "time": time, **fields}
+
+    run = Run("w", 0, "llmcompiler", "q", "a", start=9.99, end=14.0, answer="a", correct=True)
+    run.llm_calls = [
+        LLMCall("planner", 10.0, 10.3, 10.9, 100, 10),
+        LLMCall("joiner", 11.6, 11.9, 12.6, 100, 10),
+        LLMCall("joiner", 13.65, 13.7, 13.95, 100, 10),
+    ]
+    run.events = [
+        event("task_planned", 10.5, idx=1),
+        event("plan_finished", 10.9, by="planner"),
+        event("task_finished", 11.5, idx=1, dependencies=[], finished_at=11.5, duration=1.0),
+        event("task_planned", 12.62, 2, idx=2),
+        event("plan_finished", 12.62, 2, by="joiner"),
+        event("task_finished", 13.62, 2, idx=2, dependencies=[1], finished_at=13.62, duration=1.0),
+    ]
+    path = critical_path(run)
+    assert path is not None
+    # round 1: line 0.5 + tool 1.0, joiner 1.0; round 2: tool 1.0 (from 12.6), joiner 0.3
+    assert path.bound == pytest.approx(1.5 + 1.0 + 1.0 + 0.3)
+    assert path.overheads["to planner"] == 0
     assert path.bound + sum(path.overheads.values()) == pytest.approx(run.latency)
 
 

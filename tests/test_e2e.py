@@ -637,7 +637,7 @@ async def test_huge_observation_is_kept_in_state_and_cut_in_prompts(
         assert entry.prompt_tokens < 5_000
 
 
-@pytest.mark.parametrize("joiner", ["structured", "text"])
+@pytest.mark.parametrize("joiner", ["lean", "text", "structured"])
 @pytest.mark.parametrize("stream_plan", [False, True])
 async def test_messages_stream_shows_the_answer_and_on_request_the_plan(
     llm: OpenAISimulator,
@@ -647,28 +647,40 @@ async def test_messages_stream_shows_the_answer_and_on_request_the_plan(
     stream_plan: bool,
 ) -> None:
     """README contract: `stream_mode="messages"` shows the final answer (not the joiner's raw
-    decision, nor the math tool's inner call) and, with `stream_plan=True`, the plan's tokens."""
+    decision, nor the math tool's inner call) and, with `stream_plan=True`, the plan's tokens.
+    The lean and text joiners stream the answer's tokens as one message whose id the final
+    `AIMessage` in state keeps; the structured joiner's answer comes whole."""
     graph = build(chat_model(llm, http_client), tavily, joiner=joiner, stream_plan=stream_plan)
     chunks: dict[str, str] = {}
+    ids: dict[str, set[str | None]] = {}
     answers: list[str] = []
+    config = new_thread()
 
     async def consume() -> None:
         async for message, metadata in graph.astream(
-            question(WITH_MATH.question), new_thread(), stream_mode="messages"
+            question(WITH_MATH.question), config, stream_mode="messages"
         ):
             if isinstance(message, AIMessageChunk):
                 node = metadata["langgraph_node"]
                 chunks[node] = chunks.get(node, "") + message.text
+                ids.setdefault(node, set()).add(message.id)
             elif isinstance(message, AIMessage):
                 answers.append(message.text)
 
     await asyncio.wait_for(consume(), TIMEOUT)
 
-    assert answers == [WITH_MATH.answer]
+    final = (await graph.aget_state(config)).values["messages"][-1]
+    assert final.text == WITH_MATH.answer
+    if joiner == "structured":
+        assert answers == [WITH_MATH.answer]
+        assert "joiner" not in chunks, "the joiner's raw decision was streamed as tokens"
+    else:
+        assert answers == [], "the streamed answer was sent a second time"
+        assert chunks["joiner"] == WITH_MATH.answer, "the joiner's protocol words were streamed"
+        assert ids["joiner"] == {final.id}
     if stream_plan:
         assert chunks["planner"].startswith(scenario_plan_until_join(WITH_MATH))
     else:
         assert "planner" not in chunks, "the plan was streamed as the assistant's reply"
-    assert "joiner" not in chunks, "the joiner's raw decision was streamed as tokens"
-    others = sorted(set(chunks) - {"planner"})
+    others = sorted(set(chunks) - {"planner", "joiner"})
     assert not others, f"model tokens also streamed from {others} (the math tool's inner call)"

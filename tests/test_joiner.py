@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import AIMessage
 
-from llmcompiler_graph.core.joiner import NO_COMPLETE_ANSWER, Joiner, JoinerDecision
+from llmcompiler_graph.core.joiner import (
+    NO_COMPLETE_ANSWER,
+    Joiner,
+    JoinerDecision,
+    ReplyReader,
+    settle,
+)
 
 
 @pytest.fixture
@@ -62,3 +72,110 @@ def test_text_protocol(joiner: Joiner, text: str, finish: bool, argument: str) -
     decision = joiner.read(AIMessage(text), False)
     assert decision.finish is finish
     assert (decision.answer if finish else decision.feedback) == argument
+
+
+# the lean protocol and the streamed answer
+
+
+REPLIES = [
+    # (reply, lean?, finish, answer or feedback)
+    ("Answer: Paris is bigger.", True, True, "Paris is bigger."),
+    ("  **Answer:** Paris (2.1 million)  \n", True, True, "Paris (2.1 million)"),
+    ("answer:Rome", True, True, "Rome"),
+    ("Replan: look up the population of Rome", True, False, "look up the population of Rome"),
+    ("Rome is bigger, by far.", True, True, "Rome is bigger, by far."),
+    ("Answering that: Rome.", True, True, "Answering that: Rome."),
+    (
+        "Thought: both known\nAction: Finish(Rome (3) beats Paris (2))",
+        True,
+        True,
+        "Rome (3) beats Paris (2)",
+    ),
+    ("Finish(Rome)", True, True, "Rome"),
+    ("Thought: x\nAction: Finish(f(x) = (a + b))", False, True, "f(x) = (a + b)"),
+    ("Thought: x\nAction: Finish(42) and then some", False, True, "42"),
+    ("Thought: x\nAction: Finish(no closing paren", False, True, "no closing paren"),
+    ("Thought: x\nAction: Replan(search (again) for y)", False, False, "search (again) for y"),
+    ("Just the answer.", False, True, "Just the answer."),
+]
+
+
+def _chunked(text: str, cuts: list[int]) -> list[str]:
+    points = sorted({c % (len(text) + 1) for c in cuts} | {0, len(text)})
+    return [text[a:b] for a, b in itertools.pairwise(points)]
+
+
+@pytest.mark.parametrize(("reply", "lean", "finish", "text"), REPLIES)
+@settings(max_examples=60, deadline=None)
+@given(cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=12))
+def test_a_streamed_reply_shows_exactly_the_answer_however_it_is_chunked(
+    reply: str, lean: bool, finish: bool, text: str, cuts: list[int]
+) -> None:
+    """What is shown while the reply streams is always the start of the final answer, and all of
+    it once the reply ends; a replan shows nothing."""
+    reader = ReplyReader(bare_is_answer=lean, plans=False)
+    shown = ""
+    for chunk in _chunked(reply, cuts):
+        shown += reader.feed(chunk)
+        assert text.startswith(shown) if finish else shown == ""
+    decision = settle(reader.close(), force_answer=False)
+    assert decision.finish is finish
+    assert (decision.answer if finish else decision.feedback) == text
+    if finish:
+        assert decision.answer.startswith(shown)
+
+
+def test_the_answer_streams_before_the_reply_ends() -> None:
+    reader = ReplyReader(bare_is_answer=True, plans=False)
+    assert reader.feed("Answer") == ""  # could still be anything
+    assert reader.feed(": Ro") == "Ro"
+    assert reader.feed("me ") == "me"  # the trailing space waits for more text
+    assert reader.feed("wins") == " wins"
+
+
+def test_text_protocol_holds_back_what_follows_the_last_parenthesis() -> None:
+    reader = ReplyReader(bare_is_answer=False, plans=False)
+    assert reader.feed("Thought: ok\nAction: Finish(f(x") == ""  # no `)` yet
+    assert reader.feed(") is 2") == "f(x"
+    assert reader.feed(")") == ") is 2"
+    assert reader.close().answer == "f(x) is 2"
+
+
+def test_a_lean_replan_carries_the_next_plan() -> None:
+    reply = (
+        "Replan: the Russos' birth years are missing\n"
+        "Thought: two independent lookups.\n"
+        '3. search(query="Anthony Russo born")\n'
+        '4. search(query="Joe Russo born")\n'
+        "5. join()<END_OF_PLAN>"
+    )
+    reader = ReplyReader(bare_is_answer=True, plans=True)
+    assert reader.feed(reply) == ""
+    decision = reader.close()
+    assert not decision.finish
+    assert decision.feedback == "the Russos' birth years are missing"
+    assert decision.plan.startswith("Thought: two independent lookups.\n3. search(")
+    assert decision.plan.endswith("5. join()<END_OF_PLAN>")
+    # without plans asked for, the whole text is feedback
+    reader = ReplyReader(bare_is_answer=True, plans=False)
+    reader.feed(reply)
+    assert reader.close().plan == ""
+
+
+def test_forced_answer_over_a_lean_replan_says_what_is_missing() -> None:
+    reader = ReplyReader(bare_is_answer=True, plans=False)
+    reader.feed("Replan: Rome's population")
+    decision = settle(reader.close(), force_answer=True)
+    assert decision.finish and decision.answer.startswith(NO_COMPLETE_ANSWER)
+    assert decision.answer.endswith("Rome's population")
+
+
+def test_empty_lean_answer_never_becomes_an_empty_message() -> None:
+    reader = ReplyReader(bare_is_answer=True, plans=False)
+    reader.feed("Answer:   ")
+    assert settle(reader.close(), force_answer=False).answer == NO_COMPLETE_ANSWER
+
+
+def test_joiner_plans_only_with_the_lean_protocol() -> None:
+    with pytest.raises(ValueError, match="lean"):
+        Joiner(FakeListChatModel(responses=["x"]), format="text", planning="plan like this")

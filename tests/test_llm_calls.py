@@ -46,7 +46,7 @@ from llmcompiler_graph.core.llm import (
 )
 from llmcompiler_graph.core.plan import Task, Turn
 from llmcompiler_graph.core.planner import Planner
-from llmcompiler_graph.core.roles import PLANNER
+from llmcompiler_graph.core.roles import ANSWER_TAG, PLANNER
 from llmcompiler_graph.core.toolbox import Toolbox
 from llmcompiler_graph.models import load_chat_model
 from llmcompiler_graph.testing import LatencyModel, OpenAISimulator
@@ -554,7 +554,12 @@ def test_sync_calls_run_on_a_helper_thread_with_the_callers_context() -> None:
 
     assert len(tasks) == 2 and decision.answer == "Rome"
     assert seen == [("llmcompiler-planner-llm", "r-42"), ("llmcompiler-joiner-llm", "r-42")]
-    assert [PLANNER.tag in tags for tags in handler.tags] == [True, False]
+    # the planner's and the joiner's calls, then the relay of the joiner's answer
+    assert [(PLANNER.tag in tags, ANSWER_TAG in tags) for tags in handler.tags] == [
+        (True, False),
+        (False, False),
+        (False, True),
+    ]
     assert handler.tokens >= len(PLAN)  # one per character (plus an empty closing chunk)
 
 

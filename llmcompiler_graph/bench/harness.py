@@ -49,6 +49,21 @@ APPROACHES: dict[str, Approach] = {
     for a in (
         Approach("llmcompiler", "LLMCompiler (streaming)", create_llmcompiler),
         Approach(
+            "llmcompiler-tools",
+            "LLMCompiler (tool-calling planner)",
+            lambda model, tools: create_llmcompiler(model, tools, planner="tools"),
+        ),
+        Approach(
+            "llmcompiler-plans",
+            "LLMCompiler (one-call replans)",
+            lambda model, tools: create_llmcompiler(model, tools, joiner_plans=True),
+        ),
+        Approach(
+            "llmcompiler-text",
+            "LLMCompiler (reasoning-first joiner)",
+            lambda model, tools: create_llmcompiler(model, tools, joiner="text"),
+        ),
+        Approach(
             "llmcompiler-nostream",
             "LLMCompiler (no streaming)",
             lambda model, tools: create_llmcompiler(without_streaming(model), tools),
@@ -119,6 +134,7 @@ async def run_one(
         tool_calls=measured.tool_calls,
         events=measured.events,
         error=measured.error,
+        first_answer_token=measured.first_answer_token,
     )
 
 

@@ -75,20 +75,38 @@ def _events(run: Run, name: str, round: int) -> list[dict[str, Any]]:
 
 
 def critical_path(run: Run) -> CriticalPath | None:
-    """The critical-path bound of an LLMCompiler run (None for other approaches or failures)."""
-    rounds = sorted({e["round"] for e in run.events if e["event"] == "plan_finished"})
-    planners = [c for c in run.llm_calls if c.role == "planner"]
+    """The critical-path bound of an LLMCompiler run (None for other approaches or failures).
+
+    A round whose plan the joiner wrote with its replan (`joiner_plans`) has no planner call:
+    its tasks could start the moment that joiner call ended, so its origin is that moment and
+    every task of it is planned at 0."""
+    finished_plans = [e for e in run.events if e["event"] == "plan_finished"]
+    rounds = sorted({e["round"] for e in finished_plans})
+    handed = {e["round"] for e in finished_plans if e.get("by") == "joiner"}
+    planners = iter(c for c in run.llm_calls if c.role == "planner")
     joiners = [c for c in run.llm_calls if c.role == "joiner"]
-    if run.error or not rounds or not len(rounds) == len(planners) == len(joiners):
+    planner_calls = sum(c.role == "planner" for c in run.llm_calls)
+    if run.error or not rounds or rounds[0] in handed:
+        return None
+    if planner_calls != len(rounds) - len(handed) or len(joiners) != len(rounds):
         return None
     overheads = dict.fromkeys(OVERHEADS, 0.0)
-    overheads["startup"] = planners[0].start - run.start
     bound = 0.0
-    for n, (round, planner, joiner) in enumerate(zip(rounds, planners, joiners, strict=True)):
-        origin = planner.start
-        planned = {e["idx"]: e["time"] - origin for e in _events(run, "task_planned", round)}
+    for n, (round, joiner) in enumerate(zip(rounds, joiners, strict=True)):
         finished = {e["idx"]: e for e in _events(run, "task_finished", round)}
-        plan_end = _events(run, "plan_finished", round)[0]["time"]
+        if round in handed:
+            origin = joiners[n - 1].end
+            planned = dict.fromkeys((e["idx"] for e in _events(run, "task_planned", round)), 0.0)
+            plan_end = origin
+        else:
+            planner = next(planners)
+            origin = planner.start
+            if n == 0:
+                overheads["startup"] = origin - run.start
+            else:
+                overheads["to planner"] += origin - joiners[n - 1].end
+            planned = {e["idx"]: e["time"] - origin for e in _events(run, "task_planned", round)}
+            plan_end = _events(run, "plan_finished", round)[0]["time"]
         ready: dict[int, float] = {}
         for idx in sorted(planned):  # a task depends on lower ids only
             task = finished.get(idx, {})
@@ -99,8 +117,6 @@ def critical_path(run: Run) -> CriticalPath | None:
         bound += path + (joiner.end - joiner.start)
         overheads["dispatch"] += end - origin - path
         overheads["to joiner"] += joiner.start - end
-        if n + 1 < len(rounds):
-            overheads["to planner"] += planners[n + 1].start - joiner.end
     overheads["finish"] = run.end - joiners[-1].end
     return CriticalPath(bound, overheads)
 
@@ -148,6 +164,10 @@ class Summary:
     dispatch_lag_p95: float | None = None
     dispatch_lag_max: float | None = None
     """Seconds per task (see `dispatch_lags`)."""
+    first_answer_mean: float | None = None
+    """Mean seconds from the question to the answer's first text in the messages stream."""
+    first_answer_vs_parallel: float | None = None
+    """ReAct with parallel tool calls' mean first-answer time / this one's."""
 
 
 def summarize(runs: Iterable[Run], price: Price) -> list[Summary]:
@@ -162,6 +182,12 @@ def summarize(runs: Iterable[Run], price: Price) -> list[Summary]:
         reference = base.get((workload, BASELINE))
         parallel = base.get((workload, PARALLEL))
         ok = [r for r in group if r.error is None]
+        first = _mean(r.first_answer for r in ok if r.first_answer is not None)
+        parallel_first = _mean(
+            r.first_answer
+            for r in groups.get((workload, PARALLEL), [])
+            if r.error is None and r.first_answer is not None
+        )
         summaries.append(
             Summary(
                 workload=workload,
@@ -179,6 +205,10 @@ def summarize(runs: Iterable[Run], price: Price) -> list[Summary]:
                 speedup=reference[0] / latency if reference else None,
                 speedup_vs_parallel=parallel[0] / latency if parallel else None,
                 cost_ratio=reference[1] / cost if reference and cost else None,
+                first_answer_mean=None if math.isnan(first) else first,
+                first_answer_vs_parallel=None
+                if math.isnan(first) or math.isnan(parallel_first)
+                else parallel_first / first,
                 **_compiler_metrics(ok),
             )
         )

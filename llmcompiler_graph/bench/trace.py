@@ -32,6 +32,13 @@ class Run:
     events: list[dict[str, Any]] = field(default_factory=list)
     """LLMCompiler's custom stream events (empty for other approaches)."""
     error: str | None = None
+    first_answer_token: float | None = None
+    """When the answer's first text reached the messages stream (`Measurement`)."""
+
+    @property
+    def first_answer(self) -> float | None:
+        """Seconds from the question to the answer's first text."""
+        return None if self.first_answer_token is None else self.first_answer_token - self.start
 
     @property
     def latency(self) -> float:

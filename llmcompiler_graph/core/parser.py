@@ -43,6 +43,10 @@ Plans as models write them:
   (`name=`), starts like a literal (a quote or a bracket), or the arguments parse fine. Only
   parameter names are known here, not their types, so a tool with several parameters never gets
   this.
+
+The checks of a call (tool, argument names, ids, references) do not depend on how it was
+written: `PlanParser.call(tool, args)` applies them, with the same messages, to a call that
+arrived as a tool name and keyword arguments (the tool-calling planner, `core.tool_plan`).
 """
 
 from __future__ import annotations
@@ -355,22 +359,17 @@ class PlanParser:
             text = self._text(call.start, end)
             offsets = [at - call.start for at in call.bare_refs if at < end]
             source = "_" + _quote_bare_refs(text, offsets) + ("\n)" if how == "unclosed" else "")
-            task = self._task(call.digits, call.name, source, _raw_arguments(text, how), thought)
-            self._tasks.append(task)
-            self._ids.add(task["idx"])
-            self._last = max(self._last, task["idx"])
+            self._task(call.digits, call.name, source, _raw_arguments(text, how), thought)
         self._consume(end)
 
     def _task(
         self, digits: str, tool: str, source: str, raw: str | None, thought: str | None
     ) -> Task:
-        """Parse and check one call; every problem found goes into `error`."""
-        problems: list[str] = []
+        """Parse the arguments of one call of the text plan, then check it (`_checked`)."""
         params = self._tools.get(tool)
-        if params is None:
-            known = ", ".join(sorted(self._tools)) or "none"
-            problems.append(f"unknown tool {tool!r} (known tools: {known})")
-        args: dict[str, Any] = {}
+        positional: list[Any] = []
+        keywords: list[tuple[str, Any]] = []
+        problems: list[str] = []
         try:
             positional, keywords = _parse_call(source)
         except _PARSE_ERRORS as exc:
@@ -378,10 +377,53 @@ class PlanParser:
             if text is None:
                 problems.append(f"unparsable arguments: {_reason(exc)}")
             else:
-                args = {params[0]: text}
-        else:
-            args = _bind(tool, params, positional, keywords, problems)
-        number = _number(digits)
+                keywords = [(params[0], text)]
+        return self._checked(digits, _number(digits), tool, positional, keywords, problems, thought)
+
+    def call(
+        self,
+        tool: str,
+        args: Mapping[str, Any],
+        *,
+        thought: str | None = None,
+        problems: Iterable[str] = (),
+    ) -> Task | None:
+        """Check one complete call that arrived as a tool name and keyword arguments (a native
+        tool call of the tool-calling planner, see `core.tool_plan`) exactly as a plan line.
+
+        It is the plan's next task: ids are positional, one more than the last id of the turn.
+        `problems` are what the caller found wrong while reading the arguments (malformed JSON);
+        they lead the task's `error`, as a parse error does. A call to `join` ends the plan and
+        returns None, as does any call once the plan is done.
+        """
+        if self._done:
+            return None
+        if tool == JOIN:
+            self._joined = self._done = True
+            return None
+        number = self._last + 1 - (self._offset or 0)
+        keywords = list(args.items())
+        return self._checked(str(number), number, tool, [], keywords, list(problems), thought)
+
+    def _checked(
+        self,
+        digits: str,
+        number: int | None,
+        tool: str,
+        positional: list[Any],
+        keywords: list[tuple[str, Any]],
+        problems: list[str],
+        thought: str | None,
+    ) -> Task:
+        """Check one call and add it to the plan: every problem found goes into `error`.
+
+        `digits` is the id as written (`number` its value, None when too long); `problems`
+        are those found reading the arguments."""
+        params = self._tools.get(tool)
+        if params is None:
+            known = ", ".join(sorted(self._tools)) or "none"
+            problems.insert(0, f"unknown tool {tool!r} (known tools: {known})")
+        args = _bind(tool, params, positional, keywords, problems)
         if self._offset is None:
             base = max(self._known, default=0)
             self._offset = base + 1 - number if number is not None and number <= base else 0
@@ -398,7 +440,11 @@ class PlanParser:
         if number is not None:
             self._plan_ids.add(number)
         error = "; ".join(dict.fromkeys(problems)) or None
-        return make_task(idx, tool, args, dependencies, thought, error)
+        task = make_task(idx, tool, args, dependencies, thought, error)
+        self._tasks.append(task)
+        self._ids.add(idx)
+        self._last = max(self._last, idx)
+        return task
 
     def _references(
         self, idx: int, args: dict[str, Any], problems: list[str]

@@ -1,8 +1,16 @@
 """The planner: one streamed LLM call that writes the plan, parsed and published task by task.
 
-Each task is handed to `publish` the moment its line is complete, so the task fetching unit can
-start it while the rest of the plan is still being generated. After `join()` the rest of the
-stream is read but not parsed: providers report token usage in the last chunk.
+Each task is handed to `publish` the moment it is complete, so the task fetching unit can start
+it while the rest of the plan is still being generated. Two formats, one code path otherwise
+(prompt, timeout and retries, events, `max_tasks`, partial plans, sync and async):
+
+- `text`: the paper's plan language (`core.parser`); a task is complete when its line's call
+  closes.
+- `tools`: the plan as native tool calls, one per task, then `join` (`core.tool_plan`); a task is
+  complete when its call's JSON arguments close.
+
+After `join` the rest of the stream is read but not parsed: providers report token usage in the
+last chunk.
 """
 
 from __future__ import annotations
@@ -10,10 +18,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import aclosing, contextmanager
+from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AnyMessage, BaseMessage, BaseMessageChunk
-from langchain_core.runnables import RunnableConfig
+from langchain_core.messages import AIMessageChunk, AnyMessage, BaseMessage, BaseMessageChunk
+from langchain_core.runnables import Runnable, RunnableConfig
 
 from llmcompiler_graph.core._sync import run_sync
 from llmcompiler_graph.core.events import EventSink
@@ -22,17 +31,21 @@ from llmcompiler_graph.core.parser import PlanParser
 from llmcompiler_graph.core.plan import Task, Turn
 from llmcompiler_graph.core.prompts import (
     PLANNER_PROMPT,
+    TOOLS_PLANNER_PROMPT,
     fill,
     format_results,
     planner_examples,
+    tool_planner_examples,
     with_conversation,
 )
 from llmcompiler_graph.core.roles import PLANNER
+from llmcompiler_graph.core.tool_plan import ToolPlanReader, join_tool
 from llmcompiler_graph.core.toolbox import Toolbox
 
 logger = logging.getLogger(__name__)
 
 Publish = Callable[[Task], None]
+PlannerFormat = Literal["text", "tools"]
 
 
 class Planner:
@@ -52,6 +65,8 @@ class Planner:
             timeout) before the stream's first chunk; a stream that broke later is not retried.
         stream_plan: show the plan's tokens in `stream_mode="messages"` (by default a chat UI
             shows the answer only; the plan is in the custom events and in state).
+        format: `"text"`, the paper's plan language, or `"tools"`, native tool calls (the
+            model must bind tools: `ValueError` otherwise). See the module docstring.
     """
 
     def __init__(
@@ -65,17 +80,33 @@ class Planner:
         llm_timeout: float | None = DEFAULT_TIMEOUT,
         llm_retries: int = DEFAULT_RETRIES,
         stream_plan: bool = False,
+        format: PlannerFormat = "text",
     ) -> None:
-        self.model = PLANNER.mark(model, streams=stream_plan)
+        if format not in ("text", "tools"):
+            raise ValueError(f"planner must be 'text' or 'tools', got {format!r}.")
+        self.format: PlannerFormat = format
+        runnable: Runnable = model
+        if format == "tools":
+            try:
+                runnable = model.bind_tools([*toolbox.values(), join_tool()])
+            except NotImplementedError:
+                raise ValueError(
+                    f"planner='tools' needs a chat model that binds tools, and "
+                    f"{type(model).__name__} cannot: use planner='text'."
+                ) from None
+        self.model = PLANNER.mark(runnable, streams=stream_plan, protocol=format)
         self.llm = LLMCall(PLANNER, model, timeout=llm_timeout, retries=llm_retries)
         self.toolbox = toolbox
         self.max_observation_chars = max_observation_chars
         self.max_tasks = max_tasks
+        tools_format = format == "tools"
         self.system_prompt = fill(
-            prompt or PLANNER_PROMPT,
+            prompt or (TOOLS_PLANNER_PROMPT if tools_format else PLANNER_PROMPT),
             tools=toolbox.describe(),
             join_number=str(len(toolbox) + 1),
-            examples=planner_examples(toolbox.signatures),
+            examples=(tool_planner_examples if tools_format else planner_examples)(
+                toolbox.signatures
+            ),
         )
 
     async def aplan(
@@ -97,9 +128,16 @@ class Planner:
         parsed: those are running already, so they stand as the plan. `stop()` true (checked at
         each chunk) ends the plan where it is. `blocking`: read the model's sync stream (for
         `plan`, see `llmcompiler_graph.core.llm`).
+
+        A plan the joiner already wrote with its replan (`turn.next_plan`, plan text whatever
+        this planner's format) is published as it is, with the same checks, and no model call.
         """
-        writer = _PlanWriter(self, turn, publish, events)
-        events.send("plan_started")
+        by = "joiner" if turn.next_plan else "planner"
+        writer = _PlanWriter(self, turn, publish, events, by=by)
+        events.send("plan_started", by=by)
+        if turn.next_plan:
+            writer.take(AIMessageChunk(content=turn.next_plan))
+            return writer.finish()
         with writer.keeping_partial_plan():
             prompt = self.prompt(turn, messages)
             stream = self.llm.astream(self.model, prompt, config, blocking=blocking)
@@ -137,36 +175,50 @@ class Planner:
             rejected=turn.rejected,
         )
         ids = ", ".join(f"${t['idx']}" for t in turn.tasks)
+        if self.format == "tools":
+            new_plan = (
+                f"Call the functions of a new plan: its first call is ${turn.next_id}, the next "
+                f"${turn.next_id + 1}, and so on."
+            )
+        else:
+            new_plan = f"Write a new plan that continues the ids at {turn.next_id}."
         return with_conversation(
             self.system_prompt,
             messages,
             then="The previous plan and its results:\n"
             f"{results}\n\n"
             f"They did not answer the question yet. Feedback: {turn.feedback or '(none)'}\n"
-            f"Write a new plan that continues the ids at {turn.next_id}. The results "
-            f"above stay available as {ids}; reference them instead of repeating work.",
+            f"{new_plan} The results above stay available as {ids}; reference them instead "
+            "of repeating work.",
         )
 
 
 class _PlanWriter:
-    """One plan being written: parsed chunk by chunk, each task published once, capped."""
+    """One plan being written: read chunk by chunk, each task published once, capped."""
 
-    def __init__(self, planner: Planner, turn: Turn, publish: Publish, events: EventSink) -> None:
-        self.parser = PlanParser(
-            planner.toolbox.signatures, known_ids=[t["idx"] for t in turn.tasks]
-        )
+    def __init__(
+        self, planner: Planner, turn: Turn, publish: Publish, events: EventSink, *, by: str
+    ) -> None:
+        tools = planner.format == "tools" and by == "planner"
+        reader = ToolPlanReader if tools else PlanParser
+        self.reader = reader(planner.toolbox.signatures, known_ids=[t["idx"] for t in turn.tasks])
         self.publish = publish
         self.events = events
+        self.by = by
         self.max_tasks = planner.max_tasks
         self.tasks: list[Task] = []
 
     def take(self, chunk: BaseMessageChunk) -> None:
-        """Feed one streamed chunk (the parser ignores everything after `join()`)."""
-        self._publish(self.parser.feed(chunk.text))
+        """Feed one streamed chunk (the reader ignores everything after `join`): the text
+        planner's text, the tool-calling planner's whole chunk (its tool call pieces)."""
+        reader = self.reader
+        self._publish(reader.feed(chunk.text if isinstance(reader, PlanParser) else chunk))
 
     def finish(self) -> list[Task]:
-        self._publish(self.parser.close())
-        self.events.send("plan_finished", tasks=len(self.tasks), joined=self.parser.joined)
+        self._publish(self.reader.close())
+        self.events.send(
+            "plan_finished", tasks=len(self.tasks), joined=self.reader.joined, by=self.by
+        )
         return self.tasks
 
     def _publish(self, tasks: list[Task]) -> None:

@@ -5,8 +5,12 @@ a caller's own prompt need no escaping). Pass your own through `create_llmcompil
 planner_prompt=..., joiner_prompt=...)`; keep the placeholders you want filled.
 
 Planner placeholders: `{tools}` (numbered signatures and descriptions), `{join_number}` (the
-number of the join entry), `{examples}`. Joiner placeholder: `{protocol}` (how to answer: the
-text protocol or the structured-output instructions).
+number of the join entry), `{examples}`, filled alike for both planners (the tool-calling
+planner's own prompt, `TOOLS_PLANNER_PROMPT`, needs only `{examples}`: its model gets the tools
+as functions). Joiner placeholder: `{protocol}` (how to answer: the lean protocol, decision
+first; the text protocol, reasoning first; or the structured-output instructions). With
+`joiner_plans`, the lean protocol also holds the planner's whole system prompt, so that a replan
+can carry the next plan.
 
 Tool output cannot imitate the prompt's structure. `format_results`, which shows the executed
 plan to the joiner and to the replanning planner, writes every observation, result or error, as a
@@ -27,6 +31,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
 
@@ -56,6 +61,27 @@ them, just call join().
 - End the plan with `join()` followed by `<END_OF_PLAN>`, and write nothing after it.
 {examples}"""
 
+TOOLS_PLANNER_PROMPT = """\
+Given a user query, create a plan to solve it with the utmost parallelizability, as calls of the \
+functions you are given.
+
+Rules:
+- Write the whole plan in one reply: call every function of the plan in that reply, in order, \
+then call `join` last. Do not wait for results: each call runs as soon as its inputs exist, while \
+you write the next ones.
+- Calls are numbered by their position in the reply: the first call is $1, the second $2, and so \
+on (or, when you are told to continue the ids at N, the first call is $N, the next $N+1...).
+- An input can be the output of an earlier call: write "$<id>" (for example "$1") as a whole \
+argument string or list item, or "${{<id>}}" inside a longer string. When an output is \
+structured, a part of it works too: "$1.price", "$2[0]", "${{3}}.items[0].name". References are \
+JSON strings in the arguments, whatever the parameter's type; they are replaced by the results \
+before the function runs. Never reference a call that comes later in the reply, or the call itself.
+- Maximize parallelism: calls that do not need each other's output must not reference each other.
+- You may write a short thought as the text of the reply, before the calls.
+- Only call the functions you are given; never invent others. If the query cannot be answered \
+with them, just call `join`.
+{examples}"""
+
 JOINER_PROMPT = """\
 You are the joiner of a plan-and-execute agent. A planner wrote a plan of tool calls for the \
 user's question and the tools have run; their results (observations) follow. Decide whether they \
@@ -67,6 +93,25 @@ only the observations and the conversation. Do not mention the plan, the tools o
 plan and say precisely what is missing and what to try instead; earlier results stay available.
 - When you are told to answer now, answer with the best you have, and say what is uncertain.
 {protocol}"""
+
+LEAN_PROTOCOL = """
+Reply with your decision first, nothing before it, in one of two ways:
+Answer: <the final answer to the user>
+or
+Replan: <what is missing and what the next plan should do>"""
+
+LEAN_PLANS_PROTOCOL = """
+Reply with your decision first, nothing before it, in one of two ways:
+Answer: <the final answer to the user>
+or, when the results do not answer the question yet:
+Replan: <what is missing, on one line>
+<the next plan, on the following lines>
+Write the next plan exactly as the planner would, following the planner's instructions below: \
+one numbered action per line, ids continuing where you are told, ending with \
+`join()<END_OF_PLAN>`. Earlier results stay available by their ids; do not repeat them.
+
+The planner's instructions:
+{planner}"""
 
 TEXT_PROTOCOL = """
 Reply in exactly this format:
@@ -180,31 +225,48 @@ def with_conversation(
     return [SystemMessage("\n\n".join(s for s in system if s).strip()), *dialogue, *closing]
 
 
+def _example(tools: Mapping[str, list[str]]) -> tuple[str, str, list[tuple[str, dict[str, Any]]]]:
+    """The planners' example: a question, a thought ('' for none) and the plan's calls, using
+    only tools that exist (models copy example tool names)."""
+    if "search" in tools:
+        calls: list[tuple[str, dict[str, Any]]] = [
+            ("search", {"query": "population of Paris"}),
+            ("search", {"query": "population of Berlin"}),
+        ]
+        if "math" in tools:
+            problem = "What is the sum of the two populations?"
+            calls.append(("math", {"problem": problem, "context": ["$1", "$2"]}))
+        question = "What is the combined population of Paris and Berlin?"
+        return question, "The two populations are independent lookups.", calls
+    name, params = next(iter(tools.items()))
+    inputs = ("<first input>", "<second, independent input>")
+    calls = [(name, {params[0]: text} if params else {}) for text in inputs]
+    return f"(a question that needs {name} twice, independently)", "", calls
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
 def planner_examples(tools: Mapping[str, list[str]]) -> str:
-    """Examples that use only tools that exist (models copy example tool names)."""
+    """The text planner's example, written in the plan language."""
     if not tools:
         return ""
-    if "search" in tools:
-        combine = (
-            '3. math(problem="What is the sum of the two populations?", context=["$1", "$2"])\n'
-            if "math" in tools
-            else ""
-        )
-        plan = (
-            "Thought: The two populations are independent lookups.\n"
-            '1. search(query="population of Paris")\n'
-            '2. search(query="population of Berlin")\n'
-            f"{combine}"
-            f"{4 if combine else 3}. join()<END_OF_PLAN>"
-        )
-        question = "What is the combined population of Paris and Berlin?"
-    else:
-        name, params = next(iter(tools.items()))
-        arg = f"{params[0]}=" if params else ""
-        plan = (
-            f'1. {name}({arg}"<first input>")\n'
-            f'2. {name}({arg}"<second, independent input>")\n'
-            "3. join()<END_OF_PLAN>"
-        )
-        question = f"(a question that needs {name} twice, independently)"
+    question, thought, calls = _example(tools)
+    lines = [f"Thought: {thought}"] if thought else []
+    for n, (tool, args) in enumerate(calls, start=1):
+        lines.append(f"{n}. {tool}({', '.join(f'{k}={_json(v)}' for k, v in args.items())})")
+    plan = "\n".join([*lines, f"{len(calls) + 1}. join()<END_OF_PLAN>"])
     return f"\nExample (start ids at 1):\nQuestion: {question}\n{plan}\n"
+
+
+def tool_planner_examples(tools: Mapping[str, list[str]]) -> str:
+    """The tool-calling planner's example: the same plan, as the tool calls of one reply."""
+    if not tools:
+        return ""
+    question, thought, calls = _example(tools)
+    lines = [f"Text of the reply: {thought}"] if thought else []
+    lines.append("Tool calls of the reply, in this order:")
+    lines += [f"${n} = {tool}({_json(args)})" for n, (tool, args) in enumerate(calls, start=1)]
+    plan = "\n".join([*lines, "join({})"])
+    return f"\nExample (a first plan: its first call is $1):\nQuestion: {question}\n{plan}\n"

@@ -4,8 +4,12 @@ Each call carries a LangChain run tag and run name set here (`Role.mark`), visib
 and LangSmith. `role_of(tags)` reads the role back; it is the only place that tells roles apart,
 so tracing, the benchmark and the simulators agree whatever the prompts say. Models built by
 `load_chat_model` also send the role as the `X-LLMCompiler-Role` request header, for the loopback
-simulators and for gateways that attribute cost per role. Any other call (a ReAct agent's turn,
-a user's own chain) has no role.
+simulators and for gateways that attribute cost per role, and the reply format the call asks for
+(`protocol`, e.g. the joiner's `lean` or `text`) as `X-LLMCompiler-Protocol`. Any other call (a
+ReAct agent's turn, a user's own chain) has no role.
+
+The joiner's answer reaches `stream_mode="messages"` through a relay run tagged `ANSWER_TAG`
+(see `core.joiner`): it has no role, since it is not a model call, and `is_relay` tells it apart.
 """
 
 from __future__ import annotations
@@ -21,6 +25,12 @@ RoleName = Literal["planner", "joiner", "math"]
 
 ROLE_HEADER = "X-LLMCompiler-Role"
 """The request header carrying the role (see `llmcompiler_graph.models.load_chat_model`)."""
+PROTOCOL_HEADER = "X-LLMCompiler-Protocol"
+"""The request header carrying the reply format the call asks for (its `protocol`)."""
+PROTOCOL_KEY = "llmcompiler_protocol"
+"""The run metadata key `Role.mark` stores the protocol under."""
+ANSWER_TAG = "llmcompiler:answer"
+"""The tag of the relay run that streams the joiner's answer (not a model call)."""
 
 
 @dataclass(frozen=True)
@@ -44,12 +54,16 @@ class Role:
         # Not the node's name: LangGraph treats a run named like its node as the node itself.
         return f"{self.name}_llm"
 
-    def mark(self, runnable: Runnable, *, streams: bool | None = None) -> Runnable:
+    def mark(
+        self, runnable: Runnable, *, streams: bool | None = None, protocol: str | None = None
+    ) -> Runnable:
         """`runnable` with this role's run name and tags on every call; `streams` overrides
-        whether its tokens show in `stream_mode="messages"`."""
+        whether its tokens show in `stream_mode="messages"`; `protocol` names the reply format
+        the call asks for (sent along by `RoleAware` models)."""
         shown = self.streams if streams is None else streams
         tags = [self.tag] if shown else [self.tag, TAG_NOSTREAM]
-        return runnable.with_config(run_name=self.run_name, tags=tags)
+        metadata = {PROTOCOL_KEY: protocol} if protocol else {}
+        return runnable.with_config(run_name=self.run_name, tags=tags, metadata=metadata)
 
 
 PLANNER = Role("planner", streams=False)
@@ -64,20 +78,31 @@ def role_of(tags: Iterable[str] | None) -> RoleName | None:
     return next((ROLES[tag] for tag in tags or () if tag in ROLES), None)
 
 
+def is_relay(tags: Iterable[str] | None) -> bool:
+    """Whether a chat model run is the joiner's answer relay rather than a model call."""
+    return ANSWER_TAG in (tags or ())
+
+
 class RoleAware:
     """Mixin for a chat model class whose calls should know their role.
 
     Each call made in one of the package's roles gets the keyword arguments `with_role` returns
-    (`load_chat_model`'s OpenAI model adds the `X-LLMCompiler-Role` header; the tests' scripted
-    fake answers as that role). Calls without a role are passed through unchanged.
+    (`load_chat_model`'s OpenAI model adds the `X-LLMCompiler-Role` and `X-LLMCompiler-Protocol`
+    headers; the tests' scripted fake answers as that role). Calls without a role are passed
+    through unchanged.
     """
 
-    def with_role(self, role: RoleName, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def with_role(
+        self, role: RoleName, protocol: str | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
         raise NotImplementedError
 
     def _role_kwargs(self, config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
-        role = role_of(ensure_config(config).get("tags"))
-        return kwargs if role is None else self.with_role(role, kwargs)
+        config = ensure_config(config)
+        role = role_of(config.get("tags"))
+        if role is None:
+            return kwargs
+        return self.with_role(role, config.get("metadata", {}).get(PROTOCOL_KEY), kwargs)
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         return super().invoke(input, config, **self._role_kwargs(config, kwargs))  # type: ignore[misc]

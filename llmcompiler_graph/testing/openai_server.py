@@ -41,7 +41,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmcompiler_graph.core.roles import ROLE_HEADER
+from llmcompiler_graph.core.roles import PROTOCOL_HEADER, ROLE_HEADER
 from llmcompiler_graph.testing.latency import LatencyModel, estimate_tokens
 from llmcompiler_graph.testing.loopback import Exchange, LoopbackServer, wait_for_interrupt
 from llmcompiler_graph.testing.script import (
@@ -195,6 +195,7 @@ class OpenAISimulator(LoopbackServer[ChatLogEntry]):
             body if isinstance(body, dict) else {},
             exchange.received_at,
             role=exchange.headers.get(ROLE_HEADER),
+            protocol=exchange.headers.get(PROTOCOL_HEADER),
         )
         entry = self._record(ChatLogEntry(request))
 

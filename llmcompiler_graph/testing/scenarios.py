@@ -6,8 +6,11 @@ hit and the expressions its math problems translate to. `ScenarioBrain` is a scr
 `OpenAISimulator` that answers each request from the scenario, by the role of the call (the
 `X-LLMCompiler-Role` header models from `load_chat_model` send; never the prompt's wording):
 
-- the LLMCompiler planner (our planner prompt) gets the plan of the current round;
-- the joiner gets `Finish(answer)` or `Replan(feedback)`, structured or text as asked;
+- the LLMCompiler planner gets the plan of the current round: its text, or for the
+  tool-calling planner (protocol `tools`) the same tasks as tool calls, one per task, then `join`;
+- the joiner gets its decision in the protocol the call names (`X-LLMCompiler-Protocol`): lean
+  `Answer: ...` / `Replan: ...` (with `lean+plans`, a replan carries the next round's plan),
+  structured, or the text `Thought:` / `Action: Finish(...)` / `Action: Replan(...)`;
 - the math tool gets the scenario's expression for its problem;
 - any other request with tools is a ReAct agent: it gets the same tool calls as the plans, one per
   turn (or, when the request allows parallel tool calls, every ready call at once), then the
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from llmcompiler_graph.core.parser import parse_plan
-from llmcompiler_graph.core.plan import Task, as_text, is_whole_reference
+from llmcompiler_graph.core.plan import JOIN, Task, as_text, is_whole_reference
 from llmcompiler_graph.testing.script import ChatRequest, ChatResponse, ToolCall, message_text
 from llmcompiler_graph.testing.tavily_server import fabricate_results
 
@@ -140,21 +143,27 @@ class ScenarioBrain:
             raise LookupError(f"no question in this conversation: {request.last_user_text[:200]!r}")
         return self.scenarios.setdefault(asked, generic_scenario(asked))
 
-    def plan(self, scenario: Scenario, request: ChatRequest) -> str:
-        """The plan of the round the request is at: rounds are told apart by their first id."""
+    def plan(self, scenario: Scenario, request: ChatRequest) -> ChatResponse | str:
+        """The plan of the round the request is at (rounds are told apart by their first id):
+        its text, or its tool calls for a tool-calling planner."""
         shown = _ids(request.last_user_text) if "previous plan" in request.last_user_text else []
         done = max(shown, default=0)
-        for round in scenario.rounds:
-            if min(_ids(round.plan), default=0) > done:
-                return round.plan
-        return scenario.rounds[-1].plan
+        index = next(
+            (k for k, r in enumerate(scenario.rounds) if min(_ids(r.plan), default=0) > done),
+            len(scenario.rounds) - 1,
+        )
+        if request.protocol == "tools" or request.tools:
+            return _tool_plan(scenario, index)
+        return scenario.rounds[index].plan
 
     def join(self, scenario: Scenario, request: ChatRequest) -> ChatResponse | str:
-        """Finish, or replan after a round that has replan feedback."""
+        """Finish, or replan after a round that has replan feedback, in the protocol asked."""
         last_id = max(_ids(request.last_user_text), default=0)
-        feedback = next(
-            (r.replan for r in scenario.rounds if max(_ids(r.plan), default=0) == last_id), None
+        index = next(
+            (k for k, r in enumerate(scenario.rounds) if max(_ids(r.plan), default=0) == last_id),
+            None,
         )
+        feedback = None if index is None else scenario.rounds[index].replan
         if "answer now" in request.last_user_text:
             feedback = None
         decision = {
@@ -165,6 +174,12 @@ class ScenarioBrain:
         }
         if request.wants_structure:
             return request.structured_reply(decision)
+        if request.protocol in ("lean", "lean+plans"):
+            if feedback is None:
+                return f"Answer: {scenario.answer}"
+            if request.protocol == "lean" or index is None or index + 1 >= len(scenario.rounds):
+                return f"Replan: {feedback}"
+            return f"Replan: {feedback}\n{scenario.rounds[index + 1].plan}"
         action = f"Finish({scenario.answer})" if feedback is None else f"Replan({feedback})"
         return f"Thought: {decision['thought']}\nAction: {action}"
 
@@ -208,6 +223,17 @@ def _rounds_reached(scenario: Scenario, answered: int) -> Scenario:
         if answered < len(head.tasks):
             return head
     return scenario
+
+
+def _tool_plan(scenario: Scenario, index: int) -> ChatResponse:
+    """Round `index` as the tool-calling planner writes it: the round's thoughts as the text,
+    then one call per task in order (arguments as planned, `"$N"` as written), then `join`."""
+    earlier = replace(scenario, rounds=scenario.rounds[:index]).tasks
+    text = scenario.rounds[index].plan
+    tasks = parse_plan(text, _SIGNATURES, known_ids=[t["idx"] for t in earlier])
+    thoughts = " ".join(t["thought"] for t in tasks if t["thought"])
+    calls = [ToolCall(t["tool"], t["args"], f"call_plan_{t['idx']}") for t in tasks]
+    return ChatResponse(content=thoughts, tool_calls=[*calls, ToolCall(JOIN, {})])
 
 
 def _quoting(arguments: dict[str, Any]) -> dict[str, Any]:

@@ -94,10 +94,18 @@ class ChatRequest:
     role: str | None = None
     """The package's role of the call (``planner``, ``joiner``, ``math``) from its
     ``X-LLMCompiler-Role`` header; None for any other call (e.g. a ReAct agent's turn)."""
+    protocol: str | None = None
+    """The reply format the call asks for, from its ``X-LLMCompiler-Protocol`` header: the
+    joiner's ``lean`` (``lean+plans`` when it may write the next plan), ``text`` or
+    ``structured``; the planner's ``text`` or ``tools``."""
 
     @classmethod
     def from_body(
-        cls, body: dict[str, Any], received_at: float, role: str | None = None
+        cls,
+        body: dict[str, Any],
+        received_at: float,
+        role: str | None = None,
+        protocol: str | None = None,
     ) -> ChatRequest:
         """Lift the fields scripts care about out of a request body."""
         stream_options = body.get("stream_options") or {}
@@ -113,6 +121,7 @@ class ChatRequest:
             body=body,
             received_at=received_at,
             role=role,
+            protocol=protocol,
         )
 
     @property
