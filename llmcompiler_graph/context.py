@@ -13,22 +13,56 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
+
+from pydantic import ConfigDict
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    raise ValueError(f"expected one of {', '.join(_TRUE + _FALSE)}")
+
+
+def _json_object(raw: str) -> dict[str, Any]:
+    value = json.loads(raw)
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+_EXPECTED = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
 
 
 def _env(
     name: str, default: Any, description: str, parse: Callable[[str], Any] | None = None
 ) -> Any:
     """A field whose default is read from the environment when a Context is made (by `parse`,
-    else typed like `default`), with the description Studio shows."""
+    else typed like `default`), with the description Studio shows (ending with the variable).
+
+    A value the variable cannot be read as is refused with an error naming the variable."""
+    if parse is None and isinstance(default, bool):
+        parse = _flag
+    elif parse is None and default is not None:
+        parse = type(default)
 
     def factory() -> Any:
         raw = os.environ.get(name)
-        if raw is None or raw == "":
+        if raw is None or raw.strip() == "":
             return default
-        if parse is not None:
-            return parse(raw)
-        return type(default)(raw) if default is not None else raw
+        if parse is None:
+            return raw
+        try:
+            return parse(raw.strip())
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            expected = _EXPECTED.get(type(default), "a valid value")
+            raise ValueError(
+                f"Environment variable {name}={raw!r} is not {expected} ({exc})."
+            ) from None
 
     return field(
         default_factory=factory,
@@ -36,15 +70,46 @@ def _env(
     )
 
 
+def _show_defaults(schema: dict[str, Any]) -> None:
+    """Put each field's effective default (its env var's value if set, else the built-in one)
+    into the JSON schema LangGraph derives from `Context` (`TypeAdapter(Context).json_schema()`,
+    what `graph.get_context_jsonschema()` and so Studio use): `default_factory` fields have
+    none there otherwise, and Studio would show empty settings."""
+    current = Context()
+    properties = schema.get("properties", {})
+    for f in fields(Context):
+        if f.name in properties:
+            properties[f.name]["default"] = getattr(current, f.name)
+
+
+# Lower bounds of the numeric settings (the field must be a number of at least this).
+_MINIMUMS: dict[str, int] = {
+    "max_replans": 0,
+    "max_tasks": 1,
+    "llm_timeout": 0,
+    "task_timeout": 0,
+    "producer_timeout": 0,
+    "llm_retries": 0,
+    "max_concurrency": 0,
+    "max_observation_chars": 1,
+    "max_state_chars": 1,
+}
+
+
 @dataclass(kw_only=True)
 class Context:
     """Settings of an LLMCompiler graph (the ready-made graph's run context)."""
 
+    # Read by pydantic, whose JSON schema of this dataclass is what LangGraph serves to Studio.
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(json_schema_extra=_show_defaults)
+
     model: str = _env(
         "LLMCOMPILER_MODEL",
         "openai:gpt-4o-mini",
-        "Chat model as 'provider:model' (ready-made graph). OpenAI models honour "
-        "OPENAI_BASE_URL, so vLLM, Ollama or any OpenAI-compatible server works.",
+        "Chat model as 'provider:model', or a bare name whose provider LangChain infers "
+        "('gpt-4o-mini', 'claude-sonnet-4-5') (ready-made graph). OpenAI models honour "
+        "OPENAI_BASE_URL, so vLLM, Ollama or any OpenAI-compatible server works; other providers "
+        "need `pip install langchain langchain-<provider>`.",
     )
     temperature: float = _env(
         "LLMCOMPILER_TEMPERATURE", 0.0, "Sampling temperature of the model (ready-made graph)."
@@ -77,7 +142,6 @@ class Context:
         False,
         "On replan, the lean joiner writes the next plan in the same call, which the next round "
         "runs without a planner call (one LLM call per replan instead of two).",
-        parse=lambda raw: raw.strip().lower() in ("1", "true", "yes", "on"),
     )
     llm_timeout: float = _env(
         "LLMCOMPILER_LLM_TIMEOUT",
@@ -96,7 +160,6 @@ class Context:
         False,
         "Show the planner's tokens in stream_mode='messages' (by default chat UIs show the "
         "answer only; the plan is in the custom events and in state).",
-        parse=lambda raw: raw.strip().lower() in ("1", "true", "yes", "on"),
     )
     max_concurrency: int = _env(
         "LLMCOMPILER_MAX_CONCURRENCY", 0, "At most this many tool calls at once; 0: no limit."
@@ -111,8 +174,9 @@ class Context:
         None,
         "Per-tool policies, tool name -> {timeout, retries, max_concurrency, backoff, "
         'max_backoff, idempotent}, e.g. {"search": {"retries": 2, "max_concurrency": 4}}; '
-        "over what a tool declares in its metadata. Env: as JSON.",
-        parse=json.loads,
+        "over what a tool declares in its metadata. Default: none (each tool's own metadata, "
+        "else no limit). In the env var, as JSON.",
+        parse=_json_object,
     )
     max_observation_chars: int = _env(
         "LLMCOMPILER_MAX_OBSERVATION_CHARS",
@@ -140,26 +204,41 @@ class Context:
         "LLMCOMPILER_PLANNER_PROMPT",
         None,
         "System prompt template of the planner, replacing the default (placeholders: {tools}, "
-        "{join_number}, {examples}).",
+        "{join_number}, {examples}). Default: none (the built-in prompt).",
     )
     joiner_prompt: str | None = _env(
         "LLMCOMPILER_JOINER_PROMPT",
         None,
-        "System prompt template of the joiner, replacing the default (placeholder: {protocol}).",
+        "System prompt template of the joiner, replacing the default (placeholder: {protocol}). "
+        "Default: none (the built-in prompt).",
     )
 
     def __post_init__(self) -> None:
-        if self.max_replans < 0:
-            raise ValueError(f"max_replans must be 0 or more, got {self.max_replans}.")
+        for name, minimum in _MINIMUMS.items():
+            value = getattr(self, name)
+            integer = _FIELDS[name].type == "int"
+            kinds = int if integer else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kinds) or value < minimum:
+                kind = "an integer" if integer else "a number"
+                self._refuse(name, f"must be {kind} >= {minimum}")
         if self.planner not in ("text", "tools"):
-            raise ValueError(f"planner must be 'text' or 'tools', got {self.planner!r}.")
+            self._refuse("planner", "must be 'text' or 'tools'")
         if self.joiner not in ("lean", "structured", "text"):
-            raise ValueError(f"joiner must be 'lean', 'structured' or 'text', got {self.joiner!r}.")
+            self._refuse("joiner", "must be 'lean', 'structured' or 'text'")
         if self.joiner_plans and self.joiner != "lean":
             raise ValueError(
                 "joiner_plans=True needs joiner='lean' (the joiner writes the next plan after "
-                f"its 'Replan:' line); got joiner={self.joiner!r}."
+                f"its 'Replan:' line); got joiner={self.joiner!r} (env LLMCOMPILER_JOINER_PLANS, "
+                "LLMCOMPILER_JOINER)."
             )
+        if self.tool_policies is not None and not isinstance(self.tool_policies, dict):
+            self._refuse("tool_policies", "must be a dict of tool name -> policy, or None")
+
+    def _refuse(self, name: str, requirement: str) -> None:
+        raise ValueError(
+            f"{name} {requirement}, got {getattr(self, name)!r} "
+            f"(env {_FIELDS[name].metadata['env']})."
+        )
 
     @classmethod
     def of(cls, value: Any) -> Context:
@@ -179,3 +258,6 @@ class Context:
         """A hashable identity (`Context(**json.loads(key))` is an equal context), to reuse the
         model and tools built for equal settings."""
         return json.dumps(asdict(self), sort_keys=True)
+
+
+_FIELDS = {f.name: f for f in fields(Context)}

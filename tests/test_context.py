@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import SimpleNamespace
@@ -52,6 +53,115 @@ def test_of_accepts_what_a_runtime_may_carry(given: object, max_replans: int, mo
 def test_every_field_explains_itself_in_studio() -> None:
     assert all(f.metadata.get("description") for f in fields(Context))
     assert all(f.metadata["env"] in f.metadata["description"] for f in fields(Context))
+
+
+REALLY_NONE = {"tool_policies", "planner_prompt", "joiner_prompt"}
+"""Fields whose built-in default is None (their description says "none")."""
+
+
+def _clear_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for f in fields(Context):
+        monkeypatch.delenv(f.metadata["env"], raising=False)
+
+
+def test_studio_schema_shows_every_default_and_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The schema LangGraph serves to Studio (`get_context_jsonschema`, pydantic's
+    `TypeAdapter(Context).json_schema()`) carries each field's default and its env var."""
+    _clear_env(monkeypatch)
+    properties = graph.get_context_jsonschema()["properties"]
+    context = Context()
+    assert set(properties) == {f.name for f in fields(Context)}
+    for f in fields(Context):
+        shown = properties[f.name]
+        assert "default" in shown, f.name
+        assert shown["default"] == getattr(context, f.name), f.name
+        if f.name in REALLY_NONE:
+            assert shown["default"] is None and "none" in shown["description"], f.name
+        else:
+            assert shown["default"] is not None, f.name
+        assert shown["description"].endswith(f"Env: {f.metadata['env']}."), f.name
+
+
+def test_env_vars_change_the_studio_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clear_env(monkeypatch)
+    monkeypatch.setenv("LLMCOMPILER_MAX_REPLANS", "5")
+    monkeypatch.setenv("LLMCOMPILER_MODEL", "anthropic:claude-sonnet-4-5")
+    monkeypatch.setenv("LLMCOMPILER_STREAM_PLAN", "yes")
+    monkeypatch.setenv("LLMCOMPILER_TOOL_POLICIES", '{"search": {"retries": 1}}')
+    properties = graph.get_context_jsonschema()["properties"]
+    assert properties["max_replans"]["default"] == 5
+    assert properties["model"]["default"] == "anthropic:claude-sonnet-4-5"
+    assert properties["stream_plan"]["default"] is True
+    assert properties["tool_policies"]["default"] == {"search": {"retries": 1}}
+    monkeypatch.delenv("LLMCOMPILER_MAX_REPLANS")
+    assert graph.get_context_jsonschema()["properties"]["max_replans"]["default"] == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("max_replans", -1),
+        ("max_tasks", 0),
+        ("llm_timeout", -0.5),
+        ("task_timeout", -1),
+        ("producer_timeout", -2.0),
+        ("llm_retries", -1),
+        ("max_concurrency", -3),
+        ("max_observation_chars", 0),
+        ("max_state_chars", 0),
+        ("max_replans", "3"),
+        ("max_tasks", 2.5),
+        ("planner", "graph"),
+        ("joiner", "loud"),
+    ],
+)
+def test_bad_settings_are_refused_naming_field_value_and_env(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: object
+) -> None:
+    _clear_env(monkeypatch)
+    env = next(f.metadata["env"] for f in fields(Context) if f.name == name)
+    with pytest.raises(ValueError, match=rf"^{name} .*{re.escape(repr(value))}.*{env}"):
+        Context(**{name: value})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=env):
+        Context.of({name: value})
+
+
+def test_zero_is_accepted_where_it_means_no_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clear_env(monkeypatch)
+    context = Context(max_replans=0, llm_timeout=0, task_timeout=0, max_concurrency=0)
+    assert (context.max_replans, context.llm_timeout, context.max_concurrency) == (0, 0, 0)
+    assert Context(llm_timeout=30).llm_timeout == 30  # an int where a float is expected
+
+
+@pytest.mark.parametrize(
+    ("env", "raw"),
+    [
+        ("LLMCOMPILER_MAX_REPLANS", "abc"),
+        ("LLMCOMPILER_TEMPERATURE", "warm"),
+        ("LLMCOMPILER_TASK_TIMEOUT", "10s"),
+        ("LLMCOMPILER_STREAM_PLAN", "maybe"),
+        ("LLMCOMPILER_TOOL_POLICIES", "{not json"),
+        ("LLMCOMPILER_TOOL_POLICIES", "[1, 2]"),
+    ],
+)
+def test_unreadable_env_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, env: str, raw: str
+) -> None:
+    _clear_env(monkeypatch)
+    monkeypatch.setenv(env, raw)
+    with pytest.raises(ValueError, match=rf"^Environment variable {env}={re.escape(repr(raw))}"):
+        Context()
+
+
+def test_out_of_range_env_values_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clear_env(monkeypatch)
+    monkeypatch.setenv("LLMCOMPILER_MAX_TASKS", "0")
+    with pytest.raises(ValueError, match="max_tasks must be an integer >= 1, got 0 "):
+        Context()
+    monkeypatch.setenv("LLMCOMPILER_MAX_TASKS", "3")
+    monkeypatch.setenv("LLMCOMPILER_JOINER", "shouty")
+    with pytest.raises(ValueError, match=r"joiner .*'shouty'.*LLMCOMPILER_JOINER"):
+        Context()
 
 
 READY_MADE_ONLY = {"model", "temperature", "search_max_results"}
@@ -132,7 +242,7 @@ def test_model_spec_errors_say_what_to_write() -> None:
     from llmcompiler_graph.models import load_chat_model
 
     with pytest.raises(ValueError, match="provider:model"):
-        load_chat_model("gpt-4o-mini")
+        load_chat_model("llama3.1:8b")  # an Ollama tag without its provider
 
 
 def test_every_setting_is_in_the_env_example() -> None:
