@@ -2,8 +2,11 @@
 
 - `ask "question"` runs the ready-made graph (`llmcompiler_graph.graph:graph`) with a live task
   view, then prints the answer, latency, LLM calls and tokens (`--json` for a machine-readable
-  result). `--simulate` runs it offline on the simulators instead.
+  result). `--simulate` runs it offline on the simulators instead. `--dag` / `--timeline` draw
+  the run's plan and timeline from its events (`llmcompiler_graph.pictures`).
 - `demo` runs the SHOWCASE questions offline, each next to a sequential ReAct run.
+- `env-example` prints the template of every setting (the repository's `.env.example`, shipped in
+  the package), or writes it (`--write .env`) without overwriting a file.
 - Other commands come from the `llmcompiler_graph.commands` entry points (`bench`, registered by
   `llmcompiler_graph.bench` in pyproject.toml): their arguments go to the registered function.
 
@@ -32,6 +35,10 @@ from rich.text import Text
 from llmcompiler_graph.context import Context
 
 if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.tools import BaseTool
+    from langgraph.graph.state import CompiledStateGraph
+
     from llmcompiler_graph.app.view import RunBoard
     from llmcompiler_graph.measure import Measurement
 
@@ -110,10 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument(
         "--model",
-        help="chat model as provider:model (default: LLMCOMPILER_MODEL or openai:gpt-4o-mini)",
+        help="chat model as provider:model or a bare name (gpt-4o-mini, claude-...); default: "
+        "LLMCOMPILER_MODEL or openai:gpt-4o-mini",
     )
     ask.add_argument("--max-replans", type=int, help="new plans the joiner may ask for")
-    ask.add_argument("--joiner", choices=["structured", "text"], help="how the joiner answers")
+    ask.add_argument(
+        "--joiner", choices=["lean", "text", "structured"], help="how the joiner answers"
+    )
     ask.add_argument(
         "--json",
         action="store_true",
@@ -129,6 +139,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--thread",
         metavar="NAME",
         help="continue the conversation NAME (kept in SQLite, see --db; `threads` lists them)",
+    )
+    ask.add_argument(
+        "--dag",
+        type=Path,
+        metavar="PATH",
+        help="draw the plan as a DAG, task states coloured: an image (.png, .svg, .pdf; needs "
+        "matplotlib) or Mermaid text (.mmd, or .md for a fenced block)",
+    )
+    ask.add_argument(
+        "--timeline",
+        type=Path,
+        metavar="PATH",
+        help="draw the run's timeline (planner stream, tasks, joiner) as an image (.png, .svg, "
+        ".pdf; needs matplotlib)",
+    )
+    ask.add_argument(
+        "--compare-react",
+        action="store_true",
+        help="with --timeline: then run sequential ReAct on the same question, model and tools "
+        "and draw it below on the same time axis",
     )
     ask.set_defaults(run=ask_command)
 
@@ -163,6 +193,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=demo_command)
 
+    env_example = commands.add_parser(
+        "env-example",
+        parents=[common],
+        help="print the settings template (.env.example), or --write .env",
+        description="Print the template of every setting (keys, model, limits) on stdout, or "
+        "write it to PATH, which must not exist yet: llmcompiler-graph env-example --write .env",
+    )
+    env_example.add_argument(
+        "--write", type=Path, metavar="PATH", help="write the template to PATH (never overwrites)"
+    )
+    env_example.set_defaults(run=env_example_command)
+
     for name, entry in plugin_commands().items():
         commands.add_parser(name, add_help=False, help=f"arguments go to {entry.value}")
     return parser
@@ -172,19 +214,82 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def ask_command(args: argparse.Namespace) -> int:
+    check_pictures(args)
     question, context = prepare_ask(args)
     console = Console()
     view_console = Console(stderr=True) if args.json else console
-    run, board = asyncio.run(
+    run, board, react = asyncio.run(
         _ask(
-            question, context, view_console, simulate=args.simulate, thread=args.thread, db=args.db
+            question,
+            context,
+            view_console,
+            simulate=args.simulate,
+            thread=args.thread,
+            db=args.db,
+            compare_react=args.compare_react,
         )
     )
     if args.json:
-        print(json.dumps({**result_json(run, board), "simulated": args.simulate}, indent=2))
+        result = {**result_json(run, board), "simulated": args.simulate}
+        if react is not None:
+            result["react"] = {"latency": round(react.latency, 3), "error": react.error}
+        print(json.dumps(result, indent=2))
     else:
         console.print(Text(run.stats(), style="bold"))
+        if react is not None:
+            console.print(Text(f"ReAct (sequential): {react.error or react.stats()}"))
+    save_pictures(args, run, react, view_console)
     return 0
+
+
+IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
+MERMAID_SUFFIXES = (".mmd", ".md")
+
+
+def check_pictures(args: argparse.Namespace) -> None:
+    """Refuse, before a run is paid for, pictures that could not be written afterwards."""
+    if args.compare_react and args.timeline is None:
+        raise UsageProblem("--compare-react draws ReAct on the timeline: add --timeline PATH.")
+    wanted = {"--dag": args.dag, "--timeline": args.timeline}
+    images = False
+    for flag, path in wanted.items():
+        if path is None:
+            continue
+        allowed = IMAGE_SUFFIXES + (MERMAID_SUFFIXES if flag == "--dag" else ())
+        if path.suffix.lower() not in allowed:
+            raise UsageProblem(f"{flag} writes {', '.join(allowed)} files, not {path.name!r}.")
+        if not path.parent.is_dir():
+            raise UsageProblem(f"{flag}: there is no directory {str(path.parent)!r}.")
+        images = images or path.suffix.lower() in IMAGE_SUFFIXES
+    if images:
+        from llmcompiler_graph.pictures import require_matplotlib
+
+        try:
+            require_matplotlib()
+        except ImportError as exc:
+            raise UsageProblem(str(exc)) from None
+
+
+def save_pictures(
+    args: argparse.Namespace, run: Measurement, react: Measurement | None, console: Console
+) -> None:
+    """Write the `--dag` and `--timeline` pictures of the run, from the events `ask` collected."""
+    from llmcompiler_graph.pictures import draw_dag, draw_timeline, plan_mermaid
+
+    if args.dag is not None:
+        suffix = args.dag.suffix.lower()
+        if suffix in MERMAID_SUFFIXES:
+            text = plan_mermaid(run.events)
+            args.dag.write_text(f"```mermaid\n{text}```\n" if suffix == ".md" else text)
+        else:
+            draw_dag(run, args.dag, title=run.question)
+        console.print(Text(f"DAG written to {args.dag}"))
+    if args.timeline is not None:
+        shown = react if react is not None and react.exception is None else None
+        draw_timeline(
+            run, args.timeline, beside=shown, labels=("LLMCompiler", "ReAct (sequential)")
+        )
+        console.print(Text(f"Timeline written to {args.timeline}"))
 
 
 def result_json(run: Measurement, board: RunBoard) -> dict[str, Any]:
@@ -224,12 +329,15 @@ async def _ask(
     simulate: bool,
     thread: str | None = None,
     db: Path | None = None,
-) -> tuple[Measurement, RunBoard]:
+    compare_react: bool = False,
+) -> tuple[Measurement, RunBoard, Measurement | None]:
+    """The run, its task board, and with `compare_react` sequential ReAct's run after it."""
     from llmcompiler_graph.app.demo import simulation
     from llmcompiler_graph.app.threads import default_db, open_threads, thread_config
     from llmcompiler_graph.app.view import ask_live
     from llmcompiler_graph.graph import create_llmcompiler
     from llmcompiler_graph.graph import graph as ready_graph
+    from llmcompiler_graph.react import create_react_baseline
 
     async with contextlib.AsyncExitStack() as stack:
         saver = (
@@ -238,7 +346,12 @@ async def _ask(
         config = thread_config(thread) if thread else None
         if not simulate:
             graph = ready_graph if saver is None else ready_graph.copy({"checkpointer": saver})
-            return await ask_live(graph, question, console, context=context, config=config)
+            run, board = await ask_live(graph, question, console, context=context, config=config)
+            if not compare_react:
+                return run, board, None
+            model, tools = _real_model_and_tools(context)
+            baseline = create_react_baseline(model, tools)
+            return run, board, await _react_run(baseline, question, console)
         sim = await stack.enter_async_context(simulation())
         console.print(sim.notice())
         graph = create_llmcompiler(
@@ -248,7 +361,36 @@ async def _ask(
             joiner=context.joiner,
             checkpointer=saver,
         )
-        return await ask_live(graph, question, console, config=config)
+        run, board = await ask_live(graph, question, console, config=config)
+        if not compare_react:
+            return run, board, None
+        baseline = create_react_baseline(sim.model, sim.tools)
+        return run, board, await _react_run(baseline, question, console)
+
+
+def _real_model_and_tools(context: Context) -> tuple[BaseChatModel, list[BaseTool]]:
+    """The model and tools the ready-made graph runs with `context`, for ReAct to use too (with
+    the client's own retries: ReAct has none of its own)."""
+    from llmcompiler_graph.models import load_chat_model
+    from llmcompiler_graph.tools import default_tools
+
+    model = load_chat_model(context.model, temperature=context.temperature)
+    tools = default_tools(
+        model,
+        max_results=context.search_max_results,
+        llm_timeout=context.llm_timeout,
+        llm_retries=context.llm_retries,
+    )
+    return model, tools
+
+
+async def _react_run(baseline: CompiledStateGraph, question: str, console: Console) -> Measurement:
+    """ReAct on the question, measured; a failure is recorded, not raised (the LLMCompiler
+    run it is compared with is done and stays shown)."""
+    from llmcompiler_graph.measure import measure
+
+    with console.status("ReAct (sequential: one tool call per LLM turn) on the same question…"):
+        return await measure(baseline, question)
 
 
 def threads_command(args: argparse.Namespace) -> int:
@@ -292,7 +434,10 @@ def load_dotenv_file() -> None:
 
 def require_keys(model: str) -> None:
     """Refuse to start without the keys the run needs, saying how to set them."""
-    needed = ["OPENAI_API_KEY"] if model.startswith("openai:") else []
+    from llmcompiler_graph.models import PROVIDER_ENV, parse_model_spec
+
+    key = PROVIDER_ENV.get(parse_model_spec(model)[0], (None, None))[0]
+    needed = [key] if key else []
     missing = [key for key in [*needed, "TAVILY_API_KEY"] if not os.environ.get(key)]
     if missing:
         raise UsageProblem(missing_keys_message(missing))
@@ -313,47 +458,26 @@ def missing_keys_message(missing: Sequence[str]) -> str:
     return (
         f"Missing {' and '.join(missing)}: `ask` calls a real model and web search.\n"
         f"Set them in your shell:\n{exports}\n"
-        f"or put them in a .env file in this directory (see .env.example).{local}\n"
+        "or in a .env file in this directory; this writes one listing every setting:\n"
+        f"  llmcompiler-graph env-example --write .env{local}\n"
         "No keys? Run offline on simulated services:\n"
         "  llmcompiler-graph demo\n"
         f'  llmcompiler-graph ask --simulate "{SHOWCASE_QUESTIONS[0]}"'
     )
 
 
-def describe_error(exc: BaseException) -> str:
-    """One paragraph on what went wrong and what to check, for errors users can act on."""
-    import openai
+def describe_error(exc: BaseException, model: str | None = None) -> str:
+    """One paragraph on what went wrong and what to check, for errors users can act on: a model
+    provider's failure (any provider; see `models.describe_model_error`), else the error."""
+    from llmcompiler_graph.models import describe_model_error
 
-    server = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-    match exc:
-        case openai.AuthenticationError() | openai.PermissionDeniedError():
-            return (
-                f"the model provider refused the API key ({exc.message}). "
-                "Check OPENAI_API_KEY (and OPENAI_BASE_URL if you use another server)."
-            )
-        case openai.NotFoundError():
-            return (
-                f"the model provider does not know this model ({exc.message}). "
-                "Check --model / LLMCOMPILER_MODEL."
-            )
-        case openai.RateLimitError():
-            return f"the provider is rate-limiting this key, or its quota is spent ({exc.message})."
-        case openai.APIConnectionError():
-            return (
-                f"could not reach the model server at {server} ({_root_cause(exc)}). "
-                "Check your network, proxy settings or OPENAI_BASE_URL."
-            )
-        case openai.APIStatusError():
-            return f"the model provider failed ({exc.message})."
-        case _:
-            return f"{type(exc).__name__}: {exc}"
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """The innermost exception of a chain: what actually failed (e.g. the socket error)."""
-    while exc.__cause__ is not None:
-        exc = exc.__cause__
-    return exc
+    spec = model or os.environ.get("LLMCOMPILER_MODEL") or "openai:gpt-4o-mini"
+    cause: BaseException | None = exc
+    while cause is not None:  # an LLMCallError wraps the provider's error
+        if (said := describe_model_error(cause, spec)) is not None:
+            return said
+        cause = cause.__cause__
+    return f"{type(exc).__name__}: {exc}"
 
 
 # demo, and the commands of other kits
@@ -364,6 +488,30 @@ def demo_command(args: argparse.Namespace) -> int:
 
     numbers = [args.question] if args.question else list(range(1, SHOWCASE_COUNT + 1))
     asyncio.run(run_demo(Console(), numbers, react=not args.no_react, fast=args.fast))
+    return 0
+
+
+def env_example() -> str:
+    """The template of every setting: `.env.example`, shipped as package data."""
+    from importlib.resources import files
+
+    return (files("llmcompiler_graph") / "data" / "env.example").read_text(encoding="utf-8")
+
+
+def env_example_command(args: argparse.Namespace) -> int:
+    """`env-example`: the template on stdout, or `--write PATH` into a new file."""
+    if args.write is None:
+        sys.stdout.write(env_example())
+        return 0
+    try:
+        with args.write.open("x", encoding="utf-8") as file:
+            file.write(env_example())
+    except FileExistsError:
+        raise UsageProblem(
+            f"{args.write} exists and is left as it is; "
+            "`llmcompiler-graph env-example` prints the template to copy settings from."
+        ) from None
+    print(f"Wrote {args.write}: fill in OPENAI_API_KEY and TAVILY_API_KEY.")
     return 0
 
 

@@ -60,8 +60,8 @@ def markdown(summaries: Sequence[Summary], setup: dict[str, Any]) -> str:
     """The results table, LLMCompiler's overhead breakdown and the targets, as markdown."""
     real = setup["mode"] == "real"
     head = ["workload", "approach", "latency mean / p50 / p95 (s)", "speedup vs ReAct"]
-    head += ["vs parallel", "LLM calls", "tokens in / out", "cost vs ReAct", "bound (s)"]
-    head += ["efficiency", *(["accuracy"] if real else [])]
+    head += ["vs parallel", "first answer token (s)", "LLM calls", "tokens in / out"]
+    head += ["cost vs ReAct", "bound (s)", "efficiency", *(["accuracy"] if real else [])]
     lines = [describe(setup), "", _row(head), _row(["---"] * len(head))]
     for s in summaries:
         cells = [
@@ -70,6 +70,7 @@ def markdown(summaries: Sequence[Summary], setup: dict[str, Any]) -> str:
             f"{s.latency_mean:.2f} / {s.latency_p50:.2f} / {s.latency_p95:.2f}",
             _x(s.speedup),
             _x(s.speedup_vs_parallel),
+            _s(s.first_answer_mean),
             f"{s.llm_calls:.1f}",
             f"{s.prompt_tokens:,.0f} / {s.completion_tokens:,.0f}",
             _x(s.cost_ratio),
@@ -119,6 +120,10 @@ _SPEEDUP_GOALS = {"hotpotqa": 1.8, "movie": 3.7, "parallelqa": 2.2}
 """The paper's speedups over ReAct (Table 1: 1.80x, 3.74x, 2.15x), as the issue rounds them."""
 
 
+_PARALLEL_GOALS = {"hotpotqa": 1.1, "replan": 1.1, "parallelqa": 1.7}
+"""Speedups over ReAct with parallel tool calls the project aims at (1.0x elsewhere)."""
+
+
 def targets(summaries: Sequence[Summary]) -> list[Target]:
     """The issue's targets for the workloads and approaches that were run."""
     by = {(s.workload, s.approach): s for s in summaries}
@@ -131,14 +136,18 @@ def targets(summaries: Sequence[Summary]) -> list[Target]:
             name = f"{workload}: speedup vs sequential ReAct >= {goal:.2f}x"
             checks.append(Target(name, _x3(s.speedup), s.speedup >= goal))
         if s.speedup_vs_parallel is not None:
-            goal = 1.35 if workload == "parallelqa" else 1.0
-            name = f"{workload}: speedup vs parallel tool calls {'>=' if goal > 1 else '>'} {goal}x"
-            met = s.speedup_vs_parallel >= goal if goal > 1 else s.speedup_vs_parallel > goal
-            checks.append(Target(name, _x3(s.speedup_vs_parallel), met))
+            goal = _PARALLEL_GOALS.get(workload, 1.0)
+            name = f"{workload}: speedup vs parallel tool calls >= {goal}x"
+            checks.append(Target(name, _x3(s.speedup_vs_parallel), s.speedup_vs_parallel >= goal))
+        if s.first_answer_vs_parallel is not None and s.first_answer_mean is not None:
+            parallel = s.first_answer_mean * s.first_answer_vs_parallel
+            name = f"{workload}: first answer token no later than parallel tool calls'"
+            measured = f"{s.first_answer_mean:.2f} s vs {parallel:.2f} s"
+            checks.append(Target(name, measured, s.first_answer_vs_parallel >= 1.0))
         if s.efficiency_mean is not None:
             measured = f"{s.efficiency_mean:.3f} (min {s.efficiency_min:.3f})"
             checks.append(
-                Target(f"{workload}: efficiency >= 0.95", measured, s.efficiency_mean >= 0.95)
+                Target(f"{workload}: efficiency >= 0.98", measured, s.efficiency_mean >= 0.98)
             )
         batch = by.get((workload, BATCH))
         if batch is not None and workload in ("movie", "parallelqa"):
@@ -177,73 +186,18 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=1, default=str) + "\n")
 
 
-_COLORS = {
-    "planner": "#1f77b4",
-    "joiner": "#d62728",
-    "other": "#ff7f0e",
-    "math": "#9467bd",
-    "search": "#2ca02c",
-}
-
-
 def plot(path: Path, runs: Sequence[Run]) -> None:
-    """A Gantt chart per run (one example, one panel per approach) on a shared time axis.
+    """A Gantt chart per run (one example, one panel per approach) on a shared time axis,
+    drawn by `llmcompiler_graph.pictures.draw_timelines`.
 
-    LLM calls are bars from request to last chunk, pale until the first token (a reply that is
-    not streamed stays pale: nothing arrives before its end); tool calls are bars from start to
-    end (the math tool's own LLM call is inside its bar); ticks on LLMCompiler's planner row
-    mark each task line parsed; the dashed line is the answer.
+    LLMCompiler's panels show each round: the planner (pale until its first token, a tick per
+    task line parsed), each task coloured by its outcome, the joiner. The baselines' show each
+    LLM call (pale until its first token; a reply that is not streamed stays pale: nothing
+    arrives before its end) and each tool call (the math tool's own LLM call is inside its
+    bar). The dashed line is the answer.
     """
-    import matplotlib
+    from llmcompiler_graph.pictures import draw_timelines
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [_timeline(run) for run in runs]
-    heights = [max(len(r), 1) for r in rows]
-    fig, axes = plt.subplots(
-        len(runs),
-        1,
-        sharex=True,
-        figsize=(12, 1.2 + 0.28 * sum(heights) + 0.5 * len(runs)),
-        gridspec_kw={"height_ratios": heights},
-        squeeze=False,
-    )
-    for ax, run, timeline in zip(axes[:, 0], runs, rows, strict=True):
-        for y, (_, kind, start, first, end) in enumerate(timeline):
-            color = _COLORS.get(kind, "#7f7f7f")
-            if first is not None:
-                ax.barh(y, first - start, left=start, color=color, alpha=0.3)
-                ax.barh(y, end - first, left=first, color=color)
-            else:
-                ax.barh(y, end - start, left=start, color=color)
-        planner_rows = [y for y, row in enumerate(timeline) if row[1] == "planner"]
-        planned = [e for e in run.events if e["event"] == "task_planned"]
-        for e in planned:
-            y = planner_rows[min(e["round"], len(planner_rows)) - 1] if planner_rows else 0
-            ax.plot(e["time"] - run.start, y, marker="|", color="black", markersize=9)
-        ax.axvline(run.latency, color="black", linewidth=0.8, linestyle="--")
-        ax.set_yticks(range(len(timeline)), [row[0] for row in timeline], fontsize=7)
-        ax.set_ylim(len(timeline) - 0.5, -0.5)
-        ax.set_title(f"{_label(run.approach)}: {run.latency:.2f} s", fontsize=9, loc="left")
-    axes[-1, 0].set_xlabel("seconds since the question")
-    fig.suptitle(f"{runs[0].workload} example {runs[0].example}: {runs[0].question[:90]}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _timeline(run: Run) -> list[tuple[str, str, float, float | None, float]]:
-    """(label, kind, start, first token or None, end) per LLM / tool call, by start time."""
-    t0 = run.start
-    rows = [
-        (c.role, c.role, c.start - t0, None if c.first_token is None else c.first_token - t0,
-         c.end - t0)
-        for c in run.llm_calls
-        if c.role != "math"
-    ]  # fmt: skip
-    rows += [
-        (f"{t.tool}: {t.label}"[:48], t.tool, t.start - t0, None, t.end - t0)
-        for t in run.tool_calls
-    ]
-    return sorted(rows, key=lambda row: row[2])
+    first = runs[0]
+    title = f"{first.workload} example {first.example}: {first.question[:90]}"
+    draw_timelines([(_label(run.approach), run) for run in runs], path, title=title)

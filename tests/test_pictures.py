@@ -1,0 +1,377 @@
+"""Pictures of a run (`llmcompiler_graph.pictures`): Mermaid text, the DAG and the timeline.
+
+Hand-made events (sent through the real `EventSink` on a fake clock, so their fields are the
+public contract) check the folding, the Mermaid syntax and its escaping; runs of the real graph
+on the simulators check the pictures of real events, through Python and through `ask`.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from llmcompiler_graph import create_llmcompiler
+from llmcompiler_graph.app import cli, demo
+from llmcompiler_graph.bench import report
+from llmcompiler_graph.bench.trace import Run
+from llmcompiler_graph.core import events as events_module
+from llmcompiler_graph.core.events import EventSink
+from llmcompiler_graph.core.plan import make_observation, make_task
+from llmcompiler_graph.measure import LLMCall, ToolCall, measure
+from llmcompiler_graph.pictures import (
+    INSTALL_HINT,
+    draw_dag,
+    draw_timeline,
+    mermaid_escape,
+    plan_from_events,
+    plan_from_state,
+    plan_mermaid,
+)
+from llmcompiler_graph.react import create_react_baseline
+from llmcompiler_graph.testing.scenarios import SHOWCASE
+
+PNG = b"\x89PNG\r\n\x1a\n"
+HOSTILE = '"]); click t1 call evil()\n`**x**` <b>$$x^2$$</b> #quot; end'
+MARKET_CAPS, DIRECTORS = SHOWCASE[1], SHOWCASE[2]  # one round with math; a replan
+
+MERMAID_LINE = re.compile(
+    r"flowchart TD"
+    r'|    subgraph round\d+\["[^"]*"\]'
+    r"|    end"
+    r'|(    )+t\d+(_\d+)?\["[^"]*"\]:::(ok|error|skipped|reused|running|planned)'
+    r'|(    )+join\d*\(\["[^"]*"\]\):::join'
+    r"|    \w+ --> \w+"
+    r'|    join\d+ -\.->\|"[^"]*"\| round\d+'
+    r"|    classDef \w+ fill:#\w+,stroke:#\w+,color:#222(,stroke-dasharray:4 3)?"
+)
+"""Every statement `plan_mermaid` may write: nothing else can appear, whatever the labels."""
+
+
+class Clock:
+    """Stands in for the `time` module of `core.events`: the events' times are set by hand."""
+
+    now = 1000.0
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def two_rounds(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """A replanned run with every outcome: ok, error, skipped, reused, a duplicate id, and in
+    round 2 a task still running and one never started; hostile text everywhere."""
+    clock, sent = Clock(), []
+    monkeypatch.setattr(events_module, "time", clock)
+    t0 = clock.now
+
+    def at(seconds: float) -> float:
+        clock.now = t0 + seconds
+        return clock.now
+
+    one = EventSink(sent.append, graph="llmcompiler", round=1)
+    search1 = make_task(1, "search", {"query": HOSTILE})
+    search2 = make_task(2, "search", {"query": "second"})
+    total = make_task(3, "math", {"problem": "sum", "context": ["$1", "$2"]}, [1, 2])
+    again = make_task(4, "search", {"query": HOSTILE})
+    duplicate = make_task(2, "calculate", {"expression": "1 + 1"})
+    at(0.0)
+    one.send("plan_started")
+    one.task_planned(search1)
+    one.task_started(search1, search1["args"], at(0.1), at(0.1))
+    one.task_planned(search2)
+    one.task_started(search2, search2["args"], at(0.2), at(0.25))
+    at(0.3)
+    one.task_planned(total)
+    at(0.35)
+    one.task_planned(again)
+    at(0.4)
+    one.task_planned(duplicate)
+    one.task_finished(duplicate, make_observation(2, "error", None, "duplicate id 2", None, None))
+    at(0.45)
+    one.send("plan_finished", tasks=5, joined=True)
+    one.task_finished(search1, make_observation(1, "ok", HOSTILE, None, 1000.1, 1000.1, at(0.6)))
+    one.task_started(again, again["args"], at(0.6), at(0.6), reused_from=1)
+    one.task_finished(again, make_observation(4, "ok", HOSTILE, None, 1000.6, 1000.6, at(0.6)), 1)
+    failed = make_observation(2, "error", None, f"ValueError: {HOSTILE}", 1000.2, 1000.25, at(0.8))
+    one.task_finished(search2, failed)
+    reason = "skipped: dependency 2 failed"
+    one.task_finished(total, make_observation(3, "skipped", None, reason, None, None, at(0.8)))
+    at(1.0)
+    one.send("joiner_decision", decision="replan", thought="", answer=None, feedback=HOSTILE)
+
+    two = EventSink(sent.append, graph="llmcompiler", round=2)
+    convert = make_task(5, "math", {"problem": "convert $1"}, [1])
+    hanging = make_task(6, "search", {"query": "slow"})
+    never = make_task(7, "calculate", {"expression": "2 * 3"})
+    at(1.1)
+    two.send("plan_started")
+    at(1.2)
+    two.task_planned(convert)
+    two.task_started(convert, convert["args"], at(1.2), at(1.25))
+    at(1.3)
+    two.task_planned(hanging)
+    two.task_started(hanging, hanging["args"], at(1.35), at(1.35))
+    at(1.4)
+    two.task_planned(never)
+    two.send("plan_finished", tasks=3, joined=True)
+    two.task_finished(
+        convert, make_observation(5, "ok", "1083 feet", None, 1001.2, 1001.25, at(1.6))
+    )
+    at(1.8)
+    two.send("joiner_decision", decision="finish", thought="", answer="ok", feedback=None)
+    return sent
+
+
+def nodes(mermaid: str) -> dict[str, str]:
+    """Node id -> class of the task nodes of Mermaid text."""
+    return dict(re.findall(r"^\s+(t\d+(?:_\d+)?)\[.*:::(\w+)$", mermaid, re.MULTILINE))
+
+
+def labels(mermaid: str) -> list[str]:
+    return re.findall(r'"([^"]*)"', mermaid)
+
+
+LLM_ROWS = ("planner", "joiner ")
+
+
+def bars(axes: Any, row: int) -> list[tuple[float, float]]:
+    """(start, end) of the bars drawn on one row of a timeline, in order."""
+    found = [
+        (bar.get_x(), bar.get_x() + bar.get_width())
+        for bar in axes.patches
+        if abs(bar.get_y() + bar.get_height() / 2 - row) < 0.01
+    ]
+    return sorted(found)
+
+
+def decoded(label: str) -> str:
+    return re.sub(r"#(\d+);", lambda m: chr(int(m[1])), label)
+
+
+def test_mermaid_of_a_replanned_run(two_rounds: list[dict[str, Any]]) -> None:
+    mermaid = plan_mermaid(two_rounds)
+
+    assert nodes(mermaid) == {
+        "t1": "ok",
+        "t2": "error",
+        "t3": "skipped",
+        "t4": "reused",
+        "t2_2": "error",
+        "t5": "ok",
+        "t6": "running",
+        "t7": "planned",
+    }
+    lines = mermaid.splitlines()
+    for edge in ("t1 --> t3", "t2 --> t3", "t1 --> t5", "t3 --> join1", "t2_2 --> join1"):
+        assert f"    {edge}" in lines
+    assert "    t1 --> join1" not in lines  # task 3 needs it: the join waits for task 3
+    assert [line.strip() for line in lines if "subgraph" in line] == [
+        'subgraph round1["round 1"]',
+        'subgraph round2["round 2"]',
+    ]
+    assert any(line.startswith("    join1 -.->|") and line.endswith("| round2") for line in lines)
+    assert "join: replan" in mermaid and "join: finish" in mermaid
+    assert {"classDef ok", "classDef skipped", "classDef reused", "classDef planned"} <= {
+        " ".join(line.split()[:2]) for line in lines
+    }
+    text = " ".join(decoded(label) for label in labels(mermaid))
+    assert "reused #4" not in text and "reused #1" in text
+    assert "skipped: dependency 2 failed" in text and "duplicate id 2" in text
+
+
+def test_mermaid_labels_cannot_break_out(two_rounds: list[dict[str, Any]]) -> None:
+    """Arguments, errors and feedback full of Mermaid syntax stay inside their labels."""
+    mermaid = plan_mermaid(two_rounds)
+
+    for line in mermaid.splitlines():
+        assert MERMAID_LINE.fullmatch(line), line
+    assert "click" not in "".join(line.split()[0] for line in mermaid.splitlines())
+    for label in labels(mermaid):
+        assert re.fullmatch(r"([A-Za-z0-9 .,:_\-+=/']|#\d+;|<br/>)*", label), label
+    assert decoded(mermaid_escape(HOSTILE)) == " ".join(HOSTILE.split())
+
+
+def test_mermaid_from_state() -> None:
+    """`graph.get_state(config).values` draws too: one group, rejected tasks as errors."""
+    values = {
+        "tasks": [
+            make_task(1, "search", {"query": "a"}),
+            make_task(2, "math", {"problem": "$1 * 2"}, [1]),
+            make_task(3, "search", {"query": "b"}),
+        ],
+        "observations": [
+            make_observation(1, "ok", "x", None, 1.0, 1.0, 2.0),
+            make_observation(2, "error", None, "ValueError: no", 2.0, 2.0, 2.5),
+        ],
+        "rejected": [make_task(2, "search", {"query": "c"}, error="duplicate id 2")],
+        "decision": "finish",
+    }
+
+    mermaid = plan_mermaid(values)
+
+    assert nodes(mermaid) == {"t1": "ok", "t2": "error", "t3": "planned", "t2_2": "error"}
+    assert "subgraph" not in mermaid and "    t1 --> t2" in mermaid.splitlines()
+    assert 'join(["join: finish"]):::join' in mermaid
+    assert len(plan_from_state(values).rounds) == 1
+
+
+def test_dag_and_timeline_of_hand_made_events(two_rounds: list[dict[str, Any]]) -> None:
+    figure = draw_dag(two_rounds, title=HOSTILE)
+    assert figure._repr_png_().startswith(PNG)  # what a notebook shows inline
+
+    timeline = draw_timeline(two_rounds)  # events alone: the joiner's bar is inferred
+    (axes,) = timeline.axes
+    rows = [label.get_text() for label in axes.get_yticklabels()]
+    assert rows[0] == "planner 1" and rows[6] == "joiner 1"
+    assert rows[7] == "planner 2" and rows[-1] == "joiner 2"
+    assert [row.split(":")[0] for row in rows[1:6]] == ["#1 search", "#2 search", "#3 math",
+                                                        "#4 search", "#2 calculate"]  # fmt: skip
+    assert len(rows) == 12
+    plan = plan_from_events(two_rounds)
+    assert [r.decision for r in plan.rounds] == ["replan", "finish"]
+
+
+def test_bench_plot_draws_one_panel_per_approach(
+    two_rounds: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    start = two_rounds[0]["time"]
+    compiler = Run(
+        "replan",
+        0,
+        "llmcompiler",
+        "q",
+        "a",
+        start,
+        start + 1.9,
+        "a",
+        True,
+        [LLMCall("planner", start, start + 0.05, start + 0.45, 10, 5)],
+        [],
+        two_rounds,
+    )
+    react = Run("replan", 0, "react", "q", "a", start, start + 3.0, "a", True,
+                [LLMCall("other", start, start + 0.2, start + 0.5, 10, 5)],
+                [ToolCall("search", "q", start + 0.5, start + 1.5)])  # fmt: skip
+
+    report.plot(tmp_path / "plot.png", [compiler, react])
+
+    assert (tmp_path / "plot.png").read_bytes().startswith(PNG)
+
+
+def test_without_matplotlib_the_error_says_how_to_install_it(
+    two_rounds: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
+) -> None:
+    for name in ["matplotlib", *(m for m in sys.modules if m.startswith("matplotlib."))]:
+        monkeypatch.setitem(sys.modules, name, None)  # `import` of any of them fails
+
+    with pytest.raises(ImportError, match=re.escape(INSTALL_HINT)):
+        draw_dag(two_rounds)
+    with pytest.raises(ImportError, match=re.escape(INSTALL_HINT)):
+        draw_timeline(two_rounds)
+    assert plan_mermaid(two_rounds).startswith("flowchart")  # text needs nothing
+    # ask refuses before running, so no paid run is lost
+    assert cli.main(["ask", "--simulate", "--dag", str(tmp_path / "d.png"), "question"]) == 2
+    assert INSTALL_HINT in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "complaint"),
+    [
+        (["--timeline", "t.mmd"], "--timeline writes .png, .svg, .pdf files"),
+        (["--dag", "d.txt"], "--dag writes .png, .svg, .pdf, .mmd, .md files"),
+        (["--dag", "missing/d.png"], "no directory"),
+        (["--compare-react"], "add --timeline PATH"),
+    ],
+)
+def test_ask_refuses_pictures_it_cannot_write(
+    flags: list[str], complaint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["ask", "--simulate", *flags, "question"]) == 2
+    assert complaint in capsys.readouterr().err
+
+
+# the real graph on the simulators
+
+
+@pytest.fixture
+def fast_simulation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ask --simulate` on the instant simulators (timings mean nothing, shapes do)."""
+    monkeypatch.setattr(demo, "simulation", functools.partial(demo.simulation, fast=True))
+
+
+@pytest.mark.slow
+async def test_pictures_of_a_replanned_graph_run(tmp_path: Path) -> None:
+    async with demo.simulation(fast=True) as sim:
+        graph = create_llmcompiler(sim.model, sim.tools, checkpointer=InMemorySaver())
+        config = {"configurable": {"thread_id": "pictures"}}
+        run = await measure(graph, DIRECTORS.question, config=config)
+        react = await measure(create_react_baseline(sim.model, sim.tools), DIRECTORS.question)
+        state = (await graph.aget_state(config)).values
+    assert run.exception is None and react.exception is None
+
+    plan = plan_from_events(run.events)
+    assert [(r.number, r.decision) for r in plan.rounds] == [(1, "replan"), (2, "finish")]
+    assert [t.idx for t in plan.tasks] == [1, 2, 3, 4, 5]
+    assert nodes(plan_mermaid(run)) == nodes(plan_mermaid(state))  # same tasks, same states
+
+    figure = draw_timeline(run, tmp_path / "timeline.png", beside=react)
+    compiler_axes, react_axes = figure.axes
+    rows = [label.get_text() for label in compiler_axes.get_yticklabels()]
+    assert rows == ["planner 1", rows[1], "joiner 1", "planner 2", *rows[4:8], "joiner 2"]
+    assert [row.split(":")[0] for row in rows[4:8]] == ["#2 search", "#3 search", "#4 math",
+                                                        "#5 math"]  # fmt: skip
+    # each round's model calls are in its own rows: planner 1, joiner 1, planner 2, joiner 2
+    spans = [bars(compiler_axes, rows.index(row)) for row in rows if row[:7] in LLM_ROWS]
+    assert all(spans) and all(a[-1][1] <= b[0][0] for a, b in itertools.pairwise(spans))
+    drawn = sum(c.role != "math" for c in react.llm_calls) + len(react.tool_calls)
+    assert len(react_axes.get_yticklabels()) == drawn
+    assert (tmp_path / "timeline.png").read_bytes().startswith(PNG)
+    draw_dag(state, tmp_path / "dag.svg")
+    assert (tmp_path / "dag.svg").read_text().lstrip().startswith("<?xml")
+
+
+@pytest.mark.slow
+def test_ask_writes_the_dag_and_timeline(fast_simulation: None, tmp_path: Path, capsys) -> None:
+    mermaid, timeline = tmp_path / "dag.mmd", tmp_path / "timeline.png"
+    argv = ["ask", "--simulate", "--json", "--dag", str(mermaid), "--timeline", str(timeline)]
+
+    assert cli.main([*argv, MARKET_CAPS.question]) == 0
+
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert timeline.read_bytes().startswith(PNG)
+    assert nodes(mermaid.read_text()) == {f"t{t['idx']}": "ok" for t in result["tasks"]}
+    assert len(result["tasks"]) == 3
+    assert f"DAG written to {mermaid}" in " ".join(err.split())
+
+    image, markdown = tmp_path / "dag.png", tmp_path / "dag.md"
+    assert cli.main(["ask", "--simulate", "--dag", str(image), MARKET_CAPS.question]) == 0
+    assert image.read_bytes().startswith(PNG)
+    assert cli.main(["ask", "--simulate", "--dag", str(markdown), MARKET_CAPS.question]) == 0
+    text = markdown.read_text()
+    assert text.startswith("```mermaid\nflowchart TD\n") and text.endswith("```\n")
+
+
+@pytest.mark.slow
+def test_ask_compares_with_react_on_the_timeline(
+    fast_simulation: None, tmp_path: Path, capsys
+) -> None:
+    timeline = tmp_path / "timeline.svg"
+    argv = ["ask", "--simulate", "--json", "--timeline", str(timeline), "--compare-react"]
+
+    assert cli.main([*argv, DIRECTORS.question]) == 0
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["react"]["error"] is None and result["react"]["latency"] > 0
+    assert result["rounds"] == 2
+    svg = timeline.read_text()
+    assert "ReAct (sequential)" in svg and "planner 2" in svg
