@@ -143,6 +143,14 @@ class Context:
         "On replan, the lean joiner writes the next plan in the same call, which the next round "
         "runs without a planner call (one LLM call per replan instead of two).",
     )
+    approve_plan: bool = _env(
+        "LLMCOMPILER_APPROVE_PLAN",
+        False,
+        "Pause each plan for a person's approval before any tool runs (a LangGraph interrupt in "
+        "LangChain's human-in-the-loop format: approve, edit or reject each task); tasks start "
+        "only once the whole plan is approved. Tools with requires_approval in their policy "
+        "pause only the tasks that use them.",
+    )
     llm_timeout: float = _env(
         "LLMCOMPILER_LLM_TIMEOUT",
         120.0,

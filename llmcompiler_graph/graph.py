@@ -40,6 +40,7 @@ def create_llmcompiler(
     planner: PlannerFormat = "text",
     joiner: JoinerFormat = "lean",
     joiner_plans: bool = False,
+    approve_plan: bool = False,
     llm_timeout: float = 120.0,
     llm_retries: int = 2,
     stream_plan: bool = False,
@@ -73,6 +74,8 @@ def create_llmcompiler(
             `"structured"` (tool calling; the answer arrives whole; falls back to `"text"`).
         joiner_plans: on replan, the lean joiner writes the next plan in the same call and the
             next round runs it without a planner call (one LLM call per replan, not two).
+        approve_plan: pause each plan for approval before any tool runs (see
+            `llmcompiler_graph.approval`); needs a checkpointer to resume.
         llm_timeout: seconds each planner, joiner or math call may take, per try, whatever the
             model client's settings (0: no limit); a call that runs out raises `LLMCallError`.
         llm_retries: retries of an LLM call that failed transiently (429, 5xx, connection,
@@ -116,6 +119,7 @@ def create_llmcompiler(
         planner=planner,
         joiner=joiner,
         joiner_plans=joiner_plans,
+        approve_plan=approve_plan,
         llm_timeout=llm_timeout,
         llm_retries=llm_retries,
         stream_plan=stream_plan,

@@ -21,7 +21,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.graph import END
 from langgraph.runtime import Runtime
+from langgraph.types import interrupt
 
+from llmcompiler_graph import approval
 from llmcompiler_graph.closing import on_close
 from llmcompiler_graph.context import Context
 from llmcompiler_graph.core._sync import run_sync
@@ -95,6 +97,14 @@ class Components:
             settings=settings,
         )
 
+    def gate(self) -> approval.Gate | None:
+        """The approval gate of one plan, or None when no task can need approval."""
+        policies = self.scheduler.policies
+        sensitive = {name for name, policy in policies.items() if policy.requires_approval}
+        if not (self.settings.approve_plan or sensitive):
+            return None
+        return approval.Gate(lambda tool: self.settings.approve_plan or tool in sensitive)
+
 
 class Nodes:
     """The node functions of one compiled graph.
@@ -118,43 +128,75 @@ class Nodes:
     async def aplan(
         self, state: State, runtime: Runtime[Context], config: RunnableConfig
     ) -> dict[str, Any]:
-        """Stream the next plan, handing each task to the scheduler as it parses."""
-        planner, turn = self.components(runtime).planner, current_turn(state)
+        """Stream the next plan, handing each task to the scheduler as it parses (a task that
+        waits for approval, and its dependents, stay in state for the scheduler to ask about)."""
+        components, turn = self.components(runtime), current_turn(state)
+        gate = components.gate()
         with producing(superstep_key(runtime)) as stream:
-            tasks = await planner.aplan(
-                turn, state["messages"], stream.publish, self.events(turn.round + 1), config
+            tasks = await components.planner.aplan(
+                turn,
+                state["messages"],
+                _gated(stream.publish, gate),
+                self.events(turn.round + 1),
+                config,
             )
-        return _planned(turn, tasks, self.components(runtime).settings.max_state_chars)
+        return _planned(turn, tasks, components.settings.max_state_chars, gate)
 
     def plan(
         self, state: State, runtime: Runtime[Context], config: RunnableConfig
     ) -> dict[str, Any]:
-        planner, turn = self.components(runtime).planner, current_turn(state)
+        components, turn = self.components(runtime), current_turn(state)
+        gate = components.gate()
         closed = threading.Event()
         with on_close(config, closed.set), producing(superstep_key(runtime)) as stream:
-            tasks = planner.plan(
+            tasks = components.planner.plan(
                 turn,
                 state["messages"],
-                stream.publish,
+                _gated(stream.publish, gate),
                 self.events(turn.round + 1),
                 config,
                 stop=closed.is_set,
             )
-        return _planned(turn, tasks, self.components(runtime).settings.max_state_chars)
+        return _planned(turn, tasks, components.settings.max_state_chars, gate)
 
     # scheduler (the task fetching unit)
 
     async def aschedule(
+        self, state: State, runtime: Runtime[Context], config: RunnableConfig
+    ) -> dict[str, Any]:
+        """Run the plan as it streams in (see `_schedule`), after any approval it waits for."""
+        return await self._schedule(state, runtime, config, self._reviewed(state, runtime))
+
+    def _reviewed(self, state: State, runtime: Runtime[Context]) -> approval.Review | None:
+        """Ask for the approval the planner's held tasks wait for (a LangGraph interrupt: the
+        node stops here until the caller resumes it with the decisions); None if none waits."""
+        components, turn = self.components(runtime), current_turn(state)
+        pending = {t["idx"]: t for t in turn.pending}
+        asked = [pending[i] for i in state.get("awaiting_approval", []) if i in pending]
+        if not asked:
+            return None
+        events = self.events(turn.round)
+        events.send("approval_requested", tasks=[t["idx"] for t in asked])
+        decisions = interrupt(approval.request(asked))
+        review = approval.review(
+            asked, decisions, turn.tasks, components.scheduler.tools.signatures
+        )
+        events.send("approval_decided", decisions=review.decisions)
+        return review
+
+    async def _schedule(
         self,
         state: State,
         runtime: Runtime[Context],
         config: RunnableConfig,
+        review: approval.Review | None,
         *,
         prefer_sync_tools: bool = False,
     ) -> dict[str, Any]:
         """Run the plan as it streams in. A resumed node first reads back its journal: what
         finished is not run again, and a plan that had fully arrived runs without a planner.
-        Tasks that state lists without observations (the joiner found them) run from state."""
+        Tasks that state lists without observations (the joiner found them, or they waited for
+        the approval in `review`) run from state."""
         components, turn = self.components(runtime), current_turn(state)
         settings = components.settings
         journal = Journal.open(config, max_chars=settings.max_state_chars)
@@ -162,7 +204,8 @@ class Nodes:
         key = None
         if turn.pending:
             logger.info("catching up %d tasks from state", len(turn.pending))
-            round, source = turn.round, turn.pending
+            reviewed = review.tasks if review else {}
+            round, source = turn.round, [reviewed.get(t["idx"], t) for t in turn.pending]
         elif replay.plan is not None:
             logger.info("resuming a plan of %d tasks from the journal", len(replay.plan))
             round, source = turn.round + 1, replay.plan
@@ -196,7 +239,13 @@ class Nodes:
                 await journal.flush()
         kept = {idx: stored_observation(o, settings.max_state_chars) for idx, o in new.items()}
         merged = {**turn.observations, **kept}
-        return {"observations": [merged[idx] for idx in sorted(merged)]}
+        update: dict[str, Any] = {"observations": [merged[idx] for idx in sorted(merged)]}
+        if review is not None:
+            edited = {i: stored_task(t, settings.max_state_chars) for i, t in review.edited.items()}
+            update["tasks"] = [edited.get(t["idx"], t) for t in turn.tasks]
+            update["awaiting_approval"] = []
+            update["review"] = "\n".join(review.rejections)
+        return update
 
     def schedule(
         self, state: State, runtime: Runtime[Context], config: RunnableConfig
@@ -212,8 +261,9 @@ class Nodes:
                     loop.call_soon_threadsafe(work.cancel)
 
             with on_close(config, cancel):
-                return await self.aschedule(state, runtime, config, prefer_sync_tools=True)
+                return await self._schedule(state, runtime, config, review, prefer_sync_tools=True)
 
+        review = self._reviewed(state, runtime)  # here: an interrupt must leave from this thread
         return run_sync(scheduling())
 
     # joiner
@@ -224,6 +274,8 @@ class Nodes:
         """Answer, or ask for a new plan; nothing while tasks still lack observations."""
         if (call := self._joining(state, runtime, config)) is None:
             return {}
+        if isinstance(call, dict):
+            return call
         joiner, kwargs = call
         return _joined(await joiner.adecide(**kwargs))
 
@@ -232,20 +284,35 @@ class Nodes:
     ) -> dict[str, Any]:
         if (call := self._joining(state, runtime, config)) is None:
             return {}
+        if isinstance(call, dict):
+            return call
         joiner, kwargs = call
         return _joined(joiner.decide(**kwargs))
 
     def _joining(
         self, state: State, runtime: Runtime[Context], config: RunnableConfig
-    ) -> tuple[Joiner, dict[str, Any]] | None:
-        """The joiner and its arguments, or None while tasks still lack observations."""
+    ) -> tuple[Joiner, dict[str, Any]] | dict[str, Any] | None:
+        """The joiner and its arguments; None while tasks still lack observations; or, when the
+        reviewer rejected tasks and a replan is left, the replan itself (no joiner call)."""
         components, turn = self.components(runtime), current_turn(state)
         if turn.pending:
             return None
+        force_answer = turn.round > components.settings.max_replans
+        if state.get("review") and not force_answer:
+            feedback = f"The reviewer rejected part of the plan:\n{state['review']}"
+            self.events(turn.round).send(
+                "joiner_decision",
+                decision="replan",
+                thought="",
+                answer=None,
+                feedback=feedback,
+                plan=None,
+            )
+            return _joined(Decision("", False, "", feedback))
         return components.joiner, {
             "turn": turn,
             "messages": state["messages"],
-            "force_answer": turn.round > components.settings.max_replans,
+            "force_answer": force_answer,
             "events": self.events(turn.round),
             "config": config,
         }
@@ -262,7 +329,21 @@ class Nodes:
         return ["planner", "scheduler"]
 
 
-def _planned(turn: Turn, tasks: list[Task], cap: int) -> dict[str, Any]:
+def _gated(publish: Callable[[Task], None], gate: approval.Gate | None) -> Callable[[Task], None]:
+    """`publish`, for the tasks the approval gate lets run now."""
+    if gate is None:
+        return publish
+
+    def gated(task: Task) -> None:
+        if gate.admit(task):
+            publish(task)
+
+    return gated
+
+
+def _planned(
+    turn: Turn, tasks: list[Task], cap: int, gate: approval.Gate | None = None
+) -> dict[str, Any]:
     """The planner's state update: arguments as state keeps them. A task reusing an id is
     rejected (the first one's result stands) and kept aside, so the joiner hears of it."""
     kept, rejected = list(turn.tasks), list(turn.rejected)
@@ -280,6 +361,7 @@ def _planned(turn: Turn, tasks: list[Task], cap: int) -> dict[str, Any]:
         "tasks": kept,
         "rejected": rejected,
         "next_plan": "",
+        "awaiting_approval": gate.asked if gate else [],
     }
 
 
@@ -292,10 +374,12 @@ def _joined(decision: Decision) -> dict[str, Any]:
             "thought": decision.thought,
             "feedback": "",
             "next_plan": "",
+            "review": "",
         }
     return {
         "decision": "replan",
         "thought": decision.thought,
         "feedback": decision.feedback,
         "next_plan": decision.plan,
+        "review": "",
     }

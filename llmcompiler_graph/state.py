@@ -35,6 +35,11 @@ class State(MessagesState, total=False):
     """The joiner's last thought."""
     feedback: str
     """The joiner's last replan feedback ('' after an answer)."""
+    awaiting_approval: list[int]
+    """Ids of the tasks held for a person's approval (see `llmcompiler_graph.approval`)."""
+    review: str
+    """The reviewer's rejections of this round, one per line ('' when none): the next plan's
+    feedback."""
     next_plan: str
     """The plan text a replan carried (`joiner_plans`): the next round runs it without a planner
     call ('' otherwise)."""

@@ -200,9 +200,12 @@ def test_every_setting_reaches_the_components(monkeypatch: pytest.MonkeyPatch) -
         "LLMCOMPILER_PRODUCER_TIMEOUT": "1.5",
         "LLMCOMPILER_PLANNER_PROMPT": "Plan with {tools} please.",
         "LLMCOMPILER_JOINER_PROMPT": "Join, custom. {protocol}",
+        "LLMCOMPILER_PLANNER": "tools",
+        "LLMCOMPILER_APPROVE_PLAN": "true",
     }.items():
         monkeypatch.setenv(name, value)
     parts = components_from_context(SimpleNamespace(context=None))
+    assert parts.planner.format == "tools" and parts.gate() is not None
     assert parts.settings.max_replans == 4 and parts.settings.producer_timeout == 1.5
     assert parts.joiner.format == "text" and parts.joiner.max_observation_chars == 77
     assert parts.joiner.system_prompt.startswith("Join, custom.")
@@ -216,6 +219,16 @@ def test_every_setting_reaches_the_components(monkeypatch: pytest.MonkeyPatch) -
         parts.scheduler.policies["search"].max_concurrency,
     ) == (2, 4)
     assert parts.planner.system_prompt.startswith("Plan with 1. search(")
+
+
+def test_joiner_plans_hands_the_planners_instructions_to_the_joiner(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sim")
+    monkeypatch.setenv("LLMCOMPILER_JOINER_PLANS", "true")
+    parts = components_from_context(SimpleNamespace(context=None))
+    assert parts.joiner.planning == parts.planner.system_prompt
+    assert "The planner's instructions:" in parts.joiner.system_prompt
 
 
 def test_ready_made_graph_builds_its_components_from_context(

@@ -97,6 +97,9 @@ class ToolPolicy:
             reused instead of calling the tool again. Set False for a tool with side effects
             or a changing answer (send a message, read the clock): it is always called.
             Default: True.
+        requires_approval: a task calling this tool waits for a person's approval (LangGraph
+            `interrupt`, LangChain's human-in-the-loop format) before it runs; the tasks that do
+            not need one run as usual, as the plan streams. Default: False.
     """
 
     timeout: float | None = None
@@ -105,10 +108,13 @@ class ToolPolicy:
     backoff: float | None = None
     max_backoff: float | None = None
     idempotent: bool | None = None
+    requires_approval: bool | None = None
 
     def __post_init__(self) -> None:
-        if self.idempotent is not None and not isinstance(self.idempotent, bool):
-            raise ValueError("ToolPolicy.idempotent must be True, False or None.")
+        for name in ("idempotent", "requires_approval"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, bool):
+                raise ValueError(f"ToolPolicy.{name} must be True, False or None.")
         for name in ("timeout", "retries", "backoff", "max_backoff"):
             if (getattr(self, name) or 0) < 0:
                 raise ValueError(f"ToolPolicy.{name} must not be negative.")

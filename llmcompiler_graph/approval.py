@@ -1,0 +1,176 @@
+"""Plan approval: tasks that wait for a person before they run.
+
+With `approve_plan=True` every task of a plan waits; otherwise only the tasks whose tool's policy
+says `requires_approval` (tool metadata `{"llmcompiler": {"requires_approval": True}}`, or
+`tool_policies`), and the tasks that depend on them. How a round goes:
+
+1. The planner node streams the plan as usual, but holds back (does not hand to the scheduler)
+   each task that needs approval and every task depending on one; state lists the tasks to ask
+   about (`awaiting_approval`). The other tasks run as the plan streams. With `approve_plan`
+   nothing runs before the approval: streaming dispatch is off in that mode, by necessity.
+2. The joiner finds the held tasks without observations and routes back to the scheduler, which
+   asks before doing anything else: a LangGraph `interrupt` whose value follows LangChain's
+   human-in-the-loop convention (the `HumanInTheLoopMiddleware` format, which Agent Chat UI
+   renders), one action request per task to review:
+
+       {"action_requests": [{"name": "send_email", "args": {...}, "description": "Task 2 ..."}],
+        "review_configs": [{"action_name": "send_email",
+                            "allowed_decisions": ["approve", "edit", "reject"]}]}
+
+3. The caller resumes with one decision per action request, in order:
+
+       Command(resume={"decisions": [
+           {"type": "approve"},
+           {"type": "edit", "edited_action": {"name": "send_email", "args": {...}}},
+           {"type": "reject", "message": "Do not email the whole team."},
+       ]})
+
+   Approved tasks run as planned, edited ones as edited (checked like a plan line: tool,
+   argument names, `$N` references); a rejected task becomes an error observation ("rejected by
+   the reviewer: ...") and the tasks depending on it are skipped. A round with a rejection ends
+   in a replan whose feedback is the reviewer's messages, without a joiner call (when no replan
+   is left, the joiner answers with what ran).
+
+The interrupt needs a checkpointer (`create_llmcompiler(..., checkpointer=...)`, a parent graph's,
+or the LangGraph server's). A tool can also pause itself: calling `langgraph.types.interrupt()`
+inside a tool pauses the run there, and the resumed run calls that tool again with the same
+arguments, the other finished tasks of the plan kept (see the README's "Plan approval").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmcompiler_graph.core.parser import PlanParser
+from llmcompiler_graph.core.plan import Task, format_call
+
+DECISIONS = ("approve", "edit", "reject")
+
+
+class ApprovalError(ValueError):
+    """The resume value does not answer the approval request (see the module docstring)."""
+
+
+class Gate:
+    """Decides, task by task as the plan streams, which tasks wait for approval.
+
+    Args:
+        needs_approval: whether a call of this tool must be approved.
+    """
+
+    def __init__(self, needs_approval: Callable[[str], bool]) -> None:
+        self.needs_approval = needs_approval
+        self.held: set[int] = set()
+        """Every task held back: the ones to ask about and the ones depending on them."""
+        self.asked: list[int] = []
+        """The tasks to ask about, in plan order."""
+
+    def admit(self, task: Task) -> bool:
+        """True if the task may run now; else it is held back until the approval."""
+        if task["error"]:
+            return True  # it will not run: its error observation needs no approval
+        if self.needs_approval(task["tool"]):
+            self.held.add(task["idx"])
+            self.asked.append(task["idx"])
+            return False
+        if self.held.intersection(task["dependencies"]):
+            self.held.add(task["idx"])
+            return False
+        return True
+
+
+def request(tasks: Sequence[Task]) -> dict[str, Any]:
+    """The interrupt's value: one action request per task to review."""
+    return {
+        "action_requests": [
+            {
+                "name": task["tool"],
+                "args": task["args"],
+                "description": _description(task),
+            }
+            for task in tasks
+        ],
+        "review_configs": [
+            {"action_name": task["tool"], "allowed_decisions": list(DECISIONS)} for task in tasks
+        ],
+    }
+
+
+def _description(task: Task) -> str:
+    waits = ", ".join(f"${d}" for d in task["dependencies"])
+    after = f" It uses the results of {waits}." if waits else ""
+    thought = f" The planner's thought: {task['thought']}" if task["thought"] else ""
+    return f"Task {task['idx']} of the plan: {format_call(task)}.{after}{thought}"
+
+
+@dataclass
+class Review:
+    """What the reviewer decided, ready for the scheduler."""
+
+    tasks: dict[int, Task] = field(default_factory=dict)
+    """Task id -> the task to run instead of the planned one (edited, or rejected: its `error`
+    says so)."""
+    edited: dict[int, Task] = field(default_factory=dict)
+    """The edited tasks, as state keeps them from now on."""
+    rejections: list[str] = field(default_factory=list)
+    """One line per rejected task: which, and the reviewer's message."""
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    """Per reviewed task: its id and the decision (for the custom events)."""
+
+
+def review(
+    asked: Sequence[Task],
+    resume: Any,
+    earlier: Iterable[Task],
+    signatures: Mapping[str, Sequence[str]],
+) -> Review:
+    """Apply the resume value to the tasks that were asked about.
+
+    `earlier`: every task of the turn (edited arguments may reference those before the task).
+    Raises `ApprovalError` when the resume value is not one decision per task.
+    """
+    decisions = resume.get("decisions") if isinstance(resume, Mapping) else resume
+    if not isinstance(decisions, list) or len(decisions) != len(asked):
+        raise ApprovalError(
+            f"resume the approval with {{'decisions': [...]}}, one decision per action request "
+            f"({len(asked)}, in order), each {{'type': 'approve'}}, {{'type': 'edit', "
+            f"'edited_action': {{'name': ..., 'args': {{...}}}}}} or {{'type': 'reject', "
+            f"'message': ...}}; got {resume!r:.300}"
+        )
+    ids = [t["idx"] for t in earlier]
+    result = Review()
+    for task, decision in zip(asked, decisions, strict=True):
+        kind = decision.get("type") if isinstance(decision, Mapping) else None
+        if kind not in DECISIONS:
+            raise ApprovalError(
+                f"decision for task {task['idx']} must have 'type' approve, edit or reject; "
+                f"got {decision!r:.300}"
+            )
+        assert isinstance(decision, Mapping)
+        result.decisions.append({"idx": task["idx"], "type": kind})
+        if kind == "edit":
+            edited = _edited(task, decision.get("edited_action"), ids, signatures)
+            result.tasks[task["idx"]] = result.edited[task["idx"]] = edited
+        elif kind == "reject":
+            message = str(decision.get("message") or "no reason given")
+            result.tasks[task["idx"]] = {**task, "error": f"rejected by the reviewer: {message}"}
+            result.rejections.append(f"task {task['idx']} ({format_call(task)}): {message}")
+    return result
+
+
+def _edited(
+    task: Task, action: Any, ids: Sequence[int], signatures: Mapping[str, Sequence[str]]
+) -> Task:
+    """The task as the reviewer edited it, checked like a plan line of the same id."""
+    if not isinstance(action, Mapping) or not isinstance(action.get("args", {}), Mapping):
+        raise ApprovalError(
+            f"an edit of task {task['idx']} needs 'edited_action': {{'name': tool, 'args': "
+            f"{{...}}}}; got {action!r:.300}"
+        )
+    parser = PlanParser(signatures, known_ids=[i for i in ids if i < task["idx"]])
+    checked = parser.call(str(action.get("name") or task["tool"]), dict(action.get("args", {})))
+    if checked is None:
+        raise ApprovalError(f"task {task['idx']} cannot be edited into join()")
+    return {**checked, "idx": task["idx"], "thought": task["thought"]}
