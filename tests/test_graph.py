@@ -1043,3 +1043,39 @@ async def test_a_replan_reuses_an_identical_earlier_call(kit: ToolKit) -> None:
     finished = {e["idx"]: e for e in events if e["event"] == "task_finished"}
     assert finished[2]["reused_from"] == 1 and finished[2]["status"] == "ok"
     assert finished[3]["reused_from"] is None
+
+
+# the answer streams (lean joiner)
+
+
+@pytest.mark.parametrize("sync", [True, False], ids=["stream", "astream"])
+async def test_the_lean_answer_streams_as_one_message_that_state_keeps(
+    kit: ToolKit, sync: bool
+) -> None:
+    """The answer's tokens reach `stream_mode="messages"` before the joiner's reply ends, as
+    chunks of one message whose id the final `AIMessage` keeps; the protocol's `Answer:` and
+    the plan never show."""
+    answer = "Rome is bigger, with 3 million people against 2."
+
+    def script(role: str, messages: list[BaseMessage]) -> str:
+        return PLAN if role == "planner" else f"Answer: {answer}"
+
+    graph = create_llmcompiler(
+        ScriptedChatModel(script=script, chunk=3, sleep=0.001),
+        kit.tools,
+        checkpointer=InMemorySaver(),
+    )
+    config = {"configurable": {"thread_id": f"lean-{sync}"}}
+    chunks: list[tuple[str, str | None, str]] = []
+    if sync:
+        for message, metadata in graph.stream(ask("q"), config, stream_mode="messages"):
+            chunks.append((metadata["langgraph_node"], message.id, message.text))
+        final = graph.get_state(config).values["messages"][-1]
+    else:
+        async for message, metadata in graph.astream(ask("q"), config, stream_mode="messages"):
+            chunks.append((metadata["langgraph_node"], message.id, message.text))
+        final = (await graph.aget_state(config)).values["messages"][-1]
+    assert {node for node, _, _ in chunks} == {"joiner"}
+    assert {id for _, id, _ in chunks} == {final.id}
+    assert len(chunks) > 5, "the answer arrived in one piece"
+    assert "".join(text for _, _, text in chunks) == answer == final.text
