@@ -20,6 +20,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from llmcompiler_graph.core.llm import http_status
 from llmcompiler_graph.core.roles import PROTOCOL_HEADER, ROLE_HEADER, RoleAware, RoleName
 
 PROVIDER_PACKAGES: dict[str, str] = {
@@ -188,7 +189,7 @@ def describe_model_error(exc: BaseException, spec: str | None = None) -> str | N
     where = f" at {server}" if server else ""
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     names = {cls.__name__ for cls in type(exc).__mro__}
-    status = _status(exc)
+    status = http_status(exc)
     if names & {"ModelAuthenticationError", "ModelPermissionDeniedError"} or (
         names & {"AuthenticationError", "PermissionDeniedError"} or status in (401, 403)
     ):
@@ -213,16 +214,6 @@ def describe_model_error(exc: BaseException, spec: str | None = None) -> str | N
         return f"the model server{where} did not answer in time ({message})."
     if names & {"ModelError", "APIStatusError", "APIError"} or status is not None:
         return f"the model provider failed ({message})."
-    return None
-
-
-def _status(exc: BaseException) -> int | None:
-    for status in (
-        getattr(exc, "status_code", None),
-        getattr(getattr(exc, "response", None), "status_code", None),
-    ):
-        if isinstance(status, int) and not isinstance(status, bool):
-            return status
     return None
 
 

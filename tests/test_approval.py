@@ -74,6 +74,16 @@ def planner_then_answer(plans: list[str]) -> Any:
     return script
 
 
+def reviewed(calls: Calls) -> Any:
+    """A graph whose every plan (PLAN) waits for approval."""
+    return create_llmcompiler(
+        ScriptedChatModel(script=planner_then_answer([PLAN])),
+        calls.tools(),
+        approve_plan=True,
+        checkpointer=InMemorySaver(),
+    )
+
+
 def config() -> dict[str, Any]:
     return {"configurable": {"thread_id": "review"}}
 
@@ -84,12 +94,7 @@ def ask(question: str = "Which is bigger, Paris or Rome?") -> dict[str, Any]:
 
 def test_the_whole_plan_waits_for_approval_then_runs() -> None:
     calls = Calls()
-    graph = create_llmcompiler(
-        ScriptedChatModel(script=planner_then_answer([PLAN])),
-        calls.tools(),
-        approve_plan=True,
-        checkpointer=InMemorySaver(),
-    )
+    graph = reviewed(calls)
     out = graph.invoke(ask(), config())
     (request,) = [i.value for i in out["__interrupt__"]]
     assert calls.calls == [], "a tool ran before the plan was approved"
@@ -110,12 +115,7 @@ def test_the_whole_plan_waits_for_approval_then_runs() -> None:
 
 async def test_an_edited_task_runs_as_edited_and_state_keeps_the_edit() -> None:
     calls = Calls()
-    graph = create_llmcompiler(
-        ScriptedChatModel(script=planner_then_answer([PLAN])),
-        calls.tools(),
-        approve_plan=True,
-        checkpointer=InMemorySaver(),
-    )
+    graph = reviewed(calls)
     await graph.ainvoke(ask(), config())
     edit = {"type": "edit", "edited_action": {"name": "lookup", "args": {"city": "Oslo"}}}
     out = await graph.ainvoke(
@@ -202,12 +202,7 @@ async def test_only_tasks_of_sensitive_tools_wait_the_others_stream_as_usual() -
 )
 def test_a_resume_value_that_does_not_answer_the_request_says_what_to_send(resume: Any) -> None:
     calls = Calls()
-    graph = create_llmcompiler(
-        ScriptedChatModel(script=planner_then_answer([PLAN])),
-        calls.tools(),
-        approve_plan=True,
-        checkpointer=InMemorySaver(),
-    )
+    graph = reviewed(calls)
     graph.invoke(ask(), config())
     with pytest.raises(ApprovalError, match=r"decision|edited_action"):
         graph.invoke(Command(resume=resume), config())
@@ -216,12 +211,7 @@ def test_a_resume_value_that_does_not_answer_the_request_says_what_to_send(resum
 
 def test_an_edit_is_checked_like_a_plan_line() -> None:
     calls = Calls()
-    graph = create_llmcompiler(
-        ScriptedChatModel(script=planner_then_answer([PLAN])),
-        calls.tools(),
-        approve_plan=True,
-        checkpointer=InMemorySaver(),
-    )
+    graph = reviewed(calls)
     graph.invoke(ask(), config())
     bad = {"type": "edit", "edited_action": {"name": "lookup", "args": {"town": "$3"}}}
     events = [

@@ -164,7 +164,8 @@ def _headers(exc: BaseException) -> Mapping[str, str]:
     return headers if headers is not None and hasattr(headers, "get") else {}
 
 
-def _status(exc: BaseException) -> int | None:
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status an exception carries (`status_code`, or its `response`'s), if any."""
     for status in (
         getattr(exc, "status_code", None),
         getattr(getattr(exc, "response", None), "status_code", None),
@@ -189,7 +190,7 @@ def is_transient(exc: BaseException) -> bool:
         return exc.is_retryable
     if isinstance(exc, ConnectionError | TimeoutError):
         return True
-    status = _status(exc)
+    status = http_status(exc)
     if status is not None:
         return status in _RETRY_STATUSES or status >= 500
     return any(cls.__name__ in _TRANSIENT_CLASS_NAMES for cls in type(exc).__mro__)
