@@ -425,3 +425,21 @@ async def test_tavily_fail_next(tavily_simulator: TavilySimulator) -> None:
     finally:
         await async_client.close()
     assert [entry.status for entry in tavily_simulator.requests] == [429, 500, 500, 200]
+
+
+def test_a_follow_up_question_gets_its_own_scenario_not_the_scripted_one_before_it() -> None:
+    from llmcompiler_graph.testing.scenarios import SHOWCASE, ScenarioBrain
+    from llmcompiler_graph.testing.script import ChatRequest
+
+    brain = ScenarioBrain(SHOWCASE)
+    scripted = SHOWCASE[0].question
+    messages = [
+        {"role": "user", "content": scripted},
+        {"role": "assistant", "content": SHOWCASE[0].answer},
+        {"role": "user", "content": "And how big is Oslo?"},
+        {"role": "user", "content": "The plan and its results:\n1. search(query='Oslo')"},
+    ]
+    request = ChatRequest.from_body({"messages": messages}, 0.0, role="joiner")
+    assert brain.scenario(request).question == "And how big is Oslo?"
+    first = ChatRequest.from_body({"messages": messages[:1]}, 0.0, role="planner")
+    assert brain.scenario(first) is SHOWCASE[0]

@@ -135,9 +135,6 @@ class ScenarioBrain:
         """The scenario of the latest question in the conversation (earlier turns may differ);
         a question no scenario asks gets a generic one."""
         questions = [message_text(m).strip() for m in request.messages if m.get("role") == "user"]
-        for question in reversed(questions):
-            if question in self.scenarios:
-                return self.scenarios[question]
         asked = next((q for q in reversed(questions) if not q.startswith(_RESULTS)), "")
         if not asked:
             raise LookupError(f"no question in this conversation: {request.last_user_text[:200]!r}")
