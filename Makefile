@@ -31,7 +31,7 @@ help:
 	@echo "make test    set up $(VENV), then ruff and pytest; the inner loop: make test PYTEST_ARGS='-m \"not slow\"'"
 	@echo "make lint    ruff check . and ruff format --check ."
 	@echo "make bench   the offline benchmark against ReAct, e.g. make bench BENCH_ARGS='--examples 5'"
-	@echo "make dev     langgraph dev: the graph in LangGraph Studio (reads the keys from .env)"
+	@echo "make dev     LangGraph Studio on the graph (keys from .env); offline, no keys: make dev DEV_ARGS=--simulate"
 	@echo "make clean   remove $(VENV) and the caches"
 
 demo: $(STAMP)
@@ -48,7 +48,7 @@ bench: $(STAMP)
 	$(BIN)/llmcompiler-graph bench $(BENCH_ARGS)
 
 dev: $(STAMP)
-	$(BIN)/langgraph dev $(DEV_ARGS)
+	$(BIN)/llmcompiler-graph dev $(DEV_ARGS)
 
 # The package and its extras, again whenever pyproject.toml changes.
 $(STAMP): pyproject.toml | $(BIN)/python

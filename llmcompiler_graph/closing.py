@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import aclosing
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -101,13 +102,103 @@ class LLMCompilerGraph(CompiledStateGraph):
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         token = signals.open()
         configurable = {**(config or {}).get("configurable", {}), CLOSE_TOKEN: token}
-        chunks = super().stream(input, {**(config or {}), "configurable": configurable}, **kwargs)
+        full = FullUpdates(self, kwargs)
+        chunks = super().stream(
+            input, {**(config or {}), "configurable": configurable}, **full.kwargs
+        )
         try:
             # A plain loop, not `yield from`: that would close LangGraph's stream (which waits
             # for the nodes) before the `finally` below could signal them.
-            for chunk in chunks:  # noqa: UP028
-                yield chunk
+            for chunk in chunks:
+                yield from full.rewrite(chunk)
+            yield from full.rest()
         finally:
             signals.close(token)
             chunks.close()
             signals.forget(token)
+
+    async def astream(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[Any]:
+        full = FullUpdates(self, kwargs)
+        async with aclosing(super().astream(input, config, **full.kwargs)) as chunks:
+            async for chunk in chunks:
+                for out in full.rewrite(chunk):
+                    yield out
+            for out in full.rest():
+                yield out
+
+
+class FullUpdates:
+    """One run's stream, with each node's whole update in `updates` whatever `output_keys` say.
+
+    LangGraph keeps only the `output_keys` channels of a node's writes in `updates`, and the
+    LangGraph server streams with `output_keys=graph.output_channels` (`messages`: the output
+    schema), so the planner and scheduler, which write no messages, showed as
+    `{'planner': None}`. When a caller narrows `output_keys` and asks for `updates`, the run
+    also streams `tasks` (a task's result holds every channel its node wrote) and each update of
+    this graph's nodes is rebuilt from its task's result. `values` (the output) stay as narrow
+    as asked; `tasks` chunks are passed on only when asked for. Otherwise chunks pass unchanged.
+    """
+
+    def __init__(self, graph: CompiledStateGraph, kwargs: dict[str, Any]) -> None:
+        mode = kwargs.get("stream_mode")
+        mode = graph.stream_mode if mode is None else mode
+        self.single = isinstance(mode, str)
+        modes = [mode] if isinstance(mode, str) else list(mode)
+        keys = kwargs.get("output_keys")
+        wanted = {keys} if isinstance(keys, str) else set(keys or ())
+        self.active = (
+            "updates" in modes and keys is not None and wanted != set(graph.stream_channels_list)
+        )
+        self.nodes = set(graph.nodes)
+        self.subgraphs = bool(kwargs.get("subgraphs"))
+        self.v2 = kwargs.get("version") == "v2"
+        self.tasks_asked = "tasks" in modes
+        self.kwargs = dict(kwargs)
+        if self.active and not self.tasks_asked:
+            self.kwargs["stream_mode"] = [*modes, "tasks"]
+        self._held: dict[str, Any] = {}
+
+    def rewrite(self, item: Any) -> list[Any]:
+        """What the caller gets for one chunk LangGraph streamed (none, it, or more)."""
+        if not self.active:
+            return [item]
+        ns, mode, data = self._split(item)
+        own = not ns
+        if mode == "updates" and own and isinstance(data, dict) and len(data) == 1:
+            (name,) = data
+            if name in self.nodes:
+                self._held[name] = item  # its task's result comes next: rebuilt from it
+                return []
+        out = []
+        if mode == "tasks" and own and "result" in data and data["name"] in self._held:
+            held = self._held.pop(data["name"])
+            if data.get("error") is None and not data.get("interrupts"):
+                out.append(self._join(ns, "updates", {data["name"]: data["result"] or None}, held))
+            else:
+                out.append(self._join(*self._split(held), held))
+        if mode != "tasks" or self.tasks_asked:
+            out.append(self._join(ns, mode, data, item))
+        return out
+
+    def rest(self) -> list[Any]:
+        """Updates still held when the stream ended (a task result that never came)."""
+        held, self._held = list(self._held.values()), {}
+        return [self._join(*self._split(item), item) for item in held]
+
+    def _split(self, item: Any) -> tuple[tuple[str, ...], str, Any]:
+        if self.v2:
+            return tuple(item.get("ns") or ()), item["type"], item["data"]
+        if self.subgraphs:
+            ns, mode, data = item
+            return tuple(ns), mode, data
+        mode, data = item
+        return (), mode, data
+
+    def _join(self, ns: tuple[str, ...], mode: str, data: Any, like: Any) -> Any:
+        if self.v2:
+            return {**like, "type": mode, "data": data}
+        if self.subgraphs:
+            return (ns, data) if self.single else (ns, mode, data)
+        return data if self.single else (mode, data)

@@ -94,6 +94,14 @@ PROVIDER_ENV: dict[str, tuple[str | None, str | None]] = {
 _PROVIDER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
+class MissingPackageError(ImportError, ValueError):
+    """A model's provider package is not installed; the message says what to `pip install`.
+
+    Also a `ValueError`, so that the LangGraph server passes its message on to clients (it
+    replaces the message of other exception types, `ImportError` among them, with "An internal
+    error occurred")."""
+
+
 def parse_model_spec(spec: str) -> tuple[str, str]:
     """`"provider:model"` or a bare model name -> `(provider, model)`, as `init_chat_model`
     reads it: a known provider prefix is split off, else the provider is inferred from the name
@@ -160,7 +168,7 @@ def load_chat_model(spec: str, **kwargs: Any) -> BaseChatModel:
     ):
         missing.append(package)
     if missing:
-        raise ImportError(
+        raise MissingPackageError(
             f"The model {spec!r} (provider {provider!r}) needs {' and '.join(missing)}: "
             f"pip install {' '.join(missing)}"
         )

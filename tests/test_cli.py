@@ -7,6 +7,7 @@ point. The live view is checked on a synthetic event sequence, rendered by a rec
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import shutil
@@ -19,8 +20,9 @@ import pytest
 from rich.console import Console
 
 import llmcompiler_graph.bench
-from llmcompiler_graph.app import cli
-from llmcompiler_graph.app.view import LiveView
+from llmcompiler_graph.app import cli, demo
+from llmcompiler_graph.app.view import LiveView, head_start, readable
+from llmcompiler_graph.core.events import preview
 from llmcompiler_graph.testing.scenarios import SHOWCASE
 
 pytestmark = pytest.mark.slow  # runs the CLI on the simulators with their latency model
@@ -115,9 +117,58 @@ def test_ask_simulate_answers_any_question_with_a_labelled_simulated_plan(capsys
     assert "population of porto" in result["answer"] and "Simulated" in result["answer"]
 
 
-def test_ask_simulate_refuses_an_empty_question(capsys) -> None:
-    assert cli.main(["ask", "--simulate", "  "]) == 2
-    assert "Ask a question" in capsys.readouterr().err
+@pytest.mark.parametrize("simulate", [["--simulate"], []])
+def test_ask_refuses_an_empty_question(no_keys: None, simulate: list[str], capsys) -> None:
+    """A usage message, not the graph's Python example; before the keys are looked for."""
+    assert cli.main(["ask", *simulate, "  "]) == 2
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("Error: the question is empty:")
+    assert f'llmcompiler-graph ask{" --simulate" if simulate else ""} "' in err
+    assert "messages" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("simulate", [["--simulate"], []])
+def test_ask_refuses_a_bad_setting_as_a_usage_error(
+    no_keys: None, simulate: list[str], capsys
+) -> None:
+    """`Context` refuses the value; the CLI says so with the flag, exit 2, before keys."""
+    assert cli.main(["ask", *simulate, "--max-replans", "-1", "Which is older?"]) == 2
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("Error: --max-replans: max_replans must be an integer >= 0, got -1")
+    assert "LLMCOMPILER_MAX_REPLANS" in err and "Traceback" not in err
+
+
+def test_ask_refuses_a_bad_env_setting_naming_the_variable(
+    no_keys: None, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("LLMCOMPILER_MAX_TASKS", "0")
+    assert cli.main(["ask", "--simulate", "Which is older?"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "Error: max_tasks must be an integer >= 1, got 0 (env LLMCOMPILER_MAX_TASKS)" in err
+
+    monkeypatch.setenv("LLMCOMPILER_MAX_TASKS", "lots")
+    assert cli.main(["ask", "--simulate", "Which is older?"]) == 2
+    assert "LLMCOMPILER_MAX_TASKS='lots' is not an integer" in capsys.readouterr().err
+
+
+def test_ask_with_another_provider_names_its_key_then_its_package(
+    no_keys: None, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A provider without a KEY_HELP entry still gets the missing-key message; with the keys,
+    a provider package that is not installed is a usage error with the pip command."""
+    if importlib.util.find_spec("langchain_xai") is not None:
+        pytest.skip("langchain-xai is installed")
+    assert cli.main(["ask", "--model", "xai:grok-2", "Which is older?"]) == 2
+    assert "export XAI_API_KEY=" in capsys.readouterr().err
+
+    monkeypatch.setenv("XAI_API_KEY", "xai-test")
+    monkeypatch.setenv("TAVILY_API_KEY", "tvly-test")
+    assert cli.main(["ask", "--model", "xai:grok-2", "Which is older?"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "Error: the model 'xai:grok-2' (provider 'xai') needs" in err
+    assert "pip install" in err and "langchain-xai" in err
 
 
 def test_demo_compares_with_react(capsys) -> None:
@@ -126,6 +177,9 @@ def test_demo_compares_with_react(capsys) -> None:
     out = capsys.readouterr().out
     assert out.count("SIMULATED") >= 2  # at the top and under the results
     assert "Question 2/3" in out and MARKET_CAPS.question in out
+    assert out.index(demo.WATCH[:40]) < out.index("Question 2/3")  # said before it starts
+    assert "The first task started " in out and " the plan was finished (task at +" in out
+    assert '{"title"' not in out and "Microsoft (MSFT) - Market capitalization: " in out
     assert "LLMCompiler          0." in out
     assert "ReAct (sequential)   0." in out
     assert "Speedup " in out and "x" in out.split("Speedup", 1)[1].splitlines()[0]
@@ -252,6 +306,84 @@ def test_live_view_on_a_terminal_draws_in_place() -> None:
     assert "round 2" in final and "plan 2: 3 tasks, implicit join" in final
     assert "6 tasks in 2 rounds" in final
     assert "#4   search" not in final  # no plain lines on a terminal
+
+
+RESULTS = [
+    {
+        "title": "Eiffel Tower - Wikipedia",
+        "url": "https://w.example/et",
+        "content": "The Eiffel Tower is 330 metres tall. Built 1889.",
+    },
+    {"title": "Statue of Liberty", "content": "Dedicated in 1886."},
+]
+
+
+def test_results_read_as_lines_not_json() -> None:
+    """Search results: `title: first sentence`, one per line; a preview cut at 200 characters
+    is read as far as it goes; dicts and lists on one line without JSON's quotes; text as is."""
+    assert readable(preview(RESULTS)) == [
+        "Eiffel Tower - Wikipedia: The Eiffel Tower is 330 metres tall.",
+        "Statue of Liberty: Dedicated in 1886.",
+    ]
+    cut = preview(RESULTS * 3)
+    assert cut.endswith("…") and len(cut) == 200
+    lines = readable(cut)
+    assert lines[0] == "Eiffel Tower - Wikipedia: The Eiffel Tower is 330 metres tall."
+    assert all('"' not in line for line in lines)
+    assert readable(preview({"price": 3.12, "currency": "USD", "history": [1, {"a": None}]})) == [
+        "price: 3.12, currency: USD, history: [1, {a: null}]"
+    ]
+    assert readable(preview(list(range(100))))[0].endswith("…")
+    assert readable("1082.6772") == ["1082.6772"]
+    assert readable("The tower is\n330 metres tall.") == ["The tower is 330 metres tall."]
+    assert readable("[not json") == ["[not json"]
+    assert readable(None) == [] and readable("") == []
+
+
+def test_live_view_shows_search_results_readably() -> None:
+    console = Console(record=True, width=200, file=io.StringIO())
+    search = task(1, "search", {"query": "Eiffel Tower height"}, [])
+    with LiveView(console) as view:
+        for e in (
+            event("plan_started", 1, 0.0),
+            planned(1, 0.1, search),
+            started(1, 0.1, search),
+            finished(1, 0.9, search, "ok", ran_for=0.8, preview=preview(RESULTS)),
+        ):
+            view.handle(e)
+    plain = console.export_text()
+    console.print(view)
+    table = console.export_text()
+
+    assert '{"title"' not in plain + table
+    first, second = (line for line in plain.splitlines() if "Wikipedia" in line or "Dedic" in line)
+    assert first.endswith("0.80s  Eiffel Tower - Wikipedia: The Eiffel Tower is 330 metres tall.")
+    assert second.strip() == "Statue of Liberty: Dedicated in 1886."
+    assert second.index("Statue") == first.index("Eiffel Tower -")  # aligned under the first
+    assert "Eiffel Tower - Wikipedia: The Eiffel Tower is 330 metres tall." in table
+    assert "Statue of Liberty: Dedicated in 1886." in table
+
+
+def test_head_start_compares_the_first_task_with_the_end_of_the_plan() -> None:
+    assert head_start(EVENTS) == (
+        "The first task started 0.30 s before the plan was finished "
+        "(task at +0.30s, plan done at +0.60s): it ran while the planner was still writing."
+    )
+    late = [e for e in EVENTS if e["round"] == 2]
+    assert head_start(late, round=2) == (
+        "The first task started 0.30 s before the plan was finished "
+        "(task at +0.30s, plan done at +0.60s): it ran while the planner was still writing."
+    )
+    after = [
+        event("plan_started", 1, 0.0),
+        event("plan_finished", 1, 0.5, tasks=1, joined=True),
+        started(1, 0.7, SEARCH),
+    ]
+    assert head_start(after) == (
+        "The first task started 0.20 s after the plan was finished "
+        "(task at +0.70s, plan done at +0.50s)."
+    )
+    assert head_start(EVENTS[:1]) is None
 
 
 def test_help_loads_neither_the_model_clients_nor_the_graph() -> None:

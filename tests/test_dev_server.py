@@ -8,6 +8,7 @@ the environment the ready-made graph reads (OPENAI_BASE_URL, TAVILY_BASE_URL, ..
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -299,3 +300,86 @@ def test_run_context_sets_the_replan_budget(server: DevServer, client: SyncLangG
     assert values["messages"][-1]["content"] == REPLAN.answer
     assert values["round"] == len(REPLAN.rounds), "with the default budget the joiner replans"
     assert planned(values["tasks"]) == planned(REPLAN.tasks)
+
+
+def test_updates_show_what_each_node_wrote(server: DevServer, client: SyncLangGraphClient) -> None:
+    """The server streams with `output_keys=graph.output_channels` (`messages`), which would
+    leave only `{'planner': None}` and `{'scheduler': None}` in `updates`: each node's update
+    is its whole write. The output stays messages only."""
+    thread_id = client.threads.create()["thread_id"]
+
+    parts = _stream(client, thread_id, PARALLEL.question, stream_mode=["updates", "values"])
+
+    updates = [data for event, data in parts if event == "updates"]
+    by_node = {node: value for update in updates for node, value in update.items()}
+    assert by_node["planner"] is not None and by_node["scheduler"] is not None, updates
+    assert planned(by_node["planner"]["tasks"]) == planned(PARALLEL.tasks)
+    assert by_node["planner"]["round"] == 1
+    observed = by_node["scheduler"]["observations"]
+    assert [o["idx"] for o in observed] == [t["idx"] for t in PARALLEL.tasks]
+    assert by_node["joiner"]["decision"] == "finish"
+    assert by_node["joiner"]["messages"][-1]["content"] == PARALLEL.answer
+    outputs = [data for event, data in parts if event == "values"]
+    assert all(set(output) == {"messages"} for output in outputs), "values: the output schema"
+
+    waited = client.runs.wait(thread_id, GRAPH, input=_user(WITH_MATH.question))
+    assert set(waited) == {"messages"}
+    assert waited["messages"][-1]["content"] == WITH_MATH.answer
+
+
+def test_a_bad_setting_reaches_the_client_by_name(
+    server: DevServer, client: SyncLangGraphClient
+) -> None:
+    thread_id = client.threads.create()["thread_id"]
+
+    parts = _stream(client, thread_id, PARALLEL.question, context={"max_replans": -1})
+
+    errors = [data for event, data in parts if event == "error"]
+    assert errors == [
+        {
+            "error": "ValueError",
+            "message": "max_replans must be an integer >= 0, got -1 (env LLMCOMPILER_MAX_REPLANS).",
+        }
+    ]
+
+
+def test_a_missing_provider_package_reaches_the_client_with_the_install_hint(
+    server: DevServer, client: SyncLangGraphClient
+) -> None:
+    """The server hides the message of an ImportError ("An internal error occurred"); the
+    missing package's error is also a ValueError, whose message it passes on."""
+    if importlib.util.find_spec("langchain_xai") is not None:
+        pytest.skip("langchain-xai is installed")
+    thread_id = client.threads.create()["thread_id"]
+
+    parts = _stream(client, thread_id, PARALLEL.question, context={"model": "xai:grok-2"})
+
+    errors = [data for event, data in parts if event == "error"]
+    assert len(errors) == 1, parts
+    assert "An internal error" not in errors[0]["message"]
+    assert "'xai:grok-2'" in errors[0]["message"] and "pip install" in errors[0]["message"]
+    assert "langchain-xai" in errors[0]["message"]
+
+
+def test_plan_approval_pauses_before_any_tool_and_resumes_with_decisions(
+    server: DevServer, client: SyncLangGraphClient
+) -> None:
+    """Agent Chat UI's path: the run pauses with LangChain's human-in-the-loop request before
+    any search, and a resume command with one decision per action request runs the plan."""
+    thread_id = client.threads.create()["thread_id"]
+    context = {"approve_plan": True}
+    searches = len(server.tavily.requests)
+    client.runs.wait(thread_id, GRAPH, input=_user(PARALLEL.question), context=context)
+    (paused,) = client.threads.get_state(thread_id)["interrupts"]
+    requests = paused["value"]["action_requests"]
+    assert [r["name"] for r in requests] == ["search"] * len(PARALLEL.tasks)
+    assert all(r["description"].startswith("Task ") for r in requests)
+    assert len(server.tavily.requests) == searches, "a search ran before the approval"
+
+    decisions = [{"type": "approve"}] * len(requests)
+    client.runs.wait(
+        thread_id, GRAPH, command={"resume": {"decisions": decisions}}, context=context
+    )
+    assert client.threads.get_state(thread_id)["interrupts"] == []
+    assert _values(client, thread_id)["messages"][-1]["content"] == PARALLEL.answer
+    assert len(server.tavily.requests) == searches + len(PARALLEL.tasks)

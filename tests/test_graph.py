@@ -1079,3 +1079,20 @@ async def test_the_lean_answer_streams_as_one_message_that_state_keeps(
     assert {id for _, id, _ in chunks} == {final.id}
     assert len(chunks) > 5, "the answer arrived in one piece"
     assert "".join(text for _, _, text in chunks) == answer == final.text
+
+
+def test_updates_narrowed_to_the_output_keys_still_show_each_nodes_write(kit: ToolKit) -> None:
+    """The LangGraph server streams with `output_keys=["messages"]`: the planner's and the
+    scheduler's updates still show what they wrote; `values` stay as narrow as asked."""
+    graph = create_llmcompiler(fake(PLAN, FINISH), kit.tools)
+    parts = list(
+        graph.stream(ask("q"), stream_mode=["updates", "values"], output_keys=["messages"])
+    )
+    updates = {
+        node: value for mode, chunk in parts if mode == "updates" for node, value in chunk.items()
+    }
+    assert [t["tool"] for t in updates["planner"]["tasks"]] == ["lookup", "lookup", "compare"]
+    assert len(updates["scheduler"]["observations"]) == 3
+    assert updates["joiner"]["decision"] == "finish"
+    assert all(set(chunk) == {"messages"} for mode, chunk in parts if mode == "values")
+    assert not any(mode == "tasks" for mode, _ in parts)

@@ -139,3 +139,15 @@ def test_connection_errors_get_guidance_for_every_provider(
     said = describe_model_error(AuthenticationError("bad key"), "claude-sonnet-4-5")
     assert said is not None and "ANTHROPIC_API_KEY" in said
     assert describe_model_error(ValueError("not a provider's"), "gpt-4o-mini") is None
+
+
+def test_a_missing_provider_package_is_also_a_value_error_so_servers_pass_its_message() -> None:
+    import importlib.util
+
+    from llmcompiler_graph.models import MissingPackageError, load_chat_model
+
+    if importlib.util.find_spec("langchain_xai") is not None:
+        pytest.skip("langchain-xai is installed")
+    with pytest.raises(MissingPackageError, match="pip install") as raised:
+        load_chat_model("xai:grok-2")
+    assert isinstance(raised.value, ImportError) and isinstance(raised.value, ValueError)

@@ -129,7 +129,7 @@ def test_make_demo_runs_the_demo_after_the_set_up() -> None:
     [
         ("lint", "/bin/ruff check ."),
         ("bench", "/bin/llmcompiler-graph bench --examples 1"),
-        ("dev", "/bin/langgraph dev --no-browser"),
+        ("dev", "/bin/llmcompiler-graph dev --no-browser"),
     ],
 )
 def test_every_target_runs_from_the_venv(tmp_path: Path, target: str, command: str) -> None:

@@ -5,6 +5,8 @@
   result). `--simulate` runs it offline on the simulators instead. `--dag` / `--timeline` draw
   the run's plan and timeline from its events (`llmcompiler_graph.pictures`).
 - `demo` runs the SHOWCASE questions offline, each next to a sequential ReAct run.
+- `dev` runs `langgraph dev` (LangGraph Studio) on the project's `langgraph.json`; `--simulate`
+  points it at the loopback simulators, so it runs without keys (`llmcompiler_graph.app.dev`).
 - `env-example` prints the template of every setting (the repository's `.env.example`, shipped in
   the package), or writes it (`--write .env`) without overwriting a file.
 - Other commands come from the `llmcompiler_graph.commands` entry points (`bench`, registered by
@@ -53,6 +55,9 @@ DB_HELP = (
 SHOWCASE_COUNT = 3
 """How many questions the offline demo has (checked against the demo by a test)."""
 
+DEV_PORT = 2024
+"""`dev`'s default port: `langgraph dev`'s own."""
+
 EXIT_USAGE = 2
 """Exit code for what the user must fix before a run can start (keys, unknown question)."""
 
@@ -72,8 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if args.command in plugin_commands():
         return run_plugin(args.command, extra)
-    if extra:
+    if extra and not getattr(args, "passes_on", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     try:
         return args.run(args)
     except UsageProblem as problem:
@@ -205,6 +211,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     env_example.set_defaults(run=env_example_command)
 
+    dev = commands.add_parser(
+        "dev",
+        parents=[common],
+        allow_abbrev=False,  # a prefix of one of langgraph dev's options is passed on as is
+        help="langgraph dev: the graph in LangGraph Studio (--simulate: offline, no keys)",
+        description="Run `langgraph dev` on the project's langgraph.json (--config, else "
+        "./langgraph.json, else the checkout's). With --simulate, the model and the web search "
+        "are loopback simulators started here: no keys, nothing leaves the machine, answers are "
+        "made up. Other arguments go to langgraph dev (e.g. --no-reload, --tunnel). Ctrl-C stops "
+        "everything.",
+    )
+    dev.add_argument(
+        "--simulate",
+        action="store_true",
+        help="serve the graph on a simulated model and search (no keys needed)",
+    )
+    dev.add_argument(
+        "--port", type=int, default=DEV_PORT, help=f"the server's port (default: {DEV_PORT})"
+    )
+    dev.add_argument(
+        "--host", default="127.0.0.1", help="the interface to bind (default: 127.0.0.1)"
+    )
+    dev.add_argument("--no-browser", action="store_true", help="do not open Studio in the browser")
+    dev.add_argument("--config", type=Path, metavar="PATH", help="the langgraph.json to serve")
+    dev.set_defaults(run=dev_command, passes_on=True)
+
     for name, entry in plugin_commands().items():
         commands.add_parser(name, add_help=False, help=f"arguments go to {entry.value}")
     return parser
@@ -307,18 +339,44 @@ def result_json(run: Measurement, board: RunBoard) -> dict[str, Any]:
 
 def prepare_ask(args: argparse.Namespace) -> tuple[str, Context]:
     """The question and settings of an `ask`, once nothing stands in the way of running it."""
+    if not args.question.strip():
+        simulate = " --simulate" if args.simulate else ""
+        raise UsageProblem(
+            "Error: the question is empty: ask one in quotes, e.g.\n"
+            f'  llmcompiler-graph ask{simulate} "What is the combined population of Paris '
+            'and Berlin?"'
+        )
     if not args.simulate:
         load_dotenv_file()
-        context = Context.of(_overrides(args))
+        context = read_context(_overrides(args))
         require_keys(context.model)
+        check_model(context.model)
         return args.question, context
     if args.model:
         raise UsageProblem("--model has no effect with --simulate: the simulator plays one model.")
     from llmcompiler_graph.app.demo import showcase_question
 
-    if not args.question.strip():
-        raise UsageProblem('Ask a question, e.g. llmcompiler-graph ask --simulate "...".')
-    return showcase_question(args.question) or args.question, Context.of(_overrides(args))
+    return showcase_question(args.question) or args.question, read_context(_overrides(args))
+
+
+FLAGS = {"model": "--model", "max_replans": "--max-replans", "joiner": "--joiner"}
+"""The Context fields `ask` sets from flags, and the flag of each."""
+
+
+def read_context(overrides: dict[str, Any], command: str = "ask") -> Context:
+    """The run's settings: `overrides` (from flags) over the environment and the defaults; a
+    value the run cannot use is a usage error naming the flag or the variable."""
+    try:
+        return Context.of(overrides)
+    except ValueError as exc:
+        said = str(exc)
+        given = [flag for name, flag in FLAGS.items() if name in overrides]
+        flags = [flag for flag in given if said.startswith(flag[2:].replace("-", "_") + " ")]
+        where = f"{flags[0]}: " if flags else ""
+        raise UsageProblem(
+            f"Error: {where}{exc}\nSee llmcompiler-graph {command} --help, or "
+            "llmcompiler-graph env-example for every setting."
+        ) from None
 
 
 async def _ask(
@@ -432,22 +490,52 @@ def load_dotenv_file() -> None:
     load_dotenv(Path.cwd() / ".env", override=False)
 
 
-def require_keys(model: str) -> None:
+def require_keys(model: str, command: str = "ask") -> None:
     """Refuse to start without the keys the run needs, saying how to set them."""
     from llmcompiler_graph.models import PROVIDER_ENV, parse_model_spec
 
-    key = PROVIDER_ENV.get(parse_model_spec(model)[0], (None, None))[0]
+    try:
+        provider = parse_model_spec(model)[0]
+    except ValueError as exc:
+        raise UsageProblem(f"Error: {exc}") from None
+    key = PROVIDER_ENV.get(provider, (None, None))[0]
     needed = [key] if key else []
     missing = [key for key in [*needed, "TAVILY_API_KEY"] if not os.environ.get(key)]
     if missing:
-        raise UsageProblem(missing_keys_message(missing))
+        raise UsageProblem(missing_keys_message(missing, command))
 
 
-def missing_keys_message(missing: Sequence[str]) -> str:
+def check_model(model: str) -> None:
+    """Refuse a model whose provider package is not installed, saying what to install (what
+    `load_chat_model` would raise at the first LLM call, before anything runs)."""
+    import importlib.util
+
+    from llmcompiler_graph.models import parse_model_spec, provider_package
+
+    provider = parse_model_spec(model)[0]
+    if provider == "openai":
+        return
+    package = provider_package(provider)
+    needed = [
+        name
+        for name in ("langchain", package)
+        if importlib.util.find_spec(name.replace("-", "_")) is None
+    ]
+    if provider == "ollama" and importlib.util.find_spec("langchain_community") is not None:
+        needed = [name for name in needed if name != package]  # LangChain's fallback
+    if needed:
+        raise UsageProblem(
+            f"Error: the model {model!r} (provider {provider!r}) needs {' and '.join(needed)}: "
+            f"pip install {' '.join(needed)}"
+        )
+
+
+def missing_keys_message(missing: Sequence[str], command: str = "ask") -> str:
     from llmcompiler_graph.app.demo import SHOWCASE_QUESTIONS
 
+    helps = {key: KEY_HELP.get(key, ("...", "from your model provider")) for key in missing}
     exports = "\n".join(
-        f"  export {key}={KEY_HELP[key][0]:<12} # {KEY_HELP[key][1]}" for key in missing
+        f"  export {key}={example:<12} # {where}" for key, (example, where) in helps.items()
     )
     local = (
         "\nOPENAI_BASE_URL is set: if that server needs no key, any value will do "
@@ -455,14 +543,19 @@ def missing_keys_message(missing: Sequence[str]) -> str:
         if "OPENAI_API_KEY" in missing and os.environ.get("OPENAI_BASE_URL")
         else ""
     )
+    offline = (
+        "  llmcompiler-graph dev --simulate"
+        if command == "dev"
+        else "  llmcompiler-graph demo\n"
+        f'  llmcompiler-graph ask --simulate "{SHOWCASE_QUESTIONS[0]}"'
+    )
+    what = "`langgraph dev` serves the graph with" if command == "dev" else "`ask` calls"
     return (
-        f"Missing {' and '.join(missing)}: `ask` calls a real model and web search.\n"
+        f"Missing {' and '.join(missing)}: {what} a real model and web search.\n"
         f"Set them in your shell:\n{exports}\n"
         "or in a .env file in this directory; this writes one listing every setting:\n"
         f"  llmcompiler-graph env-example --write .env{local}\n"
-        "No keys? Run offline on simulated services:\n"
-        "  llmcompiler-graph demo\n"
-        f'  llmcompiler-graph ask --simulate "{SHOWCASE_QUESTIONS[0]}"'
+        f"No keys? Run offline on simulated services:\n{offline}"
     )
 
 
@@ -481,6 +574,13 @@ def describe_error(exc: BaseException, model: str | None = None) -> str:
 
 
 # demo, and the commands of other kits
+
+
+def dev_command(args: argparse.Namespace) -> int:
+    """`dev`: `langgraph dev`, with `--simulate` on the loopback simulators (see `app.dev`)."""
+    from llmcompiler_graph.app.dev import dev_command as run_dev
+
+    return run_dev(args, args.extra, Console())
 
 
 def demo_command(args: argparse.Namespace) -> int:

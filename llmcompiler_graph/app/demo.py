@@ -23,7 +23,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from llmcompiler_graph.app.view import ask_live
+from llmcompiler_graph.app.view import ask_live, head_start
 from llmcompiler_graph.graph import create_llmcompiler
 from llmcompiler_graph.measure import Measurement, measure
 from llmcompiler_graph.react import create_react_baseline
@@ -83,6 +83,13 @@ async def simulation(*, fast: bool = False) -> AsyncIterator[Simulation]:
         yield Simulation(world.model, world.tools, latency, jitter)
 
 
+WATCH = (
+    "Watch the tasks start while the plan is still streaming: a task row turns 'running' while "
+    "'plan 1: streaming…' is still shown above the table (in plain output, its 'running' line "
+    "comes before 'plan done')."
+)
+"""The one line the demo prints before it starts: what to look for."""
+
 SHOWCASE_QUESTIONS = [scenario.question for scenario in SHOWCASE]
 """The questions the simulated model knows, in demo order."""
 
@@ -110,6 +117,7 @@ async def run_demo(console: Console, numbers: Sequence[int], *, react: bool, fas
     """Run the chosen SHOWCASE questions (1-based) on the simulators, each against ReAct."""
     async with simulation(fast=fast) as sim:
         console.print(sim.notice())
+        console.print(Text(WATCH, style="bold"))
         compiler = create_llmcompiler(sim.model, sim.tools)
         baseline = (
             create_react_baseline(sim.model, sim.tools, parallel_tool_calls=False)
@@ -133,6 +141,9 @@ async def _react_run(console: Console, baseline: CompiledStateGraph, question: s
 
 
 def _print_comparison(console: Console, comparison: Comparison) -> None:
+    overlap = head_start(comparison.compiler.events)
+    if overlap is not None:
+        console.print(Text(overlap, style="cyan"))
     console.print(Text(f"LLMCompiler          {comparison.compiler.stats()}", style="bold"))
     react, speedup = comparison.react, comparison.speedup
     if react is None or speedup is None:

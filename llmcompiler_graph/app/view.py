@@ -18,9 +18,12 @@ with LiveView(console) as view:
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -48,6 +51,10 @@ ARGS_CHARS = 60
 """Arguments are cut to this many characters in plain lines."""
 RESULT_CHARS = 100
 """Observation previews and errors are cut to this many characters in plain lines."""
+SNIPPET_CHARS = 70
+"""A search result's snippet is cut to this many characters."""
+RESULT_LINES = 3
+"""At most this many lines of a task's result are shown (search results: one per line)."""
 
 
 def shorten(text: str, limit: int) -> str:
@@ -61,6 +68,105 @@ def format_args(args: Any) -> str:
     if isinstance(args, dict):
         return ", ".join(f"{name}={value!r}" for name, value in args.items())
     return repr(args)
+
+
+_CUT = "…"
+_SENTENCE = re.compile(r"(?<=[.!?])\s")
+
+
+def readable(preview: str | None) -> list[str]:
+    """An observation preview as lines to read, not JSON: search results (dicts with a title,
+    url or content) one per line as `title: snippet`, other dicts and lists compactly on one line
+    (`price: 3.12, currency: USD`), text as it is. A preview cut short (events carry the first
+    200 characters) is read as far as it goes."""
+    if not preview:
+        return []
+    value = _json_value(preview)
+    if value is None:
+        return [" ".join(preview.split())]
+    if isinstance(value, list) and value and all(_is_result(item) for item in value):
+        return [_result_line(item) for item in value]
+    line = compact(value)
+    return [line + _CUT if preview.endswith(_CUT) and not line.endswith(_CUT) else line]
+
+
+def compact(value: Any) -> str:
+    """A JSON-like value on one line without JSON's quotes: `a: 1, b: [x, y]`."""
+    if isinstance(value, dict):
+        inner = ", ".join(f"{key}: {_nested(item)}" for key, item in value.items())
+        return inner or "{}"
+    if isinstance(value, list):
+        return ", ".join(_nested(item) for item in value) or "[]"
+    if isinstance(value, str):
+        return " ".join(value.split())
+    return json.dumps(value)
+
+
+def _nested(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + compact(value) + "}"
+    if isinstance(value, list):
+        return "[" + compact(value) + "]"
+    return compact(value)
+
+
+def _is_result(item: Any) -> bool:
+    return isinstance(item, dict) and bool({"title", "url", "content"} & set(item))
+
+
+def _result_line(item: dict[str, Any]) -> str:
+    """`Title: the first sentence of the content`, the snippet cut to SNIPPET_CHARS."""
+    title = " ".join(str(item.get("title") or item.get("url") or "").split())
+    content = " ".join(str(item.get("content") or "").split())
+    snippet = _SENTENCE.split(content, maxsplit=1)[0]
+    snippet = shorten(snippet, SNIPPET_CHARS) if snippet else ""
+    return f"{title}: {snippet}" if title and snippet else title or snippet
+
+
+def _json_value(text: str) -> Any:
+    """The JSON value `text` holds (None if it is not JSON), also when it was cut short: a
+    preview ending in `…` inside a list or dict is closed after its last complete item."""
+    stripped = text.strip()
+    if not stripped or stripped[0] not in '[{"-0123456789tfn':
+        return None
+    try:
+        return json.loads(stripped)
+    except ValueError:
+        return _close_json(stripped.removesuffix(_CUT)) if stripped[0] in "[{" else None
+
+
+def _close_json(text: str) -> Any:
+    """The longest prefix of cut-off JSON that parses once its open strings, lists and dicts
+    are closed (None if none does)."""
+    stack: list[str] = []
+    cuts: list[tuple[int, list[str]]] = []  # where an item ends, and what is open there
+    in_string = escaped = False
+    for at, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            stack.append(char)
+        elif char in "]}" and stack:
+            stack.pop()
+        elif char == ",":
+            cuts.append((at, list(stack)))
+    tail = text[:-1] if escaped else text
+    candidates = [(tail + ('…"' if in_string else ""), stack)]
+    candidates += [(text[:at], opened) for at, opened in reversed(cuts[-20:])]
+    for prefix, opened in candidates:
+        closing = "".join("]" if c == "[" else "}" for c in reversed(opened))
+        try:
+            return json.loads(prefix + closing)
+        except ValueError:
+            continue
+    return None
 
 
 @dataclass
@@ -97,6 +203,13 @@ class TaskRow:
     def result(self) -> str:
         """What the task produced: its observation preview, or why it failed or was skipped."""
         return self.error or self.preview or ""
+
+    @property
+    def result_lines(self) -> list[str]:
+        """The result to read: the error, else the preview made readable (see `readable`)."""
+        if self.error:
+            return [" ".join(self.error.split())]
+        return readable(self.preview)
 
     def start(self, event: dict[str, Any]) -> None:
         self.state = "running"
@@ -220,6 +333,34 @@ class RunBoard:
         ]
 
 
+def head_start(events: Iterable[dict[str, Any]], round: int = 1) -> str | None:
+    """One sentence on when the plan's first task started against the end of the plan (from
+    `task_started.started_at` and `plan_finished.time`), or None if the round had no task."""
+    events = list(events)
+    began = next((e["time"] for e in events if _is(e, "plan_started", round)), None)
+    ended = next((e["time"] for e in events if _is(e, "plan_finished", round)), None)
+    starts = [
+        e["started_at"]
+        for e in events
+        if _is(e, "task_started", round) and e.get("started_at") is not None
+    ]
+    if ended is None or not starts:
+        return None
+    first, origin = min(starts), began if began is not None else min(starts)
+    lead = ended - first
+    timing = f"(task at +{first - origin:.2f}s, plan done at +{ended - origin:.2f}s)"
+    if lead > 0:
+        return (
+            f"The first task started {lead:.2f} s before the plan was finished {timing}: "
+            "it ran while the planner was still writing."
+        )
+    return f"The first task started {-lead:.2f} s after the plan was finished {timing}."
+
+
+def _is(event: dict[str, Any], kind: str, round: int) -> bool:
+    return event.get("event") == kind and event.get("round") == round
+
+
 def plural(count: int, noun: str) -> str:
     """`1 task`, `3 tasks`."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
@@ -323,7 +464,7 @@ class LiveView:
                 Text(row.state, style=_STATE_STYLE[row.state]),
                 _seconds(self.board.offset(row.started_at)),
                 _duration(row, now),
-                _cell(row.result, style="red" if row.error else ""),
+                _lines_cell(row.result_lines, style="red" if row.error else ""),
             )
         return table
 
@@ -350,12 +491,21 @@ class LiveView:
         if kind == "task_started":
             return f"{head} {start:>8}"
         took = _seconds(row.duration, sign="")
-        return f"{head} {start:>8} {took:>7}  {shorten(row.result, RESULT_CHARS)}"
+        line = f"{head} {start:>8} {took:>7}  "
+        lines = [shorten(text, RESULT_CHARS) for text in row.result_lines[:RESULT_LINES]] or [""]
+        more = "\n".join(" " * len(line) + text for text in lines[1:])
+        return (line + lines[0]).rstrip() + (f"\n{more}" if more else "")
 
 
 def _cell(text: str, style: str = "") -> Text:
     """A one-line cell that ends in an ellipsis where the column is too narrow."""
     return Text(" ".join(text.split()), style=style, no_wrap=True, overflow="ellipsis")
+
+
+def _lines_cell(lines: Iterable[str], style: str = "") -> Text:
+    """A cell of at most RESULT_LINES lines, each ending in an ellipsis where it is too long."""
+    shown = list(lines)[:RESULT_LINES]
+    return Text("\n".join(shown), style=style, no_wrap=True, overflow="ellipsis")
 
 
 def _duration(row: TaskRow, now: float) -> str:
