@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -409,12 +410,24 @@ def test_public_surface_resolves_lazily() -> None:
         _ = llmcompiler_graph.nope
 
 
-def test_a_thread_continues_across_invocations_and_is_listed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
-) -> None:
-    """Two `ask --thread` runs in one SQLite file make one conversation; `threads` lists it and
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where `ask --thread` keeps threads: a SQLite file, or a real PostgreSQL database."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "threads.sqlite")
+        return
+    from pgserver import Postgres
+
+    postgres = Postgres().start()
+    try:
+        yield postgres.create_database("threads")
+    finally:
+        postgres.stop()
+
+
+def test_a_thread_continues_across_invocations_and_is_listed(db: str, capsys) -> None:
+    """Two `ask --thread` runs in one store make one conversation; `threads` lists it and
     `threads NAME` shows it; a second thread stays apart."""
-    db = str(tmp_path / "threads.sqlite")
     first, second = SHOWCASE[1].question, SHOWCASE[2].question
     assert cli.main(["ask", "--simulate", "--json", "--thread", "work", "--db", db, first]) == 0
     assert cli.main(["ask", "--simulate", "--json", "--thread", "work", "--db", db, second]) == 0
@@ -433,6 +446,25 @@ def test_a_thread_continues_across_invocations_and_is_listed(
     assert shown.index(first) < shown.index(second)
 
     assert cli.main(["threads", "nope", "--db", db]) == 2
+
+
+def test_a_postgres_store_without_its_extra_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "langgraph.checkpoint.postgres.aio", None)
+    url = "postgresql://me:secret@127.0.0.1:1/threads"
+    assert cli.main(["threads", "--db", url]) != 0
+    said = capsys.readouterr().err
+    assert 'pip install "llmcompiler-graph[postgres]"' in " ".join(said.split())
+
+
+def test_a_stores_password_is_never_shown() -> None:
+    from llmcompiler_graph.app.threads import shown, store
+
+    assert shown(store("postgresql://me:secret@db:5432/t")) == "postgresql://me:***@db:5432/t"
+    assert isinstance(store("/tmp/t.sqlite"), Path)
 
 
 def test_threads_default_to_the_user_data_directory(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -48,8 +48,9 @@ COMMANDS_GROUP = "llmcompiler_graph.commands"
 """Entry-point group of the subcommands that live outside the app (see pyproject.toml)."""
 
 DB_HELP = (
-    "SQLite file of the threads (default: LLMCOMPILER_DB, else threads.sqlite in "
-    "$XDG_DATA_HOME/llmcompiler-graph or ~/.local/share/llmcompiler-graph)"
+    "where the threads are kept: a SQLite file (default: LLMCOMPILER_DB, else threads.sqlite in "
+    "$XDG_DATA_HOME/llmcompiler-graph or ~/.local/share/llmcompiler-graph), or a postgresql:// "
+    "URL (needs the postgres extra)"
 )
 
 SHOWCASE_COUNT = 3
@@ -110,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     kept = argparse.ArgumentParser(add_help=False)
-    kept.add_argument("--db", type=Path, metavar="PATH", help=DB_HELP)
+    kept.add_argument("--db", type=_store, metavar="PATH|URL", help=DB_HELP)
 
     ask = commands.add_parser(
         "ask",
@@ -386,7 +387,7 @@ async def _ask(
     *,
     simulate: bool,
     thread: str | None = None,
-    db: Path | None = None,
+    db: str | Path | None = None,
     compare_react: bool = False,
 ) -> tuple[Measurement, RunBoard, Measurement | None]:
     """The run, its task board, and with `compare_react` sequential ReAct's run after it."""
@@ -453,9 +454,10 @@ async def _react_run(baseline: CompiledStateGraph, question: str, console: Conso
 
 def threads_command(args: argparse.Namespace) -> int:
     """`threads`: list the kept conversations; `threads NAME`: show one."""
-    from llmcompiler_graph.app.threads import default_db, history, open_threads, summaries
+    from llmcompiler_graph.app.threads import default_db, history, open_threads, shown, summaries
 
     path = args.db or default_db()
+    where = shown(path)
     console = Console()
 
     async def show() -> int:
@@ -466,17 +468,24 @@ def threads_command(args: argparse.Namespace) -> int:
                     asked = f"{thread.questions} question{'s' if thread.questions != 1 else ''}"
                     console.print(f"{thread.name}  ({asked}) last: {thread.last_question}")
                 if not found:
-                    console.print(f"No threads in {path} yet: ask --thread NAME starts one.")
+                    console.print(f"No threads in {where} yet: ask --thread NAME starts one.")
                 return 0
             messages = await history(saver, args.name)
             if not messages:
-                raise UsageProblem(f"No thread {args.name!r} in {path}.")
+                raise UsageProblem(f"No thread {args.name!r} in {where}.")
             for message in messages:
                 who = "you" if message.type == "human" else "assistant"
                 console.print(Text.assemble((f"{who}: ", "bold"), message.text))
             return 0
 
     return asyncio.run(show())
+
+
+def _store(text: str) -> str | Path:
+    """`--db`: a SQLite path or a postgresql:// URL (see `app.threads.store`)."""
+    from llmcompiler_graph.app.threads import store
+
+    return store(text)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
