@@ -144,7 +144,10 @@ def to_state(
         if not walk.cut and len(text) <= max_chars:
             return result
         total = max(walk.size, len(text))
-    return text[:max_chars] + cut_marker(total - max_chars, note=note, over=walk.exhausted)
+    # A walk that stopped early (its budget counts what it skipped) may have built less than
+    # max_chars: the marker then follows all of it, and counts from where it stands.
+    shown = text[:max_chars]
+    return shown + cut_marker(total - len(shown), note=note, over=walk.exhausted)
 
 
 def cut_marker(more: int, *, note: str = CUT_NOTE, over: bool = False) -> str:
