@@ -416,7 +416,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield str(tmp_path / "threads.sqlite")
         return
-    from pgserver import Postgres
+    from servers import Postgres
 
     postgres = Postgres().start()
     try:

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from servers import SCRUBBED, free_port, server_env
 
 import llmcompiler_graph
 from llmcompiler_graph.app import cli, dev
@@ -41,13 +42,6 @@ STARTUP_TIMEOUT = 120.0
 RUN_TIMEOUT = 60.0
 QUESTION = "How tall are the Eiffel Tower and the Statue of Liberty?"
 """Not a showcase question: the generic simulated plan answers it."""
-_SCRUBBED = ("LANGSMITH_", "LANGCHAIN_", "LANGGRAPH_", "OPENAI_", "TAVILY_", "LLMCOMPILER_")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _port_open(port: int) -> bool:
@@ -93,15 +87,7 @@ def _kill(pids: set[int]) -> None:
 
 def _env() -> dict[str, str]:
     """No real keys, endpoints or settings; nothing off the machine."""
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(_SCRUBBED)}
-    env.update(
-        LANGGRAPH_CLI_NO_ANALYTICS="1",
-        LANGGRAPH_NO_VERSION_CHECK="true",
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+    return server_env()
 
 
 @pytest.fixture
@@ -120,7 +106,7 @@ def test_dev_simulate_serves_any_question_then_stops_everything(
     assert QUESTION not in {scenario.question for scenario in SHOWCASE}
     script = shutil.which("llmcompiler-graph", path=str(Path(sys.executable).parent))
     assert script is not None, "reinstall the package: pip install -e ."
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "dev.log"
     command = [script, "dev", "--simulate", "--port", str(port), "--no-browser"]
     command += ["--config", str(scratch_config)]
@@ -195,7 +181,7 @@ def test_dev_serves_with_the_users_environment_and_stops_on_ctrl_c(
         OpenAISimulator(ScenarioBrain(SHOWCASE), latency=LatencyModel.instant()) as llm,
         TavilySimulator(merged_corpus(SHOWCASE)) as tavily,
     ):
-        port = _free_port()
+        port = free_port()
         env = _env() | {
             "OPENAI_API_KEY": "sk-test",
             "OPENAI_BASE_URL": llm.base_url,
@@ -347,7 +333,7 @@ def test_the_server_command_passes_other_arguments_on(tmp_path: Path) -> None:
 @pytest.fixture
 def no_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     for key in list(os.environ):
-        if key.upper().startswith(_SCRUBBED):
+        if key.upper().startswith(SCRUBBED):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     yield
@@ -358,7 +344,7 @@ def test_dev_without_keys_says_how_to_run_it_simulated(
 ) -> None:
     """The config's .env is read like langgraph dev reads it; nothing starts without keys."""
     (scratch_config.parent / ".env").write_text("OPENAI_API_KEY=sk-from-dotenv\n")
-    port = str(_free_port())
+    port = str(free_port())
 
     assert cli.main(["dev", "--port", port, "--config", str(scratch_config)]) == 2
 
@@ -373,7 +359,7 @@ def test_dev_refuses_bad_settings_and_a_busy_port(
     no_keys: None, scratch_config: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     monkeypatch.setenv("LLMCOMPILER_MAX_REPLANS", "-1")
-    port = str(_free_port())
+    port = str(free_port())
     assert cli.main(["dev", "--simulate", "--port", port, "--config", str(scratch_config)]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "Error: max_replans must be an integer >= 0, got -1 (env LLMCOMPILER_MAX_REPLANS)" in err

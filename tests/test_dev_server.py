@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +32,7 @@ from helpers import (
 )
 from langgraph_sdk import get_sync_client
 from langgraph_sdk._sync.client import SyncLangGraphClient
+from servers import config_file, free_port, server_env, stop_process
 
 from llmcompiler_graph.core.prompts import FORCE_ANSWER
 from llmcompiler_graph.testing import LatencyModel, OpenAISimulator, TavilySimulator
@@ -51,9 +48,6 @@ RUN_TIMEOUT = 60.0
 FAST = LatencyModel(ttft_base=0.01, ttft_per_prompt_token=0.0, tokens_per_second=5_000.0)
 """Instant-ish: real SSE chunks, no noticeable waiting."""
 
-_SCRUBBED = ("LANGSMITH_", "LANGCHAIN_", "LANGGRAPH_", "OPENAI_", "TAVILY_", "LLMCOMPILER_")
-"""Environment prefixes not inherited by the server: no real keys, endpoints or settings."""
-
 
 @dataclass
 class DevServer:
@@ -68,43 +62,14 @@ class DevServer:
         return self.log.read_text(errors="replace")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _server_env(llm: OpenAISimulator, tavily: TavilySimulator) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(_SCRUBBED)}
-    env.update(
+    return server_env(
         OPENAI_BASE_URL=llm.base_url,
         OPENAI_API_KEY="sim",
         TAVILY_BASE_URL=tavily.base_url,
         TAVILY_API_KEY="tvly-sim",
         LLMCOMPILER_MODEL="openai:gpt-4o-mini",
-        # no analytics, version check, tracing or browser: nothing leaves the machine
-        LANGGRAPH_CLI_NO_ANALYTICS="1",
-        LANGGRAPH_NO_VERSION_CHECK="true",
-        LANGSMITH_TRACING="false",
-        LANGCHAIN_TRACING_V2="false",
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-        PYTHONUNBUFFERED="1",
     )
-    return env
-
-
-def _config_file(scratch: Path) -> Path:
-    """`langgraph.json` itself; on a checkout that has a `.env` (real keys, perhaps real
-    endpoints), a copy without its `env` entry, so the test stays on loopback."""
-    config = REPO / "langgraph.json"
-    if not (REPO / ".env").exists():
-        return config
-    data = json.loads(config.read_text())
-    data.pop("env", None)
-    copy = scratch / "langgraph.json"
-    copy.write_text(json.dumps(data))
-    return copy
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -125,16 +90,6 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
     )
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate the server's whole process group, then kill it if it lingers."""
-    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(grace)
-            return
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     """Simulators in this process, `langgraph dev` in a subprocess; all stopped at the end."""
@@ -147,7 +102,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
         OpenAISimulator(ScenarioBrain(SCENARIOS), latency=FAST) as llm,
         TavilySimulator(merged_corpus(SCENARIOS)) as tavily,
     ):
-        port = _free_port()
+        port = free_port()
         command = [
             str(executable),
             "dev",
@@ -158,7 +113,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
             "--port",
             str(port),
             "--config",
-            str(_config_file(scratch)),
+            str(config_file(scratch)),
         ]
         log = scratch / "server.log"
         with log.open("wb") as output:
@@ -176,7 +131,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
             _wait_until_up(url, process, log)
             yield DevServer(url, llm, tavily, log)
         finally:
-            _stop(process)
+            stop_process(process)
             if not had_state_dir:
                 shutil.rmtree(state_dir, ignore_errors=True)
 

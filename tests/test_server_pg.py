@@ -4,7 +4,7 @@ The stock `langgraph-api` server with the MIT `langgraph-runtime-pg` runtime (`l
 langgraph.json`, from `deploy/requirements-server.txt`, in a virtualenv of its own), real
 PostgreSQL and Redis (Debian's packages), all on 127.0.0.1; the graph's model and search go to
 the loopback simulators in this process. Each deployment gets its own database and Redis db
-(servers on one database share one run queue). See `pgserver.py` for how they are started.
+(servers on one database share one run queue). See `servers.py` for how they are started.
 
 Figures (runs, workers, throughput, p95, tool calls re-executed after a kill) are printed: run
 with `-s` to see them.
@@ -30,7 +30,7 @@ import pytest
 from helpers import SCENARIOS, WITH_MATH, planned, task_events
 from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk._sync.client import SyncLangGraphClient
-from pgserver import ApiServer, Postgres, Redis, connected_to, server_env, server_venv, services
+from servers import ApiServer, Postgres, Redis, connected_to, server_env, server_venv, services
 
 from llmcompiler_graph.testing import LatencyModel, OpenAISimulator, TavilySimulator
 from llmcompiler_graph.testing.scenarios import (

@@ -1,4 +1,6 @@
-"""Real PostgreSQL, Redis and the LangGraph API server on Postgres (`langhost serve`), for tests.
+"""Servers the tests start: real PostgreSQL, Redis and the LangGraph API server on Postgres
+(`langhost serve`), and what every server test needs (a free port, an environment that keeps the
+server on loopback, the config without its `.env`, stopping a process group).
 
 Everything listens on 127.0.0.1 only, lives in temporary directories, and is stopped by whoever
 started it (the PID held is the server's own: no shell in between; each in its own process group).
@@ -62,7 +64,7 @@ POSTGRES = (
 REDIS = ("--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--databases", "64")
 REDIS += ("--daemonize", "no", "--maxclients", "2000")
 
-_SCRUBBED = ("LANGSMITH_", "LANGCHAIN_", "LANGGRAPH_", "OPENAI_", "TAVILY_", "LLMCOMPILER_")
+SCRUBBED = ("LANGSMITH_", "LANGCHAIN_", "LANGGRAPH_", "OPENAI_", "TAVILY_", "LLMCOMPILER_")
 """Environment prefixes the server does not inherit: no real keys, endpoints or settings."""
 _SERVER_ONLY = ("DATABASE_URI", "REDIS_URI", "N_JOBS_PER_WORKER", "BG_JOB_", "LG_", "PG_POOL")
 
@@ -319,7 +321,7 @@ def server_env(**extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.upper().startswith(_SCRUBBED) and not k.startswith(_SERVER_ONLY)
+        if not k.upper().startswith(SCRUBBED) and not k.startswith(_SERVER_ONLY)
     }
     env.update(
         LANGGRAPH_CLI_NO_ANALYTICS="1",
