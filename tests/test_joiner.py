@@ -179,3 +179,11 @@ def test_empty_lean_answer_never_becomes_an_empty_message() -> None:
 def test_joiner_plans_only_with_the_lean_protocol() -> None:
     with pytest.raises(ValueError, match="lean"):
         Joiner(FakeListChatModel(responses=["x"]), format="text", planning="plan like this")
+
+
+def test_a_plan_right_after_replan_gives_its_first_thought_as_the_feedback() -> None:
+    reader = ReplyReader(bare_is_answer=True, plans=True)
+    reader.feed('Replan:\nThought: the birth years are missing.\n3. search(query="x")\n')
+    decision = reader.close()
+    assert decision.feedback == "the birth years are missing."
+    assert decision.plan.startswith("Thought: the birth years") and "3. search(" in decision.plan

@@ -696,7 +696,9 @@ def test_the_simulator_joiner_answers_in_the_protocol_asked() -> None:
 
     feedback = REPLAN.rounds[0].replan
     assert join("lean", first_round) == f"Replan: {feedback}"
-    assert join("lean+plans", first_round) == f"Replan: {feedback}\n{REPLAN.rounds[1].plan}"
+    plan = REPLAN.rounds[1].plan
+    thought = "" if plan.startswith("Thought:") else f"Thought: {feedback}\n"
+    assert join("lean+plans", first_round) == f"Replan:\n{thought}{plan}"
     assert (
         join("lean", second_round) == join("lean+plans", second_round) == f"Answer: {REPLAN.answer}"
     )

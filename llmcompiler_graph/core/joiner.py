@@ -472,9 +472,13 @@ class ReplyReader:
         return found.group(1).strip() if found else ""
 
     def _replan(self, body: str) -> Decision:
+        """A replan's feedback, and with `plans` the plan after it; a plan that comes right
+        after `Replan:` (what the protocol asks) gives its first thought as the feedback."""
         plan = ""
         if self.plans and (start := _PLAN_START.search(body)):
             body, plan = body[: start.start()].strip(), body[start.start() :].strip()
+            if not body and (thought := _THOUGHT.search(plan.split("\n", 1)[0])):
+                body = thought.group(1).strip()
         return Decision("", False, "", body, plan)
 
 

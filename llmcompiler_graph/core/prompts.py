@@ -103,11 +103,10 @@ Replan: <what is missing and what the next plan should do>"""
 LEAN_PLANS_PROTOCOL = """
 Reply with your decision first, nothing before it, in one of two ways:
 Answer: <the final answer to the user>
-or, when the results do not answer the question yet:
-Replan: <what is missing, on one line>
-<the next plan, on the following lines>
-Write the next plan exactly as the planner would, following the planner's instructions below: \
-one numbered action per line, ids continuing where you are told, ending with \
+or, when the results do not answer the question yet, `Replan:` and then, on the following \
+lines, the next plan itself, exactly as the planner would write it by the planner's instructions \
+below: a first `Thought:` line saying what is missing and how this plan gets it, then one \
+numbered action per line, ids continuing where you are told, ending with \
 `join()<END_OF_PLAN>`. Earlier results stay available by their ids; do not repeat them.
 
 The planner's instructions:

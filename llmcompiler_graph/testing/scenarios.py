@@ -9,7 +9,7 @@ hit and the expressions its math problems translate to. `ScenarioBrain` is a scr
 - the LLMCompiler planner gets the plan of the current round: its text, or for the
   tool-calling planner (protocol `tools`) the same tasks as tool calls, one per task, then `join`;
 - the joiner gets its decision in the protocol the call names (`X-LLMCompiler-Protocol`): lean
-  `Answer: ...` / `Replan: ...` (with `lean+plans`, a replan carries the next round's plan),
+  `Answer: ...` / `Replan: ...` (with `lean+plans`, a replan is the next round's plan itself),
   structured, or the text `Thought:` / `Action: Finish(...)` / `Action: Replan(...)`;
 - the math tool gets the scenario's expression for its problem;
 - any other request with tools is a ReAct agent: it gets the same tool calls as the plans, one per
@@ -176,7 +176,10 @@ class ScenarioBrain:
                 return f"Answer: {scenario.answer}"
             if request.protocol == "lean" or index is None or index + 1 >= len(scenario.rounds):
                 return f"Replan: {feedback}"
-            return f"Replan: {feedback}\n{scenario.rounds[index + 1].plan}"
+            plan = scenario.rounds[index + 1].plan  # its first thought says what is missing
+            if not plan.startswith("Thought:"):
+                plan = f"Thought: {feedback}\n{plan}"
+            return f"Replan:\n{plan}"
         action = f"Finish({scenario.answer})" if feedback is None else f"Replan({feedback})"
         return f"Thought: {decision['thought']}\nAction: {action}"
 
