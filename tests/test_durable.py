@@ -29,12 +29,11 @@ from llmcompiler_graph import create_llmcompiler
 
 TESTS = Path(__file__).resolve().parent
 
-WORKER = textwrap.dedent(
+_WORKER = textwrap.dedent(
     """
-    import json, os, sqlite3, sys, time
+    import json, os, sys, time
     sys.path.insert(0, {tests!r})
     from helpers import ScriptedChatModel
-    from langgraph.checkpoint.sqlite import SqliteSaver
     from llmcompiler_graph import create_llmcompiler
 
     LOG, PHASE = os.environ["TOOL_LOG"], os.environ["PHASE"]
@@ -61,8 +60,8 @@ WORKER = textwrap.dedent(
 
     sleep = float(os.environ.get("PLAN_CHAR_SLEEP", "0")) if PHASE == "first" else 0.0
     model = ScriptedChatModel(script=script, sleep=sleep)
-    conn = sqlite3.connect(os.environ["DB"], check_same_thread=False)
-    graph = create_llmcompiler(model, [work], joiner="text", checkpointer=SqliteSaver(conn))
+    {checkpointer}
+    graph = create_llmcompiler(model, [work], joiner="text", checkpointer=saver)
     config = {{"configurable": {{"thread_id": "durable"}}}}
     start = time.time()
     if PHASE == "first":
@@ -79,9 +78,23 @@ WORKER = textwrap.dedent(
 )
 
 
+SQLITE = """
+import sqlite3
+from langgraph.checkpoint.sqlite import SqliteSaver
+saver = SqliteSaver(sqlite3.connect(os.environ["DB"], check_same_thread=False))
+"""
+
+
+def worker_script(checkpointer: str) -> str:
+    """A program that runs a plan with a slow third tool on the checkpointer `checkpointer`
+    (code that binds `saver`): PHASE=first starts it (to be killed), PHASE=second resumes it
+    and prints the answer and the observations; each tool logs its start and end to TOOL_LOG."""
+    return _WORKER.format(tests=str(TESTS), checkpointer=checkpointer.strip())
+
+
 def _run(tmp_path: Path, phase: str, **env: str) -> subprocess.Popen[str]:
     script = tmp_path / "worker.py"
-    script.write_text(WORKER.format(tests=str(TESTS)))
+    script.write_text(worker_script(SQLITE))
     environ = {
         **os.environ,
         "TOOL_LOG": str(tmp_path / "tools.log"),

@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,7 +22,6 @@ import pytest
 from helpers import (
     PARALLEL,
     REPLANS,
-    SCENARIOS,
     WITH_MATH,
     RoleScript,
     first,
@@ -45,6 +44,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from llmcompiler_graph import create_llmcompiler
 from llmcompiler_graph.core.events import bounded
+from llmcompiler_graph.core.joiner import JoinerFormat
 from llmcompiler_graph.core.llm import LLMCallError
 from llmcompiler_graph.core.plan import as_text
 from llmcompiler_graph.core.toolbox import ToolLike
@@ -57,44 +57,18 @@ from llmcompiler_graph.testing import (
     OpenAISimulator,
     TavilySimulator,
 )
-from llmcompiler_graph.testing.scenarios import Scenario, ScenarioBrain, merged_corpus
+from llmcompiler_graph.testing.scenarios import Scenario
 from llmcompiler_graph.tools import calculate, create_math_tool, create_search_tool
 
 TIMEOUT = 30.0
 """Seconds any single run may take before the test calls it a hang."""
 
 Mode = Literal["async", "sync"]
-JoinerFormat = Literal["structured", "text"]
+
 HttpClient = openai.DefaultAsyncHttpxClient
 
 
 # -- fixtures and helpers ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def llm() -> Iterator[OpenAISimulator]:
-    """The OpenAI simulator playing every scripted role, without latency."""
-    with OpenAISimulator(ScenarioBrain(SCENARIOS), latency=LatencyModel.instant()) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def tavily() -> Iterator[TavilySimulator]:
-    """The Tavily simulator serving the scenarios' corpus."""
-    with TavilySimulator(merged_corpus(SCENARIOS)) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def http_client() -> AsyncIterator[HttpClient]:
-    """An async HTTP client for ChatOpenAI bound to this test's event loop.
-
-    langchain-openai caches its default async client per base URL process-wide; a cached client
-    keeps connections of a closed loop (each async test has its own) and then fails with
-    "Event loop is closed", so async tests bring their own and close it.
-    """
-    async with openai.DefaultAsyncHttpxClient() as client:
-        yield client
 
 
 def chat_model(

@@ -17,7 +17,7 @@ import pickle
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import openai
@@ -81,13 +81,6 @@ TOOLBOX = Toolbox([search])
 def sim() -> Iterator[OpenAISimulator]:
     with OpenAISimulator(latency=LatencyModel.instant()) as simulator:
         yield simulator
-
-
-@pytest.fixture
-async def http_client() -> AsyncIterator[openai.DefaultAsyncHttpxClient]:
-    """A per-test async client (langchain-openai's cached default one outlives the test loop)."""
-    async with openai.DefaultAsyncHttpxClient() as client:
-        yield client
 
 
 class SilentServer:

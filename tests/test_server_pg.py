@@ -18,7 +18,6 @@ import os
 import signal
 import statistics
 import subprocess
-import textwrap
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -31,6 +30,7 @@ from helpers import SCENARIOS, WITH_MATH, planned, task_events
 from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk._sync.client import SyncLangGraphClient
 from servers import ApiServer, Postgres, Redis, connected_to, server_env, server_venv, services
+from test_durable import worker_script
 
 from llmcompiler_graph.testing import LatencyModel, OpenAISimulator, TavilySimulator
 from llmcompiler_graph.testing.scenarios import (
@@ -387,48 +387,17 @@ def _wait_for(condition: Callable[[], Any], timeout: float) -> None:
 
 # -- the library on Postgres (no server) ------------------------------------------------------
 
-LIBRARY = textwrap.dedent(
-    """
-    import json, os, sys, time
-    sys.path.insert(0, {tests!r})
-    from helpers import ScriptedChatModel
-    from langgraph.checkpoint.postgres import PostgresSaver
-    from llmcompiler_graph import create_llmcompiler
-
-    LOG, PHASE = os.environ["TOOL_LOG"], os.environ["PHASE"]
-    PLAN = '1. work("a")\\n2. work("b")\\n3. work("slow")\\n4. work("$1")\\n5. join()<END_OF_PLAN>'
-
-    def log(line):
-        with open(LOG, "a") as f:
-            f.write(line + "\\n")
-
-    def work(key: str) -> str:
-        '''Work on a key.'''
-        log("start " + key)
-        if key == "slow" and PHASE == "first":
-            time.sleep(60)
-        log("end " + key)
-        return "result of " + key
-
-    def script(role, messages):
-        return PLAN if role == "planner" else "Thought: done\\nAction: Finish(all done)"
-
-    with PostgresSaver.from_conn_string(os.environ["DATABASE_URI"]) as saver:
-        saver.setup()
-        graph = create_llmcompiler(ScriptedChatModel(script=script), [work], joiner="text",
-                                   checkpointer=saver)
-        config = {{"configurable": {{"thread_id": "durable"}}}}
-        if PHASE == "first":
-            graph.invoke({{"messages": [("user", "work it all")]}}, config)
-        else:
-            out = graph.invoke(None, config)
-            state = graph.get_state(config).values
-            print(json.dumps({{
-                "answer": out["messages"][-1].content,
-                "observations": {{o["idx"]: o["value"] for o in state["observations"]}},
-            }}))
-    """
+POSTGRES = """
+from langgraph.checkpoint.postgres import PostgresSaver
+from psycopg import Connection
+from psycopg.rows import dict_row
+saver = PostgresSaver(
+    Connection.connect(
+        os.environ["DATABASE_URI"], autocommit=True, prepare_threshold=0, row_factory=dict_row
+    )
 )
+saver.setup()
+"""
 
 
 def test_create_llmcompiler_with_a_postgres_checkpointer_resumes_after_sigkill(
@@ -438,7 +407,7 @@ def test_create_llmcompiler_with_a_postgres_checkpointer_resumes_after_sigkill(
     server's virtualenv): a process killed while a tool runs; a new one resumes the thread and
     runs only the unfinished tool."""
     script = tmp_path / "library.py"
-    script.write_text(LIBRARY.format(tests=str(Path(__file__).parent)))
+    script.write_text(worker_script(POSTGRES))
     log = tmp_path / "tools.log"
     env = {
         **os.environ,

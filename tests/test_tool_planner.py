@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-import openai
 import pytest
 from helpers import (
     SCENARIOS,
@@ -50,7 +49,6 @@ from llmcompiler_graph.models import load_chat_model
 from llmcompiler_graph.testing import (
     ChatRequest,
     ChatResponse,
-    LatencyModel,
     OpenAISimulator,
     TavilySimulator,
 )
@@ -58,7 +56,6 @@ from llmcompiler_graph.testing.scenarios import (
     SHOWCASE,
     Scenario,
     ScenarioBrain,
-    merged_corpus,
 )
 
 TOOLS = {"search": ["query"], "math": ["problem", "context"], "lookup": ["key", "default"]}
@@ -726,26 +723,6 @@ def test_the_simulator_joiner_answers_in_the_protocol_asked() -> None:
 
 
 # --- with the real ChatOpenAI and the simulators -------------------------------------------------
-
-
-@pytest.fixture
-def llm() -> Iterator[OpenAISimulator]:
-    """The OpenAI simulator playing every scripted role, without latency."""
-    with OpenAISimulator(ScenarioBrain(SCENARIOS), latency=LatencyModel.instant()) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def tavily() -> Iterator[TavilySimulator]:
-    with TavilySimulator(merged_corpus(SCENARIOS)) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def http_client() -> AsyncIterator[HttpClient]:
-    """ChatOpenAI's async client bound to this test's loop (see `test_e2e.http_client`)."""
-    async with openai.DefaultAsyncHttpxClient() as client:
-        yield client
 
 
 class ChunkCounter(BaseCallbackHandler):
