@@ -94,6 +94,20 @@ def _wait(predicate: Any, timeout: float, what: str, alive: subprocess.Popen[byt
     raise RuntimeError(f"{what}: not ready within {timeout:g} s")
 
 
+def start_logged(command: list[Any], log: Path, **popen: Any) -> subprocess.Popen[bytes]:
+    """`command` in a process group of its own (so `stop_process` stops all it starts), no
+    stdin, its output into `log`; `popen`: more `Popen` arguments (cwd, env, user...)."""
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **popen,
+        )
+
+
 def stop_process(process: subprocess.Popen[bytes], first: int = signal.SIGTERM) -> None:
     """Signal the process group we started (`first`, then SIGKILL if it lingers); reap it."""
     for sig, grace in ((first, 20.0), (signal.SIGKILL, 5.0)):
@@ -169,15 +183,11 @@ class Postgres:
         )
         self.port = free_port()
         self.log = self.root / "postgres.log"
-        with self.log.open("wb") as output:
-            self.process = subprocess.Popen(
-                [self.bin / "postgres", "-D", data, "-p", str(self.port), "-k", sockets, *POSTGRES],
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                **self._as_owner(),
-            )
+        self.process = start_logged(
+            [self.bin / "postgres", "-D", data, "-p", str(self.port), "-k", sockets, *POSTGRES],
+            self.log,
+            **self._as_owner(),
+        )
         try:
             _wait(self._ready, 60, "postgres", self.process)
         except RuntimeError as error:
@@ -233,14 +243,9 @@ class Redis:
         self.root = Path(tempfile.mkdtemp(prefix="llmcompiler-redis-"))
         self.port = free_port()
         self.log = self.root / "redis.log"
-        with self.log.open("wb") as output:
-            self.process = subprocess.Popen(
-                [self.executable, "--port", str(self.port), "--dir", str(self.root), *REDIS],
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = start_logged(
+            [self.executable, "--port", str(self.port), "--dir", str(self.root), *REDIS], self.log
+        )
         try:
             _wait(self._ready, 30, "redis-server", self.process)
         except RuntimeError as error:
@@ -400,16 +405,7 @@ class ApiServer:
             "LG_RUNTIME_PG_AUTO_MIGRATE": "false",  # migrated once, by `migrate`
         }
         began = time.monotonic()
-        with self.log.open("wb") as output:
-            self.process = subprocess.Popen(
-                command,
-                cwd=REPO,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = start_logged(command, self.log, cwd=REPO, env=env)
         try:
             reported = self._reported_port()
             if reported != port:  # a busy port is silently replaced: use the one it says

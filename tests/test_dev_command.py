@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from servers import SCRUBBED, free_port, server_env
+from servers import SCRUBBED, free_port, server_env, start_logged
 
 import llmcompiler_graph
 from llmcompiler_graph.app import cli, dev
@@ -110,16 +110,7 @@ def test_dev_simulate_serves_any_question_then_stops_everything(
     log = tmp_path / "dev.log"
     command = [script, "dev", "--simulate", "--port", str(port), "--no-browser"]
     command += ["--config", str(scratch_config)]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=tmp_path,
-            env=_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_logged(command, log, cwd=tmp_path, env=_env())
     started: set[int] = set()
     try:
         url = f"http://127.0.0.1:{port}"
@@ -190,16 +181,9 @@ def test_dev_serves_with_the_users_environment_and_stops_on_ctrl_c(
         }
         log = tmp_path / "dev.log"
         command = [script, "dev", "--port", str(port), "--no-browser", "--no-reload"]
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                [*command, "--config", str(scratch_config)],
-                cwd=tmp_path,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = start_logged(
+            [*command, "--config", str(scratch_config)], log, cwd=tmp_path, env=env
+        )
         started: set[int] = set()
         try:
             url = f"http://127.0.0.1:{port}"

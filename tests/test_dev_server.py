@@ -32,7 +32,7 @@ from helpers import (
 )
 from langgraph_sdk import get_sync_client
 from langgraph_sdk._sync.client import SyncLangGraphClient
-from servers import config_file, free_port, server_env, stop_process
+from servers import config_file, free_port, server_env, start_logged, stop_process
 
 from llmcompiler_graph.core.prompts import FORCE_ANSWER
 from llmcompiler_graph.testing import LatencyModel, OpenAISimulator, TavilySimulator
@@ -116,16 +116,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
             str(config_file(scratch)),
         ]
         log = scratch / "server.log"
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                command,
-                cwd=REPO,
-                env=_server_env(llm, tavily),
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = start_logged(command, log, cwd=REPO, env=_server_env(llm, tavily))
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_until_up(url, process, log)
