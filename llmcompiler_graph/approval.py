@@ -43,14 +43,59 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from langgraph.types import Command, StateSnapshot
+
 from llmcompiler_graph.core.parser import PlanParser
-from llmcompiler_graph.core.plan import Task, format_call
+from llmcompiler_graph.core.plan import (
+    REFERENCE,
+    Observation,
+    Task,
+    as_text,
+    format_call,
+    resolve_args,
+)
+from llmcompiler_graph.core.prompts import quote, truncate
 
 DECISIONS = ("approve", "edit", "reject")
 
 
 class ApprovalError(ValueError):
-    """The resume value does not answer the approval request (see the module docstring)."""
+    """The resume value does not answer the approval request: the request is asked again,
+    carrying this error (see the module docstring)."""
+
+
+class NotPausedError(ValueError):
+    """A `Command(resume=...)` for a thread that is not paused: nothing waits for its value."""
+
+
+def is_resume(value: Any) -> bool:
+    """Whether a graph input is a plain `Command(resume=...)` (`None` and `{}` included)."""
+    return (
+        isinstance(value, Command) and value.graph is None and not value.goto and not value.update
+    )
+
+
+def checked_resume(command: Command, snapshot: StateSnapshot) -> Command:
+    """The resume `command` as the run should get it, given the thread's state.
+
+    A thread that is not paused gets a `NotPausedError` (LangGraph would silently return the
+    finished state). An empty value (`None`, which LangGraph cannot take, or `{}`, which it
+    takes as "no interrupt answered" and pauses again silently) for an approval request becomes
+    a value the scheduler answers by asking again, saying what to send.
+    """
+    thread = snapshot.config.get("configurable", {}).get("thread_id")
+    if not snapshot.interrupts:
+        raise NotPausedError(
+            f"thread {thread!r} is not paused, so Command(resume=...) has nothing to answer "
+            "(it finished, or another call answered the request first); send a new message "
+            "instead, or read the thread's state (graph.get_state(config))."
+        )
+    ours = any(
+        isinstance(i.value, Mapping) and "action_requests" in i.value for i in snapshot.interrupts
+    )
+    if ours and (command.resume is None or command.resume == {}):
+        return Command(resume=f"<nothing: Command(resume={command.resume!r})>")
+    return command
 
 
 class Gate:
@@ -81,28 +126,74 @@ class Gate:
         return True
 
 
-def request(tasks: Sequence[Task]) -> dict[str, Any]:
-    """The interrupt's value: one action request per task to review."""
+def request(
+    tasks: Sequence[Task],
+    observations: Mapping[int, Observation],
+    *,
+    max_chars: int,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """The interrupt's value: one action request per task to review.
+
+    `args` are the task's arguments as written (`$N` references included: what an edit may
+    keep). Where the tasks a reference names have finished, `values` holds each such argument
+    as it will be sent: a preview cut to `max_chars` and the ids of the tasks it came from,
+    also written into the description, so the reviewer approves a value, not a reference.
+    `error`: why the previous resume value was not an answer (the request is asked again).
+    """
+    requests = []
+    for task in tasks:
+        values = resolved_values(task, observations, max_chars)
+        description = _description(task, values)
+        if error is not None:
+            description = f"Your previous answer could not be used: {error}\n\n{description}"
+        requests.append(
+            {"name": task["tool"], "args": task["args"], "description": description}
+            | ({"values": values} if values else {})
+        )
     return {
-        "action_requests": [
-            {
-                "name": task["tool"],
-                "args": task["args"],
-                "description": _description(task),
-            }
-            for task in tasks
-        ],
+        "action_requests": requests,
         "review_configs": [
             {"action_name": task["tool"], "allowed_decisions": list(DECISIONS)} for task in tasks
         ],
-    }
+    } | ({"error": error} if error is not None else {})
 
 
-def _description(task: Task) -> str:
+def resolved_values(
+    task: Task, observations: Mapping[int, Observation], max_chars: int
+) -> dict[str, dict[str, Any]]:
+    """Argument name -> `{"value": preview, "from": [task ids]}` for each argument that holds a
+    reference whose task has finished ok (an argument that does not resolve: `"error"`)."""
+    values: dict[str, dict[str, Any]] = {}
+    for name, written in task["args"].items():
+        refs = sorted(
+            {int(m.group(1) or m.group(2)) for m in REFERENCE.finditer(as_text(written))}
+            & set(task["dependencies"])
+        )
+        if not refs or any(observations.get(r, {}).get("status") != "ok" for r in refs):
+            continue
+        try:
+            value = resolve_args({**task, "args": {name: written}}, observations)[name]
+        except Exception as exc:
+            values[name] = {"error": f"{type(exc).__name__}: {exc}", "from": refs}
+            continue
+        values[name] = {"value": truncate(as_text(value), max_chars), "from": refs}
+    return values
+
+
+def _description(task: Task, values: Mapping[str, Mapping[str, Any]]) -> str:
     waits = ", ".join(f"${d}" for d in task["dependencies"])
     after = f" It uses the results of {waits}." if waits else ""
     thought = f" The planner's thought: {task['thought']}" if task["thought"] else ""
-    return f"Task {task['idx']} of the plan: {format_call(task)}.{after}{thought}"
+    lines = [f"Task {task['idx']} of the plan: {format_call(task)}.{after}{thought}"]
+    for name, value in values.items():
+        source = ", ".join(f"task {r}" for r in value["from"])
+        if "value" in value:
+            shown = quote(value["value"])
+        else:
+            shown = f"cannot be resolved: {value['error']}"
+        lines.append(f"- {name} will be {shown} (from {source})")
+    return "\n".join(lines)
 
 
 @dataclass
@@ -125,11 +216,14 @@ def review(
     resume: Any,
     earlier: Iterable[Task],
     signatures: Mapping[str, Sequence[str]],
+    *,
+    max_chars: int,
 ) -> Review:
     """Apply the resume value to the tasks that were asked about.
 
     `earlier`: every task of the turn (edited arguments may reference those before the task).
-    Raises `ApprovalError` when the resume value is not one decision per task.
+    A rejection's message is cut to `max_chars`, like an observation. Raises `ApprovalError`
+    when the resume value is not one decision per task (the caller asks again).
     """
     decisions = resume.get("decisions") if isinstance(resume, Mapping) else resume
     if not isinstance(decisions, list) or len(decisions) != len(asked):
@@ -154,7 +248,7 @@ def review(
             edited = _edited(task, decision.get("edited_action"), ids, signatures)
             result.tasks[task["idx"]] = result.edited[task["idx"]] = edited
         elif kind == "reject":
-            message = str(decision.get("message") or "no reason given")
+            message = truncate(str(decision.get("message") or "no reason given"), max_chars)
             result.tasks[task["idx"]] = {**task, "error": f"rejected by the reviewer: {message}"}
             result.rejections.append(f"task {task['idx']} ({format_call(task)}): {message}")
     return result

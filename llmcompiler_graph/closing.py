@@ -24,6 +24,9 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import StateSnapshot
+
+from llmcompiler_graph import approval
 
 CLOSE_TOKEN = "llmcompiler_close_token"
 """The `configurable` key carrying a run's token."""
@@ -97,9 +100,12 @@ def on_close(config: RunnableConfig, callback: Callable[[], None]) -> Iterator[N
 
 class LLMCompilerGraph(CompiledStateGraph):
     """The compiled LLMCompiler graph: a `CompiledStateGraph` whose sync `stream` (and so
-    `invoke`) tells the running nodes when the caller lets go."""
+    `invoke`) tells the running nodes when the caller lets go, and whose resumes are checked
+    against the thread's state first (`approval.checked_resume`)."""
 
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        if approval.is_resume(input) and (snapshot := _snapshot(self.get_state, config)):
+            input = approval.checked_resume(input, snapshot)
         token = signals.open()
         configurable = {**(config or {}).get("configurable", {}), CLOSE_TOKEN: token}
         full = FullUpdates(self, kwargs)
@@ -120,6 +126,8 @@ class LLMCompilerGraph(CompiledStateGraph):
     async def astream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Any]:
+        if approval.is_resume(input) and (snapshot := await _asnapshot(self, config)):
+            input = approval.checked_resume(input, snapshot)
         full = FullUpdates(self, kwargs)
         async with aclosing(super().astream(input, config, **full.kwargs)) as chunks:
             async for chunk in chunks:
@@ -127,6 +135,21 @@ class LLMCompilerGraph(CompiledStateGraph):
                     yield out
             for out in full.rest():
                 yield out
+
+
+def _snapshot(get_state: Callable[..., StateSnapshot], config: Any) -> StateSnapshot | None:
+    """The thread's state, or None without a checkpointer (LangGraph then says what is wrong)."""
+    try:
+        return get_state(config)
+    except ValueError:
+        return None
+
+
+async def _asnapshot(graph: CompiledStateGraph, config: Any) -> StateSnapshot | None:
+    try:
+        return await graph.aget_state(config)
+    except ValueError:
+        return None
 
 
 class FullUpdates:

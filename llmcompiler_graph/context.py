@@ -169,6 +169,13 @@ class Context:
         "Show the planner's tokens in stream_mode='messages' (by default chat UIs show the "
         "answer only; the plan is in the custom events and in state).",
     )
+    tool_messages: bool = _env(
+        "LLMCOMPILER_TOOL_MESSAGES",
+        True,
+        "Write each round's tool calls (an AI message) and their results (a tool message per "
+        "task) to messages, shown live in stream_mode='messages', as create_react_agent does, "
+        "so chat UIs show the work and draw the approval card; false: the answer only.",
+    )
     max_concurrency: int = _env(
         "LLMCOMPILER_MAX_CONCURRENCY", 0, "At most this many tool calls at once; 0: no limit."
     )

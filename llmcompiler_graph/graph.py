@@ -44,6 +44,7 @@ def create_llmcompiler(
     llm_timeout: float = 120.0,
     llm_retries: int = 2,
     stream_plan: bool = False,
+    tool_messages: bool = True,
     max_concurrency: int = 0,
     task_timeout: float = 120.0,
     tool_policies: Mapping[str, ToolPolicy | Mapping[str, float | bool]] | None = None,
@@ -82,6 +83,9 @@ def create_llmcompiler(
             timeout), with backoff honouring `retry-after`; they wrap the client's own.
         stream_plan: show the planner's tokens in `stream_mode="messages"` (default: the answer
             only; the plan is in the custom events and in state).
+        tool_messages: write each round's tool calls and results to `messages`, shown live in
+            `stream_mode="messages"` (see `llmcompiler_graph.messages`), as
+            `create_react_agent` does; False keeps the question and the answer only.
         max_concurrency: at most this many tool calls at once (0: no limit).
         task_timeout: seconds one tool call may take before it becomes an error observation
             (0: no limit).
@@ -123,6 +127,7 @@ def create_llmcompiler(
         llm_timeout=llm_timeout,
         llm_retries=llm_retries,
         stream_plan=stream_plan,
+        tool_messages=tool_messages,
         max_concurrency=max_concurrency,
         task_timeout=task_timeout,
         tool_policies=None if tool_policies is None else dict(tool_policies),

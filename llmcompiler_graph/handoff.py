@@ -202,3 +202,35 @@ def superstep_key(runtime: Runtime) -> str:
         logger.warning("no checkpoint id in this runtime: streaming dispatch is off")
         return f"{info.checkpoint_ns}#{info.task_id}"
     return f"{parent_ns}#{info.checkpoint_id}"
+
+
+class ConcurrentRunError(RuntimeError):
+    """Another call of this process is running the same step of the same thread."""
+
+
+_running: set[str] = set()
+_running_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def exclusive(key: str, thread_id: str | None) -> Iterator[None]:
+    """Hold the scheduler's step `key` (a `superstep_key`) for one call at a time.
+
+    Two calls that resume one paused thread at once start from the same checkpoint, so both
+    would run its tasks (an approved email sent twice). The second one to arrive raises
+    `ConcurrentRunError` before it runs anything; the first one's result is the thread's.
+    """
+    with _running_lock:
+        taken = key in _running
+        _running.add(key)
+    if taken:
+        raise ConcurrentRunError(
+            f"another call is already running this step of thread {thread_id!r} (two resumes "
+            "of one paused thread at once?); it runs the tasks and this one stops so that none "
+            "runs twice: wait for it, then read the thread's state (graph.get_state(config))."
+        )
+    try:
+        yield
+    finally:
+        with _running_lock:
+            _running.discard(key)

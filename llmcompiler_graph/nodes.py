@@ -30,11 +30,18 @@ from llmcompiler_graph.core._sync import run_sync
 from llmcompiler_graph.core.events import EventSink
 from llmcompiler_graph.core.fetching import TaskFetchingUnit
 from llmcompiler_graph.core.joiner import Decision, Joiner
-from llmcompiler_graph.core.plan import Task, Turn
+from llmcompiler_graph.core.plan import Observation, Task, Turn
 from llmcompiler_graph.core.planner import Planner
 from llmcompiler_graph.core.toolbox import Toolbox, ToolLike, ToolPolicy
-from llmcompiler_graph.handoff import ProducerGone, producing, streams, superstep_key
+from llmcompiler_graph.handoff import (
+    ProducerGone,
+    exclusive,
+    producing,
+    streams,
+    superstep_key,
+)
 from llmcompiler_graph.journal import Journal, Replay
+from llmcompiler_graph.messages import ToolResults, plan_message, show_call
 from llmcompiler_graph.state import State, current_turn, stored_observation, stored_task
 
 logger = logging.getLogger(__name__)
@@ -136,11 +143,11 @@ class Nodes:
             tasks = await components.planner.aplan(
                 turn,
                 state["messages"],
-                _gated(stream.publish, gate),
+                _publisher(stream.publish, gate, turn, components.settings),
                 self.events(turn.round + 1),
                 config,
             )
-        return _planned(turn, tasks, components.settings.max_state_chars, gate)
+        return _planned(turn, tasks, components.settings, gate)
 
     def plan(
         self, state: State, runtime: Runtime[Context], config: RunnableConfig
@@ -152,12 +159,12 @@ class Nodes:
             tasks = components.planner.plan(
                 turn,
                 state["messages"],
-                _gated(stream.publish, gate),
+                _publisher(stream.publish, gate, turn, components.settings),
                 self.events(turn.round + 1),
                 config,
                 stop=closed.is_set,
             )
-        return _planned(turn, tasks, components.settings.max_state_chars, gate)
+        return _planned(turn, tasks, components.settings, gate)
 
     # scheduler (the task fetching unit)
 
@@ -175,12 +182,17 @@ class Nodes:
         asked = [pending[i] for i in state.get("awaiting_approval", []) if i in pending]
         if not asked:
             return None
-        events = self.events(turn.round)
+        events, cap = self.events(turn.round), components.settings.max_observation_chars
         events.send("approval_requested", tasks=[t["idx"] for t in asked])
-        decisions = interrupt(approval.request(asked))
-        review = approval.review(
-            asked, decisions, turn.tasks, components.scheduler.tools.signatures
-        )
+        signatures, error = components.scheduler.tools.signatures, None
+        while True:  # an answer that is not one asks again: nothing stored can poison the thread
+            asking = approval.request(asked, turn.observations, max_chars=cap, error=error)
+            answer = interrupt(asking)
+            try:
+                review = approval.review(asked, answer, turn.tasks, signatures, max_chars=cap)
+                break
+            except approval.ApprovalError as exc:
+                error = str(exc)
         events.send("approval_decided", decisions=review.decisions)
         return review
 
@@ -197,10 +209,44 @@ class Nodes:
         finished is not run again, and a plan that had fully arrived runs without a planner.
         Tasks that state lists without observations (the joiner found them, or they waited for
         the approval in `review`) run from state."""
+        thread_id = config.get("configurable", {}).get("thread_id")
+        with exclusive(superstep_key(runtime), thread_id):
+            return await self._run_plan(state, runtime, config, review, prefer_sync_tools)
+
+    async def _run_plan(
+        self,
+        state: State,
+        runtime: Runtime[Context],
+        config: RunnableConfig,
+        review: approval.Review | None,
+        prefer_sync_tools: bool,
+    ) -> dict[str, Any]:
         components, turn = self.components(runtime), current_turn(state)
         settings = components.settings
         journal = Journal.open(config, max_chars=settings.max_state_chars)
         replay = await journal.replay() if journal else Replay()
+        results = (
+            ToolResults(
+                turn.question.id,
+                max_chars=settings.max_observation_chars,
+                cap=settings.max_state_chars,
+            )
+            if settings.tool_messages
+            else None
+        )
+
+        def done(task: Task) -> Observation | None:
+            observation = replay.done(task, settings.max_state_chars)
+            if observation is not None and results is not None:
+                results.add(task, observation)
+            return observation
+
+        def on_finish(task: Task, observation: Observation) -> None:
+            if journal:
+                journal.observation(task, observation)
+            if results is not None:
+                results.add(task, observation)
+
         key = None
         if turn.pending:
             logger.info("catching up %d tasks from state", len(turn.pending))
@@ -223,8 +269,8 @@ class Nodes:
                 events=self.events(round),
                 config=config,
                 prefer_sync_tools=prefer_sync_tools,
-                done=lambda task: replay.done(task, settings.max_state_chars),
-                on_finish=journal.observation if journal else None,
+                done=done,
+                on_finish=on_finish,
             )
         except ProducerGone:
             logger.warning(
@@ -240,6 +286,8 @@ class Nodes:
         kept = {idx: stored_observation(o, settings.max_state_chars) for idx, o in new.items()}
         merged = {**turn.observations, **kept}
         update: dict[str, Any] = {"observations": [merged[idx] for idx in sorted(merged)]}
+        if results is not None and results.messages:
+            update["messages"] = results.written()
         if review is not None:
             edited = {i: stored_task(t, settings.max_state_chars) for i, t in review.edited.items()}
             update["tasks"] = [edited.get(t["idx"], t) for t in turn.tasks]
@@ -296,6 +344,10 @@ class Nodes:
         reviewer rejected tasks and a replan is left, the replan itself (no joiner call)."""
         components, turn = self.components(runtime), current_turn(state)
         if turn.pending:
+            if state.get("awaiting_approval") and components.settings.tool_messages:
+                # Asked about next: their calls are the turn's last message while it is paused.
+                review = plan_message(turn.question.id, turn.round, turn.pending, "review")
+                return {"messages": [review]}
             return None
         force_answer = turn.round > components.settings.max_replans
         if state.get("review") and not force_answer:
@@ -329,23 +381,38 @@ class Nodes:
         return ["planner", "scheduler"]
 
 
-def _gated(publish: Callable[[Task], None], gate: approval.Gate | None) -> Callable[[Task], None]:
-    """`publish`, for the tasks the approval gate lets run now."""
-    if gate is None:
+def _publisher(
+    publish: Callable[[Task], None],
+    gate: approval.Gate | None,
+    turn: Turn,
+    settings: Context,
+) -> Callable[[Task], None]:
+    """`publish`, for the tasks the approval gate lets run now; with `tool_messages`, each of
+    their calls is also shown in `stream_mode="messages"` the moment it parses."""
+    if gate is None and not settings.tool_messages:
         return publish
+    shown = {t["idx"] for t in turn.tasks}  # an id taken already is rejected, never shown
 
-    def gated(task: Task) -> None:
-        if gate.admit(task):
-            publish(task)
+    def publishing(task: Task) -> None:
+        if gate is not None and not gate.admit(task):
+            return
+        publish(task)
+        if settings.tool_messages and task["idx"] not in shown:
+            shown.add(task["idx"])
+            stored = stored_task(task, settings.max_state_chars)
+            show_call(turn.question.id, turn.round + 1, stored)
 
-    return gated
+    return publishing
 
 
 def _planned(
-    turn: Turn, tasks: list[Task], cap: int, gate: approval.Gate | None = None
+    turn: Turn, tasks: list[Task], settings: Context, gate: approval.Gate | None = None
 ) -> dict[str, Any]:
     """The planner's state update: arguments as state keeps them. A task reusing an id is
-    rejected (the first one's result stands) and kept aside, so the joiner hears of it."""
+    rejected (the first one's result stands) and kept aside, so the joiner hears of it. With
+    `tool_messages`, the calls that run now are the round's plan message (those waiting for
+    approval follow in their own, see `Nodes._joining`)."""
+    cap = settings.max_state_chars
     kept, rejected = list(turn.tasks), list(turn.rejected)
     seen = {t["idx"] for t in kept}
     for task in (stored_task(t, cap) for t in tasks):
@@ -355,7 +422,7 @@ def _planned(
         else:
             seen.add(task["idx"])
             kept.append(task)
-    return {
+    update: dict[str, Any] = {
         "turn_id": turn.question.id,
         "round": turn.round + 1,
         "tasks": kept,
@@ -363,6 +430,11 @@ def _planned(
         "next_plan": "",
         "awaiting_approval": gate.asked if gate else [],
     }
+    held = gate.held if gate else set()
+    running = [t for t in kept[len(turn.tasks) :] if t["idx"] not in held]
+    if settings.tool_messages and running:
+        update["messages"] = [plan_message(turn.question.id, turn.round + 1, running, "plan")]
+    return update
 
 
 def _joined(decision: Decision) -> dict[str, Any]:

@@ -14,7 +14,13 @@ from langchain_core.callbacks import (
     CallbackManagerForLLMRun,
 )
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    ToolMessage,
+)
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
@@ -341,3 +347,22 @@ def referenced_values(task: dict[str, Any], observations: dict[int, Any]) -> lis
 def planned(scenario_tasks: Iterable[dict[str, Any]]) -> list[tuple[int, str, dict[str, Any]]]:
     """(idx, tool, args) of tasks, to compare a run's plan with a scenario's."""
     return [(t["idx"], t["tool"], t["args"]) for t in scenario_tasks]
+
+
+def shape(messages: Sequence[BaseMessage]) -> list[str]:
+    """The conversation's shape: `human`, `calls:<tools>` (an AI message of tool calls),
+    `tool:<status>`, `ai` (text); and every tool call answered by exactly one ToolMessage."""
+    calls = [c["id"] for m in messages if isinstance(m, AIMessage) for c in m.tool_calls]
+    answered = [m.tool_call_id for m in messages if isinstance(m, ToolMessage)]
+    assert sorted(calls) == sorted(answered), "a tool call without its ToolMessage, or the reverse"
+    out = []
+    for m in messages:
+        if isinstance(m, HumanMessage):
+            out.append("human")
+        elif isinstance(m, ToolMessage):
+            out.append(f"tool:{m.status}")
+        elif isinstance(m, AIMessage) and m.tool_calls:
+            out.append("calls:" + ",".join(c["name"] for c in m.tool_calls))
+        else:
+            out.append("ai")
+    return out

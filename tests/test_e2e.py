@@ -634,11 +634,11 @@ async def test_messages_stream_shows_the_answer_and_on_request_the_plan(
         async for message, metadata in graph.astream(
             question(WITH_MATH.question), config, stream_mode="messages"
         ):
-            if isinstance(message, AIMessageChunk):
+            if isinstance(message, AIMessageChunk) and message.text:  # not the calls' chunks
                 node = metadata["langgraph_node"]
                 chunks[node] = chunks.get(node, "") + message.text
                 ids.setdefault(node, set()).add(message.id)
-            elif isinstance(message, AIMessage):
+            elif isinstance(message, AIMessage) and not message.tool_calls:
                 answers.append(message.text)
 
     await asyncio.wait_for(consume(), TIMEOUT)

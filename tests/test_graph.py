@@ -17,12 +17,18 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from helpers import Recorder, ScriptedChatModel, decision, question_of
+from helpers import Recorder, ScriptedChatModel, decision, question_of, shape
 from langchain_core.language_models.fake_chat_models import (
     FakeListChatModel,
     FakeListChatModelError,
 )
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.types import Command, interrupt
@@ -149,11 +155,19 @@ def test_schemas_are_messages_only(kit: ToolKit) -> None:
 
 
 def test_plan_then_finish_sync(kit: ToolKit, recorder: Recorder) -> None:
-    """One plan, one joiner call: the answer is the one AIMessage added, output is messages-only."""
+    """One plan, one joiner call: messages are the plan's calls, their results and the answer,
+    as `create_react_agent` writes them; the output is messages-only."""
     graph = create_llmcompiler(fake(PLAN, FINISH), kit.tools)
     out = graph.invoke(ask("Which is bigger, Paris or Rome?"), {"callbacks": [recorder]})
     assert set(out) == {"messages"}
-    assert [type(m) for m in out["messages"]] == [HumanMessage, AIMessage]
+    assert shape(out["messages"]) == [
+        "human",
+        "calls:lookup,lookup,compare",
+        *["tool:success"] * 3,
+        "ai",
+    ]
+    assert out["messages"][1].tool_calls[2]["args"] == {"a": "$1", "b": "$2"}  # as written
+    assert [m.text for m in out["messages"][2:5]] == ["2", "3", "3 is bigger"]
     assert out["messages"][-1].content == "Rome is bigger"
     assert sorted(a["city"] for a in kit.args_of("lookup")) == ["Paris", "Rome"]
     assert kit.args_of("compare") == [{"a": 2, "b": 3}]  # typed values, not text
@@ -191,7 +205,16 @@ async def test_replan_continues_ids_and_references(kit: ToolKit, recorder: Recor
     config = {"configurable": {"thread_id": "t"}, "callbacks": [recorder]}
     out = await graph.ainvoke(ask("Is Rome bigger than Paris?"), config)
     assert out["messages"][-1].content == "Rome is bigger"
-    assert len(out["messages"]) == 2
+    assert shape(out["messages"]) == [
+        "human",
+        "calls:lookup,lookup",
+        "tool:success",
+        "tool:success",
+        "calls:lookup,compare",
+        "tool:success",
+        "tool:success",
+        "ai",
+    ]
     assert kit.args_of("compare") == [{"a": 2, "b": 3}]  # round 1's value reached round 2
     state = graph.get_state(config).values
     assert [t["idx"] for t in state["tasks"]] == [1, 2, 3, 4]
@@ -604,7 +627,12 @@ async def test_as_a_node_of_a_parent_graph(kit: ToolKit, mode: str) -> None:
     else:
         out = await parent.ainvoke(inputs)
     assert out["notes"] == ["start", "before", "Rome is bigger"]
-    assert [type(m) for m in out["messages"]] == [HumanMessage, AIMessage]
+    assert shape(out["messages"]) == [
+        "human",
+        "calls:lookup,lookup,compare",
+        *["tool:success"] * 3,
+        "ai",
+    ]
     assert set(out) == {"messages", "notes"}
     assert kit.args_of("compare") == [{"a": 2, "b": 3}]
 
@@ -619,7 +647,16 @@ async def test_as_a_subgraph_with_the_parents_checkpointer(kit: ToolKit) -> None
     config = {"configurable": {"thread_id": "p"}}
     await parent.ainvoke({"messages": [("user", "one")], "notes": []}, config)
     out = await parent.ainvoke({"messages": [("user", "two")]}, config)
-    assert [type(m) for m in out["messages"]] == [HumanMessage, AIMessage] * 2
+    assert shape(out["messages"]) == [
+        "human",
+        "calls:lookup,lookup,compare",
+        *["tool:success"] * 3,
+        "ai",
+        "human",
+        "calls:describe",
+        "tool:success",
+        "ai",
+    ]
     assert kit.args_of("describe") == [{"value": "Oslo", "label": "x"}]
 
 
@@ -717,7 +754,9 @@ async def test_second_turn_on_a_thread_starts_at_one(kit: ToolKit, recorder: Rec
     config = {"configurable": {"thread_id": "t"}, "callbacks": [recorder]}
     await graph.ainvoke(ask("Paris"), config)
     out = await graph.ainvoke(ask("Rome"), config)
-    assert [m.text for m in out["messages"]] == ["Paris", "Paris: Paris=2", "Rome", "Rome: Rome=3"]
+    dialogue = [m for m in out["messages"] if isinstance(m, HumanMessage) or m.type == "ai"]
+    texts = [m.text for m in dialogue if not getattr(m, "tool_calls", None)]
+    assert texts == ["Paris", "Paris: Paris=2", "Rome", "Rome: Rome=3"]
     assert kit.args_of("describe") == [
         {"value": 2, "label": "Paris"},
         {"value": 3, "label": "Rome"},
@@ -1069,11 +1108,13 @@ async def test_the_lean_answer_streams_as_one_message_that_state_keeps(
     chunks: list[tuple[str, str | None, str]] = []
     if sync:
         for message, metadata in graph.stream(ask("q"), config, stream_mode="messages"):
-            chunks.append((metadata["langgraph_node"], message.id, message.text))
+            if message.text and not isinstance(message, ToolMessage):
+                chunks.append((metadata["langgraph_node"], message.id, message.text))
         final = graph.get_state(config).values["messages"][-1]
     else:
         async for message, metadata in graph.astream(ask("q"), config, stream_mode="messages"):
-            chunks.append((metadata["langgraph_node"], message.id, message.text))
+            if message.text and not isinstance(message, ToolMessage):
+                chunks.append((metadata["langgraph_node"], message.id, message.text))
         final = (await graph.aget_state(config)).values["messages"][-1]
     assert {node for node, _, _ in chunks} == {"joiner"}
     assert {id for _, id, _ in chunks} == {final.id}

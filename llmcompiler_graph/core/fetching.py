@@ -17,7 +17,7 @@ already succeeded in the same user turn - earlier in this run, or in an earlier 
 `earlier_tasks` with their `observations` - takes that result instead of calling the tool (its
 events say `reused_from`); one whose identical call is still running waits for it. A failed call
 is never reused (the next identical task calls the tool again), and a tool whose policy says
-`idempotent=False` is always called.
+`idempotent=False` or `requires_approval` is always called.
 
 >>> import asyncio
 >>> from langchain_core.tools import tool
@@ -117,9 +117,12 @@ class TaskFetchingUnit:
         }
         """Each tool's own concurrency limit, shared by every run of this unit."""
         self.idempotent = frozenset(
-            name for name, policy in self.policies.items() if policy.idempotent is not False
+            name
+            for name, policy in self.policies.items()
+            if policy.idempotent is not False and not policy.requires_approval
         )
-        """The tools whose identical calls within a turn reuse the first one's result."""
+        """The tools whose identical calls within a turn reuse the first one's result (not a
+        tool whose calls need approval: an approved call is an action a person asked for)."""
 
     async def arun(
         self,

@@ -224,6 +224,7 @@ class Joiner:
         return with_conversation(
             self._system_prompt(plans=self.plans(force_answer)),
             messages,
+            max_chars=self.max_observation_chars,
             then=f"The plan and its results:\n{results or '(no tasks)'}{note}",
         )
 

@@ -167,7 +167,9 @@ class Planner:
     def prompt(self, turn: Turn, messages: Sequence[AnyMessage]) -> list[BaseMessage]:
         """Instructions, the conversation, and on replan what happened so far."""
         if not turn.tasks:
-            return with_conversation(self.system_prompt, messages)
+            return with_conversation(
+                self.system_prompt, messages, max_chars=self.max_observation_chars
+            )
         results = format_results(
             turn.tasks,
             turn.observations,
@@ -185,6 +187,7 @@ class Planner:
         return with_conversation(
             self.system_prompt,
             messages,
+            max_chars=self.max_observation_chars,
             then="The previous plan and its results:\n"
             f"{results}\n\n"
             f"They did not answer the question yet. Feedback: {turn.feedback or '(none)'}\n"

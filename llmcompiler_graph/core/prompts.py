@@ -33,7 +33,14 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
 
 from llmcompiler_graph.core.plan import Observation, Task, as_text, format_call
 
@@ -203,25 +210,52 @@ def format_results(
 
 
 def with_conversation(
-    instructions: str, messages: Sequence[AnyMessage], *, then: str = ""
+    instructions: str, messages: Sequence[AnyMessage], *, max_chars: int, then: str = ""
 ) -> list[BaseMessage]:
     """Our system prompt, the caller's conversation, and (if any) a closing user message.
 
     A caller's system messages are merged into ours rather than sent mid-conversation (some
-    providers reject that). Tool-calling turns of a parent agent are reduced to their text so
-    that no provider sees orphaned tool messages.
+    providers reject that). Tool calls of earlier turns (ours, or a parent agent's) and their
+    results become one text message per call round (`earlier_calls`), so a follow-up question
+    can use them and no provider sees orphaned tool messages. The current turn's own calls are
+    left out: the caller shows them with their results (`format_results`).
     """
     system = [instructions]
     dialogue: list[BaseMessage] = []
-    for message in messages:
+    question = max(
+        (i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=len(messages)
+    )
+    results = {m.tool_call_id: m for m in messages[:question] if isinstance(m, ToolMessage)}
+    for i, message in enumerate(messages):
         if isinstance(message, SystemMessage):
             system.append(message.text)
         elif isinstance(message, HumanMessage):
             dialogue.append(message)
-        elif isinstance(message, AIMessage) and message.text.strip():
-            dialogue.append(AIMessage(content=message.text, id=message.id))
+        elif isinstance(message, AIMessage):
+            if message.tool_calls and i < question:
+                dialogue.append(AIMessage(earlier_calls(message, results, max_chars)))
+            elif message.text.strip():
+                dialogue.append(AIMessage(content=message.text, id=message.id))
     closing = [HumanMessage(then)] if then else []
     return [SystemMessage("\n\n".join(s for s in system if s).strip()), *dialogue, *closing]
+
+
+def earlier_calls(message: AIMessage, results: Mapping[str, ToolMessage], max_chars: int) -> str:
+    """An earlier turn's tool calls and their results as one message's text: a line per call,
+    `Called name(args)`, then its result quoted like an observation (`quote`, cut to
+    `max_chars`), so no tool output can pass for a line of ours."""
+    lines = [message.text.strip()] if message.text.strip() else []
+    for call in message.tool_calls:
+        args = ", ".join(f"{k}={v!r}" for k, v in call["args"].items())
+        lines.append(f"Called {call['name']}({' '.join(args.splitlines())})")
+        result = results.get(call["id"] or "")
+        if result is None:
+            lines.append("Result: (none)")
+        elif result.status == "error":
+            lines.append(f"Result: ERROR: {quote(result.text, max_chars)}")
+        else:
+            lines.append(f"Result: {quote(result.text, max_chars)}")
+    return "\n".join(lines)
 
 
 def _example(tools: Mapping[str, list[str]]) -> tuple[str, str, list[tuple[str, dict[str, Any]]]]:

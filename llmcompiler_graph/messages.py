@@ -1,0 +1,122 @@
+"""The plan and its results as chat messages: the shape `create_react_agent` gives, which chat UIs
+(Agent Chat UI, Studio's chat view) draw as tool calls and tool results.
+
+Per round of a turn:
+
+- an `AIMessage` whose `tool_calls` are the tasks the scheduler runs as the plan streams (the
+  planner writes it; each call also reaches `stream_mode="messages"` as an `AIMessageChunk` the
+  moment its task parses);
+- when tasks wait for a person's approval, a second `AIMessage` with those calls, the last
+  message of the turn while the run is paused (so a UI draws its review card under it);
+- one `ToolMessage` per task answering its call id (content: the observation as text, cut to
+  `max_observation_chars`; `status="error"` for failures and skips; `artifact`: the value as
+  state keeps it when it is not text), each shown in `stream_mode="messages"` as its task ends;
+
+and at the end of the turn the answer `AIMessage` (the one the answer relay streams).
+
+Ids are derived from the turn (its question's id), the round and the task id, never random, so
+a node that runs again (a resume) writes the same messages, which replace the earlier ones.
+Tool call ids stay under OpenAI's 40 characters, so a parent agent can send the conversation
+on to a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Literal
+
+from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
+from langgraph.graph.message import push_message
+
+from llmcompiler_graph.core.plan import Observation, Task, as_text
+from llmcompiler_graph.core.prompts import truncate
+from llmcompiler_graph.core.values import to_state
+
+PREFIX = "llmcompiler"
+"""Every message id this module makes starts with it."""
+
+
+def _turn_key(turn_id: str | None) -> str:
+    return hashlib.sha1((turn_id or "").encode()).hexdigest()[:12]
+
+
+def call_id(turn_id: str | None, idx: int) -> str:
+    """The tool call id of task `idx` of a turn: `call_<12 hex>_<idx>`."""
+    return f"call_{_turn_key(turn_id)}_{idx}"
+
+
+def plan_id(turn_id: str | None, round: int, part: Literal["plan", "review"]) -> str:
+    """The id of a round's plan message (`part="review"`: its calls that wait for approval)."""
+    return f"{PREFIX}-{_turn_key(turn_id)}-{part}-{round}"
+
+
+def _call(turn_id: str | None, task: Task) -> dict:
+    return {"name": task["tool"], "args": task["args"], "id": call_id(turn_id, task["idx"])}
+
+
+def plan_message(
+    turn_id: str | None, round: int, tasks: Iterable[Task], part: Literal["plan", "review"]
+) -> AIMessage:
+    """A round's tasks as one AI message of tool calls (args as written, `$N` included)."""
+    calls = [{**_call(turn_id, t), "type": "tool_call"} for t in tasks]
+    return AIMessage(content="", tool_calls=calls, id=plan_id(turn_id, round, part))
+
+
+def show_call(turn_id: str | None, round: int, task: Task) -> None:
+    """Show one task's call in `stream_mode="messages"` now, as a chunk of its round's plan
+    message (chunks merge by the task id as `index`). Needs a node's context."""
+    call = _call(turn_id, task)
+    chunk = AIMessageChunk(
+        content="",
+        id=plan_id(turn_id, round, "plan"),
+        tool_call_chunks=[
+            {
+                "name": call["name"],
+                "args": json.dumps(call["args"], ensure_ascii=False),
+                "id": call["id"],
+                "index": task["idx"],
+                "type": "tool_call_chunk",
+            }
+        ],
+    )
+    push_message(chunk, state_key=None)
+
+
+def result_message(
+    turn_id: str | None, task: Task, observation: Observation, *, max_chars: int, cap: int
+) -> ToolMessage:
+    """The `ToolMessage` answering a task's call: its observation as text (cut to `max_chars`),
+    or its error; a value that is not text also as `artifact` (as state keeps it, `cap`)."""
+    idx = task["idx"]
+    ok = observation["status"] == "ok"
+    value = observation["value"]
+    text = as_text(value) if ok else observation["error"] or observation["status"]
+    return ToolMessage(
+        content=truncate(text, max_chars),
+        tool_call_id=call_id(turn_id, idx),
+        name=task["tool"],
+        status="success" if ok else "error",
+        artifact=to_state(value, max_chars=cap) if ok and not isinstance(value, str) else None,
+        id=f"{PREFIX}-{_turn_key(turn_id)}-result-{idx}",
+    )
+
+
+class ToolResults:
+    """One scheduler run's `ToolMessage`s: each shown as its task ends, all written at the end."""
+
+    def __init__(self, turn_id: str | None, *, max_chars: int, cap: int) -> None:
+        self.turn_id, self.max_chars, self.cap = turn_id, max_chars, cap
+        self.messages: dict[int, ToolMessage] = {}
+
+    def add(self, task: Task, observation: Observation) -> None:
+        message = result_message(
+            self.turn_id, task, observation, max_chars=self.max_chars, cap=self.cap
+        )
+        self.messages[task["idx"]] = message
+        push_message(message, state_key=None)
+
+    def written(self) -> list[ToolMessage]:
+        """The messages in task order, for the node's update."""
+        return [self.messages[idx] for idx in sorted(self.messages)]
