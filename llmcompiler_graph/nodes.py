@@ -286,13 +286,17 @@ class Nodes:
         kept = {idx: stored_observation(o, settings.max_state_chars) for idx, o in new.items()}
         merged = {**turn.observations, **kept}
         update: dict[str, Any] = {"observations": [merged[idx] for idx in sorted(merged)]}
-        if results is not None and results.messages:
-            update["messages"] = results.written()
+        written = results.written() if results is not None else []
         if review is not None:
             edited = {i: stored_task(t, settings.max_state_chars) for i, t in review.edited.items()}
             update["tasks"] = [edited.get(t["idx"], t) for t in turn.tasks]
             update["awaiting_approval"] = []
             update["review"] = "\n".join(review.rejections)
+            if edited and results is not None:  # the calls as the reviewer edited them
+                asked = [edited.get(t["idx"], t) for t in turn.pending]
+                written.insert(0, plan_message(turn.question.id, turn.round, asked, "review"))
+        if written:
+            update["messages"] = written
         return update
 
     def schedule(

@@ -4,19 +4,20 @@ LangChain's human-in-the-loop request and decisions)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from typing import Any
 
 import pytest
-from helpers import ScriptedChatModel
-from langchain_core.messages import BaseMessage, HumanMessage
+from helpers import ScriptedChatModel, shape
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from llmcompiler_graph import create_llmcompiler
-from llmcompiler_graph.approval import ApprovalError
+from llmcompiler_graph.approval import NotPausedError
 
 POPULATION = {"Paris": 2, "Rome": 3, "Oslo": 1}
 PLAN = (
@@ -191,22 +192,63 @@ async def test_only_tasks_of_sensitive_tools_wait_the_others_stream_as_usual() -
     assert sorted(a["city"] for a in calls.of("lookup")) == ["Paris", "Rome"]  # not run again
 
 
-@pytest.mark.parametrize(
-    "resume",
-    [
-        "yes",
-        {"decisions": [{"type": "approve"}]},
-        {"decisions": [{"type": "maybe"}] * 3},
-        {"decisions": [{"type": "edit", "edited_action": "Oslo"}, {"type": "approve"}, {}]},
-    ],
-)
-def test_a_resume_value_that_does_not_answer_the_request_says_what_to_send(resume: Any) -> None:
+BAD_RESUMES = [
+    None,
+    {},
+    "yes",
+    [],
+    3,
+    {"decisions": [{"type": "approve"}]},
+    {"decisions": [{"type": "maybe"}] * 3},
+    {"decisions": [{"type": "edit", "edited_action": "Oslo"}, {"type": "approve"}, {}]},
+]
+
+
+@pytest.mark.parametrize("resume", BAD_RESUMES, ids=repr)
+def test_a_resume_value_that_does_not_answer_is_answered_by_asking_again(resume: Any) -> None:
+    """Nothing runs; the same request comes back with the error; the thread stays usable."""
     calls = Calls()
     graph = reviewed(calls)
-    graph.invoke(ask(), config())
-    with pytest.raises(ApprovalError, match=r"decision|edited_action"):
-        graph.invoke(Command(resume=resume), config())
+    first = graph.invoke(ask(), config())["__interrupt__"][0].value
+    out = graph.invoke(Command(resume=resume), config())
+    (again,) = [i.value for i in out["__interrupt__"]]
     assert calls.calls == []
+    assert again["action_requests"][0]["name"] == first["action_requests"][0]["name"]
+    assert len(again["action_requests"]) == 3
+    assert re.search(r"decision|edited_action", again["error"])
+    assert again["error"] in again["action_requests"][0]["description"]
+    out = graph.invoke(Command(resume={"decisions": [{"type": "approve"}] * 3}), config())
+    assert "__interrupt__" not in out and calls.of("compare") == [{"a": 2, "b": 3}]
+
+
+async def test_any_number_of_bad_answers_then_a_good_one_runs_exactly_the_approved_tasks() -> None:
+    calls = Calls()
+    graph = reviewed(calls)
+    await graph.ainvoke(ask(), config())
+    for bad in BAD_RESUMES:
+        out = await graph.ainvoke(Command(resume=bad), config())
+        assert out["__interrupt__"] and calls.calls == []
+    reject = {"type": "reject", "message": "no"}
+    decisions = [{"type": "approve"}, reject, {"type": "approve"}]
+    out = await graph.ainvoke(Command(resume={"decisions": decisions}), config())
+    assert calls.of("lookup") == [{"city": "Paris"}] and calls.of("compare") == []
+
+
+def test_resuming_a_thread_that_is_not_paused_says_so() -> None:
+    calls = Calls()
+    graph = create_llmcompiler(
+        ScriptedChatModel(script=planner_then_answer([PLAN])),
+        calls.tools(),
+        checkpointer=InMemorySaver(),
+    )
+    with pytest.raises(NotPausedError, match="not paused"):
+        graph.invoke(Command(resume={"decisions": []}), config())  # a thread never started
+    graph.invoke(ask(), config())
+    before = graph.get_state(config()).values["messages"]
+    with pytest.raises(NotPausedError, match="send a new message"):
+        graph.invoke(Command(resume={"decisions": [{"type": "approve"}]}), config())
+    assert graph.get_state(config()).values["messages"] == before
+    assert len(calls.of("compare")) == 1
 
 
 def test_an_edit_is_checked_like_a_plan_line() -> None:
@@ -251,3 +293,131 @@ def test_a_slow_sync_scheduler_can_be_approved_from_another_thread() -> None:
     assert out["__interrupt__"]
     out = graph.invoke(Command(resume={"decisions": [{"type": "approve"}]}), config())
     assert calls.of("compare") == [{"a": 2, "b": 3}]
+
+
+def test_at_every_pause_the_last_message_is_the_calls_to_review_on_turns_1_2_and_3() -> None:
+    """What a chat UI needs to draw its review card under the turn, turn after turn; edit,
+    approve and reject each work on a later turn, and every call ends with its ToolMessage."""
+    calls = Calls()
+    graph = create_llmcompiler(
+        ScriptedChatModel(script=planner_then_answer([PLAN])),
+        calls.tools(sensitive=True),
+        checkpointer=InMemorySaver(),
+    )
+    edit = {"type": "edit", "edited_action": {"name": "compare", "args": {"a": 7, "b": "$2"}}}
+    decisions = [{"type": "approve"}, edit, {"type": "reject", "message": "no"}]
+    for turn, decision in enumerate(decisions, start=1):
+        out = graph.invoke(ask(f"turn {turn}"), config())
+        last = out["messages"][-1]
+        assert out["__interrupt__"] and isinstance(last, AIMessage)
+        assert [c["name"] for c in last.tool_calls] == ["compare"]
+        assert last.tool_calls[0]["args"] == {"a": "$1", "b": "$2"}
+        out = graph.invoke(Command(resume={"decisions": [decision]}), config())
+        if decision["type"] == "reject":  # the replan's plan waits too: approved
+            assert isinstance(out["messages"][-1], AIMessage) and out["__interrupt__"]
+            out = graph.invoke(Command(resume={"decisions": [{"type": "approve"}]}), config())
+        assert "__interrupt__" not in out
+    assert calls.of("compare") == [{"a": 2, "b": 3}, {"a": 7, "b": 3}, {"a": 2, "b": 3}]
+    messages = graph.get_state(config()).values["messages"]
+    turns = shape(messages)  # asserts every call has its ToolMessage
+    assert turns.count("human") == 3 and turns[-1] == "ai"
+    edited = next(
+        m
+        for m in messages
+        if isinstance(m, AIMessage) and m.tool_calls and m.tool_calls[0]["args"].get("a") == 7
+    )
+    assert edited.id.endswith("review-1")  # the card's call shows the edit that ran
+
+
+def test_the_reviewer_sees_the_values_the_references_resolve_to() -> None:
+    calls = Calls()
+    graph = create_llmcompiler(
+        ScriptedChatModel(script=planner_then_answer([PLAN])),
+        calls.tools(sensitive=True),
+        checkpointer=InMemorySaver(),
+    )
+    (request,) = [i.value for i in graph.invoke(ask(), config())["__interrupt__"]]
+    (action,) = request["action_requests"]
+    assert action["args"] == {"a": "$1", "b": "$2"}  # what an edit may keep
+    assert action["values"] == {"a": {"value": "2", "from": [1]}, "b": {"value": "3", "from": [2]}}
+    assert '- a will be "2" (from task 1)' in action["description"]
+
+
+def test_an_approved_call_is_made_even_when_an_identical_one_ran_before() -> None:
+    """Reuse is for lookups: a second approved send is a second send."""
+    calls = Calls()
+    plans = ["1. compare(a=1, b=2)\n2. join()", "3. compare(a=1, b=2)\n4. join()"]
+    script = planner_then_answer(plans)
+
+    def replan_once(role: str, messages: list[BaseMessage]) -> str:
+        if role == "joiner" and len(script.asked) == 1:  # type: ignore[attr-defined]
+            return "Replan: once more"
+        return script(role, messages)
+
+    graph = create_llmcompiler(
+        ScriptedChatModel(script=replan_once),
+        calls.tools(sensitive=True),
+        checkpointer=InMemorySaver(),
+    )
+    graph.invoke(ask(), config())
+    graph.invoke(Command(resume={"decisions": [{"type": "approve"}]}), config())
+    graph.invoke(Command(resume={"decisions": [{"type": "approve"}]}), config())
+    assert calls.of("compare") == [{"a": 1, "b": 2}] * 2
+    observations = graph.get_state(config()).values["observations"]
+    assert [o["status"] for o in observations] == ["ok", "ok"]
+
+
+def test_two_concurrent_resumes_of_one_thread_run_the_approved_task_once() -> None:
+    sent: list[str] = []
+
+    @tool
+    def send(to: str) -> str:
+        """Send a message."""
+        time.sleep(0.3)
+        sent.append(to)
+        return "sent"
+
+    send.metadata = {"llmcompiler": {"requires_approval": True}}
+    graph = create_llmcompiler(
+        ScriptedChatModel(script=planner_then_answer(['1. send(to="bob")\n2. join()'])),
+        [send],
+        checkpointer=InMemorySaver(),
+    )
+    graph.invoke(ask(), config())
+    approve = Command(resume={"decisions": [{"type": "approve"}]})
+    outcomes: list[Any] = []
+
+    def resume() -> None:
+        try:
+            outcomes.append(graph.invoke(approve, config())["messages"][-1].text)
+        except Exception as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=resume) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sent == ["bob"]
+    errors = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(errors) == 1 and "already running this step" in str(errors[0])
+    state = graph.get_state(config())
+    assert not state.interrupts and shape(state.values["messages"])[-1] == "ai"
+
+
+def test_a_huge_rejection_message_is_cut_like_an_observation() -> None:
+    calls = Calls()
+    script = planner_then_answer([PLAN, "5. join()"])
+    graph = create_llmcompiler(
+        ScriptedChatModel(script=script),
+        calls.tools(),
+        approve_plan=True,
+        max_observation_chars=500,
+        checkpointer=InMemorySaver(),
+    )
+    graph.invoke(ask(), config())
+    reject = {"type": "reject", "message": "no " * 1_000_000}
+    graph.invoke(Command(resume={"decisions": [reject] * 3}), config())
+    state = graph.get_state(config()).values
+    assert all(len(o["error"]) < 700 for o in state["observations"])
+    assert len(script.asked[1][-1].text) < 10_000  # type: ignore[attr-defined]

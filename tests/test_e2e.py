@@ -638,7 +638,7 @@ async def test_messages_stream_shows_the_answer_and_on_request_the_plan(
                 node = metadata["langgraph_node"]
                 chunks[node] = chunks.get(node, "") + message.text
                 ids.setdefault(node, set()).add(message.id)
-            elif isinstance(message, AIMessage) and not message.tool_calls:
+            elif isinstance(message, AIMessage) and not isinstance(message, AIMessageChunk):
                 answers.append(message.text)
 
     await asyncio.wait_for(consume(), TIMEOUT)
