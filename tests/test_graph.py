@@ -767,7 +767,13 @@ async def test_second_turn_on_a_thread_starts_at_one(kit: ToolKit, recorder: Rec
     assert state["round"] == 1
     # turn 2's planner got the conversation but no replan context from turn 1
     second_planner = recorder.of("planner")[1]
-    assert [m.text for m in second_planner[1:]] == ["Paris", "Paris: Paris=2", "Rome"]
+    assert [m.text for m in second_planner[1:]] == [
+        "Paris",
+        "Called lookup(city='Paris')\nResult: \"2\"\n"
+        "Called describe(value='$1', label='Paris')\nResult: \"Paris=2\"",
+        "Paris: Paris=2",
+        "Rome",
+    ]
 
 
 # catch-up: tasks in state without observations
