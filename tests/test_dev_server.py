@@ -159,6 +159,14 @@ def _values(client: SyncLangGraphClient, thread_id: str) -> dict[str, Any]:
     return client.threads.get_state(thread_id)["values"]
 
 
+def _calls_answered(messages: list[dict[str, Any]]) -> set[str]:
+    """The tool call ids of the conversation, each answered by exactly one tool message."""
+    calls = [c["id"] for m in messages if m["type"] == "ai" for c in m.get("tool_calls") or []]
+    answered = [m["tool_call_id"] for m in messages if m["type"] == "tool"]
+    assert sorted(calls) == sorted(answered), "a tool call without its tool message"
+    return set(calls)
+
+
 def test_streamed_run_answers_and_reports_every_task(
     server: DevServer, client: SyncLangGraphClient
 ) -> None:
@@ -192,7 +200,14 @@ def test_streamed_run_answers_and_reports_every_task(
     plan_start = WITH_MATH.rounds[0].plan[:30]
     assert not any(text.startswith(plan_start) for text in texts), "the plan was streamed"
     assert WITH_MATH.answer in texts
-    assert not any(m.get("tool_calls") for m in streamed), "the joiner's decision was streamed"
+    answer_id = values["messages"][-1]["id"]
+    assert all(m["id"].startswith("llmcompiler-") for m in streamed if m.get("tool_calls")), (
+        "the joiner's decision was streamed"
+    )
+    assert answer_id in {m["id"] for m in streamed}, "the answer's id changed after streaming"
+    shown_calls = {c["id"] for m in streamed for c in m.get("tool_calls") or []}
+    shown_results = {m["tool_call_id"] for m in streamed if m["type"] == "tool"}
+    assert shown_calls == shown_results == _calls_answered(values["messages"])
     queries = sorted(t["args"]["query"] for t in WITH_MATH.tasks if t["tool"] == "search")
     assert sorted(e.query for e in server.tavily.requests[-len(queries) :]) == queries
 
@@ -215,7 +230,11 @@ def test_second_turn_on_the_same_thread_starts_at_task_1(
     assert planned(values["tasks"]) == planned(PARALLEL.tasks), "turn 2 ran another question's plan"
     assert [o["idx"] for o in values["observations"]] == [t["idx"] for t in PARALLEL.tasks]
     assert values["messages"][-1]["content"] == PARALLEL.answer
-    assert [m["type"] for m in values["messages"]] == ["human", "ai", "human", "ai"]
+    messages = values["messages"]
+    second = [i for i, m in enumerate(messages) if m["type"] == "human"][1]
+    assert messages[second - 1]["content"] == WITH_MATH.answer  # turn 1 ends with its answer
+    assert messages[second + 1]["tool_calls"][0]["name"] == PARALLEL.tasks[0]["tool"]
+    _calls_answered(messages)
 
 
 def test_run_context_sets_the_replan_budget(server: DevServer, client: SyncLangGraphClient) -> None:
@@ -329,3 +348,46 @@ def test_plan_approval_pauses_before_any_tool_and_resumes_with_decisions(
     assert client.threads.get_state(thread_id)["interrupts"] == []
     assert _values(client, thread_id)["messages"][-1]["content"] == PARALLEL.answer
     assert len(server.tavily.requests) == searches + len(PARALLEL.tasks)
+
+
+def test_approval_over_the_server_renders_on_every_turn_and_survives_bad_resumes(
+    server: DevServer, client: SyncLangGraphClient
+) -> None:
+    """What Agent Chat UI relies on, turn after turn: at each pause the last message is an AI
+    message with the calls to review; a resume that does not answer asks again (the thread is
+    never stranded); the right one runs the plan, each call answered by its tool message."""
+    thread_id = client.threads.create()["thread_id"]
+    context = {"approve_plan": True}
+    for turn, question in enumerate([PARALLEL.question, WITH_MATH.question], start=1):
+        client.runs.wait(thread_id, GRAPH, input=_user(question), context=context)
+        state = client.threads.get_state(thread_id)
+        last = state["values"]["messages"][-1]
+        assert last["type"] == "ai" and last["tool_calls"], f"turn {turn}: no card to draw under"
+        (paused,) = state["interrupts"]
+        count = len(paused["value"]["action_requests"])
+        assert [c["name"] for c in last["tool_calls"]] == [
+            r["name"] for r in paused["value"]["action_requests"]
+        ]
+        for bad in ({"decisions": []}, {}, "yes"):
+            client.runs.wait(thread_id, GRAPH, command={"resume": bad}, context=context)
+            (again,) = client.threads.get_state(thread_id)["interrupts"]
+            assert "decision" in again["value"]["error"]
+            assert len(again["value"]["action_requests"]) == count
+        decisions = [{"type": "approve"}] * count
+        client.runs.wait(
+            thread_id, GRAPH, command={"resume": {"decisions": decisions}}, context=context
+        )
+        state = client.threads.get_state(thread_id)
+        # a plan with a replan pauses again for its second round: approve that too
+        while state["interrupts"]:
+            count = len(state["interrupts"][0]["value"]["action_requests"])
+            client.runs.wait(
+                thread_id,
+                GRAPH,
+                command={"resume": {"decisions": [{"type": "approve"}] * count}},
+                context=context,
+            )
+            state = client.threads.get_state(thread_id)
+        messages = state["values"]["messages"]
+        assert messages[-1]["type"] == "ai" and not messages[-1].get("tool_calls")
+        _calls_answered(messages)
