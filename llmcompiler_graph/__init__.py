@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from llmcompiler_graph._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from llmcompiler_graph.approval import NotPausedError
     from llmcompiler_graph.context import Context
     from llmcompiler_graph.core.fetching import TaskFetchingUnit
     from llmcompiler_graph.core.joiner import Joiner, JoinerDecision
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from llmcompiler_graph.core.planner import Planner
     from llmcompiler_graph.core.toolbox import Toolbox, ToolPolicy
     from llmcompiler_graph.graph import create_llmcompiler
+    from llmcompiler_graph.handoff import ConcurrentRunError
     from llmcompiler_graph.models import load_chat_model
     from llmcompiler_graph.state import State
 
@@ -53,14 +55,18 @@ __getattr__ = lazy_exports(
         "Joiner": "core.joiner",
         "JoinerDecision": "core.joiner",
         "LLMCallError": "core.llm",
+        "NotPausedError": "approval",
+        "ConcurrentRunError": "handoff",
     },
 )
 
 __all__ = [
+    "ConcurrentRunError",
     "Context",
     "Joiner",
     "JoinerDecision",
     "LLMCallError",
+    "NotPausedError",
     "Observation",
     "PlanParser",
     "Planner",

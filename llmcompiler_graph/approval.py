@@ -8,12 +8,16 @@ says `requires_approval` (tool metadata `{"llmcompiler": {"requires_approval": T
    each task that needs approval and every task depending on one; state lists the tasks to ask
    about (`awaiting_approval`). The other tasks run as the plan streams. With `approve_plan`
    nothing runs before the approval: streaming dispatch is off in that mode, by necessity.
-2. The joiner finds the held tasks without observations and routes back to the scheduler, which
-   asks before doing anything else: a LangGraph `interrupt` whose value follows LangChain's
-   human-in-the-loop convention (the `HumanInTheLoopMiddleware` format, which Agent Chat UI
-   renders), one action request per task to review:
+2. The joiner finds the held tasks without observations, writes their calls as an `AIMessage`
+   (with `tool_messages`: the turn's last message while paused, under which chat UIs draw the
+   review card) and routes back to the scheduler, which asks before doing anything else: a
+   LangGraph `interrupt` whose value follows LangChain's human-in-the-loop convention (the
+   `HumanInTheLoopMiddleware` format, which Agent Chat UI renders), one action request per task
+   to review, with the values its references resolve to where their tasks have finished:
 
-       {"action_requests": [{"name": "send_email", "args": {...}, "description": "Task 2 ..."}],
+       {"action_requests": [{"name": "send_email", "args": {"to": "$1", ...},
+                             "values": {"to": {"value": "bob@example.com", "from": [1]}},
+                             "description": "Task 2 ..."}],
         "review_configs": [{"action_name": "send_email",
                             "allowed_decisions": ["approve", "edit", "reject"]}]}
 
@@ -25,11 +29,13 @@ says `requires_approval` (tool metadata `{"llmcompiler": {"requires_approval": T
            {"type": "reject", "message": "Do not email the whole team."},
        ]})
 
-   Approved tasks run as planned, edited ones as edited (checked like a plan line: tool,
-   argument names, `$N` references); a rejected task becomes an error observation ("rejected by
-   the reviewer: ...") and the tasks depending on it are skipped. A round with a rejection ends
-   in a replan whose feedback is the reviewer's messages, without a joiner call (when no replan
-   is left, the joiner answers with what ran).
+   Approved tasks run as planned (never replaced by an identical earlier call's result), edited
+   ones as edited (checked like a plan line: tool, argument names, `$N` references); a rejected
+   task becomes an error observation ("rejected by the reviewer: ...", cut like an observation)
+   and the tasks depending on it are skipped. A round with a rejection ends in a replan whose
+   feedback is the reviewer's messages, without a joiner call (when no replan is left, the
+   joiner answers with what ran). A resume value that is not an answer is answered by the same
+   request again with an `error`: nothing stored can strand the thread.
 
 The interrupt needs a checkpointer (`create_llmcompiler(..., checkpointer=...)`, a parent graph's,
 or the LangGraph server's). A tool can also pause itself: calling `langgraph.types.interrupt()`
