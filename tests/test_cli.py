@@ -444,6 +444,7 @@ def test_a_thread_continues_across_invocations_and_is_listed(db: str, capsys) ->
     for text in (first, SHOWCASE[1].answer, second, SHOWCASE[2].answer):
         assert " ".join(text.split()) in shown
     assert shown.index(first) < shown.index(second)
+    assert "calls: search(" in shown and "search -> " in shown  # the work, between them
 
     assert cli.main(["threads", "nope", "--db", db]) == 2
 

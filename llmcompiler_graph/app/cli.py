@@ -474,11 +474,24 @@ def threads_command(args: argparse.Namespace) -> int:
             if not messages:
                 raise UsageProblem(f"No thread {args.name!r} in {where}.")
             for message in messages:
-                who = "you" if message.type == "human" else "assistant"
-                console.print(Text.assemble((f"{who}: ", "bold"), message.text))
+                console.print(_history_line(message))
             return 0
 
     return asyncio.run(show())
+
+
+def _history_line(message: Any) -> Text:
+    """One message of `threads NAME`: a question, an answer, or (dim) a tool call or result."""
+    if message.type == "human":
+        return Text.assemble(("you: ", "bold"), message.text)
+    if message.type == "tool":
+        result = " ".join(message.text.split())
+        cut = "..." if len(result) > 200 else ""
+        return Text(f"  {message.name} -> {result[:200]}{cut}", "dim")
+    if calls := getattr(message, "tool_calls", None):
+        shown = ", ".join(f"{c['name']}({', '.join(map(repr, c['args'].values()))})" for c in calls)
+        return Text(f"  calls: {shown}", "dim")
+    return Text.assemble(("assistant: ", "bold"), message.text)
 
 
 def _store(text: str) -> str | Path:
