@@ -7,6 +7,7 @@ import asyncio
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from llmcompiler_graph import create_llmcompiler
+from llmcompiler_graph import ConcurrentRunError, create_llmcompiler
 from llmcompiler_graph.approval import NotPausedError
 
 POPULATION = {"Paris": 2, "Rome": 3, "Oslo": 1}
@@ -385,22 +386,11 @@ def test_two_concurrent_resumes_of_one_thread_run_the_approved_task_once() -> No
     )
     graph.invoke(ask(), config())
     approve = Command(resume={"decisions": [{"type": "approve"}]})
-    outcomes: list[Any] = []
-
-    def resume() -> None:
-        try:
-            outcomes.append(graph.invoke(approve, config())["messages"][-1].text)
-        except Exception as exc:
-            outcomes.append(exc)
-
-    threads = [threading.Thread(target=resume) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(2) as pool:
+        resumes = [pool.submit(graph.invoke, approve, config()) for _ in range(2)]
     assert sent == ["bob"]
-    errors = [o for o in outcomes if isinstance(o, Exception)]
-    assert len(errors) == 1 and "already running this step" in str(errors[0])
+    errors = [r.exception() for r in resumes if r.exception() is not None]
+    assert len(errors) == 1 and isinstance(errors[0], ConcurrentRunError)
     state = graph.get_state(config())
     assert not state.interrupts and shape(state.values["messages"])[-1] == "ai"
 
