@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
-from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, ToolMessage
 from langgraph.graph.message import push_message
 
 from llmcompiler_graph.core.plan import Observation, Task, as_text
@@ -36,6 +37,9 @@ from llmcompiler_graph.core.values import to_state
 
 PREFIX = "llmcompiler"
 """Every message id this module makes starts with it."""
+
+
+_OUR_CALL = re.compile(r"call_[0-9a-f]{12}_\d+")
 
 
 def _turn_key(turn_id: str | None) -> str:
@@ -62,6 +66,22 @@ def plan_message(
     """A round's tasks as one AI message of tool calls (args as written, `$N` included)."""
     calls = [{**_call(turn_id, t), "type": "tool_call"} for t in tasks]
     return AIMessage(content="", tool_calls=calls, id=plan_id(turn_id, round, part))
+
+
+def conversation(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
+    """The conversation as the planner and the joiner read it: without tool messages that answer
+    one of our calls but that we did not write. (Agent Chat UI answers every unanswered call with
+    "Successfully handled tool call." when the user sends a message while a review is pending: a
+    call that never ran must not read as done.)"""
+    return [
+        m
+        for m in messages
+        if not (
+            isinstance(m, ToolMessage)
+            and _OUR_CALL.fullmatch(m.tool_call_id)
+            and not (m.id or "").startswith(f"{PREFIX}-")
+        )
+    ]
 
 
 def show_call(turn_id: str | None, round: int, task: Task) -> None:

@@ -41,7 +41,7 @@ from llmcompiler_graph.handoff import (
     superstep_key,
 )
 from llmcompiler_graph.journal import Journal, Replay
-from llmcompiler_graph.messages import ToolResults, plan_message, show_call
+from llmcompiler_graph.messages import ToolResults, conversation, plan_message, show_call
 from llmcompiler_graph.state import State, current_turn, stored_observation, stored_task
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ class Nodes:
         with producing(superstep_key(runtime)) as stream:
             tasks = await components.planner.aplan(
                 turn,
-                state["messages"],
+                conversation(state["messages"]),
                 _publisher(stream.publish, gate, turn, components.settings),
                 self.events(turn.round + 1),
                 config,
@@ -158,7 +158,7 @@ class Nodes:
         with on_close(config, closed.set), producing(superstep_key(runtime)) as stream:
             tasks = components.planner.plan(
                 turn,
-                state["messages"],
+                conversation(state["messages"]),
                 _publisher(stream.publish, gate, turn, components.settings),
                 self.events(turn.round + 1),
                 config,
@@ -367,7 +367,7 @@ class Nodes:
             return _joined(Decision("", False, "", feedback))
         return components.joiner, {
             "turn": turn,
-            "messages": state["messages"],
+            "messages": conversation(state["messages"]),
             "force_answer": force_answer,
             "events": self.events(turn.round),
             "config": config,

@@ -166,3 +166,30 @@ def test_tool_messages_off_keeps_the_answer_only_shape() -> None:
     ]
     out = graph.invoke({"messages": [("user", "q")]})
     assert shape(out["messages"]) == ["human", "ai"] and streamed == []
+
+
+def test_a_new_question_during_a_review_leaves_the_unrun_calls_unrun() -> None:
+    """Agent Chat UI's path: the user sends a message instead of answering the review card,
+    and the UI answers every open call with a made-up tool message. The next turn runs, and
+    its planner reads the call that never ran as never run."""
+    asked: list[list[BaseMessage]] = []
+    compare.metadata = {"llmcompiler": {"requires_approval": True}}
+    try:
+        graph = create_llmcompiler(
+            ScriptedChatModel(script=answering(asked=asked)),
+            [lookup, compare],
+            checkpointer=InMemorySaver(),
+        )
+        config = {"configurable": {"thread_id": "moved-on"}}
+        paused = graph.invoke({"messages": [("user", "Which is bigger?")]}, config)
+        (open_call,) = paused["messages"][-1].tool_calls
+        made_up = ToolMessage(
+            "Successfully handled tool call.", tool_call_id=open_call["id"], id="do-not-render-1"
+        )
+        out = graph.invoke({"messages": [made_up, HumanMessage("Never mind: Oslo?")]}, config)
+    finally:
+        compare.metadata = None
+    assert out["__interrupt__"]  # turn 2's own plan waits for its own review
+    earlier = "\n".join(m.text for m in asked[-1])
+    assert "Called compare(a='$1', b='$2')\nResult: (none: it never ran)" in earlier
+    assert "Successfully handled" not in "".join(m.text for m in asked[-1])

@@ -250,7 +250,7 @@ def earlier_calls(message: AIMessage, results: Mapping[str, ToolMessage], max_ch
         lines.append(f"Called {call['name']}({' '.join(args.splitlines())})")
         result = results.get(call["id"] or "")
         if result is None:
-            lines.append("Result: (none)")
+            lines.append("Result: (none: it never ran)")
         elif result.status == "error":
             lines.append(f"Result: ERROR: {quote(result.text, max_chars)}")
         else:
