@@ -22,6 +22,7 @@ on to a model.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -124,19 +125,37 @@ def result_message(
 
 
 class ToolResults:
-    """One scheduler run's `ToolMessage`s: each shown as its task ends, all written at the end."""
+    """One scheduler run's `ToolMessage`s: each shown as its task ends, all written at the end.
+
+    `add` is called from the dispatch loop the moment an observation is recorded; the message
+    is built and shown in the loop's next step, after the tasks waiting for that observation
+    have been dispatched, so a big value never delays them.
+    """
 
     def __init__(self, turn_id: str | None, *, max_chars: int, cap: int) -> None:
         self.turn_id, self.max_chars, self.cap = turn_id, max_chars, cap
+        self.finished: dict[int, tuple[Task, Observation]] = {}
         self.messages: dict[int, ToolMessage] = {}
+        self.closed = False
+        """Set by `written`: a message not shown by then reaches the stream with the update."""
 
     def add(self, task: Task, observation: Observation) -> None:
-        message = result_message(
-            self.turn_id, task, observation, max_chars=self.max_chars, cap=self.cap
-        )
-        self.messages[task["idx"]] = message
-        push_message(message, state_key=None)
+        self.finished[task["idx"]] = (task, observation)
+        asyncio.get_running_loop().call_soon(self._show, task["idx"])
+
+    def _message(self, idx: int) -> ToolMessage:
+        if idx not in self.messages:
+            task, observation = self.finished[idx]
+            self.messages[idx] = result_message(
+                self.turn_id, task, observation, max_chars=self.max_chars, cap=self.cap
+            )
+        return self.messages[idx]
+
+    def _show(self, idx: int) -> None:
+        if not self.closed:
+            push_message(self._message(idx), state_key=None)
 
     def written(self) -> list[ToolMessage]:
-        """The messages in task order, for the node's update."""
-        return [self.messages[idx] for idx in sorted(self.messages)]
+        """The messages in task order, for the node's update (nothing is shown after this)."""
+        self.closed = True
+        return [self._message(idx) for idx in sorted(self.finished)]

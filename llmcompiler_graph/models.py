@@ -20,7 +20,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from llmcompiler_graph.core.llm import http_status
+from llmcompiler_graph.core.retry import http_status
 from llmcompiler_graph.core.roles import PROTOCOL_HEADER, ROLE_HEADER, RoleAware, RoleName
 
 PROVIDER_PACKAGES: dict[str, str] = {

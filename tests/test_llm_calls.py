@@ -33,19 +33,15 @@ from llmcompiler_graph.core._sync import iterate_in_thread
 from llmcompiler_graph.core.events import EventSink
 from llmcompiler_graph.core.joiner import Joiner
 from llmcompiler_graph.core.llm import (
-    BASE_DELAY,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
-    MAX_DELAY,
     LLMCall,
     LLMCallError,
-    backoff,
     describe_endpoint,
-    is_transient,
-    retry_after,
 )
 from llmcompiler_graph.core.plan import Task, Turn
 from llmcompiler_graph.core.planner import Planner
+from llmcompiler_graph.core.retry import BASE_DELAY, MAX_DELAY, backoff, is_transient, retry_after
 from llmcompiler_graph.core.roles import ANSWER_TAG, PLANNER
 from llmcompiler_graph.core.toolbox import Toolbox
 from llmcompiler_graph.models import load_chat_model

@@ -17,8 +17,9 @@ import pytest
 from langchain_core.tools import StructuredTool
 
 from llmcompiler_graph.core.events import EventSink
-from llmcompiler_graph.core.fetching import TaskFetchingUnit, _retry_delay, is_transient
+from llmcompiler_graph.core.fetching import TaskFetchingUnit, _retry_delay
 from llmcompiler_graph.core.plan import Observation, Task, make_task
+from llmcompiler_graph.core.retry import is_transient
 from llmcompiler_graph.core.toolbox import ToolPolicy
 
 # --- fakes -----------------------------------------------------------------------------------

@@ -40,10 +40,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import json
 import logging
-import random
 import threading
 import time
 from collections import ChainMap, defaultdict, deque
@@ -63,6 +61,7 @@ from llmcompiler_graph.core.plan import (
     make_observation,
     resolve_args,
 )
+from llmcompiler_graph.core.retry import backoff, is_transient
 from llmcompiler_graph.core.toolbox import ToolPolicy, has_native_coroutine, has_sync_implementation
 
 logger = logging.getLogger(__name__)
@@ -188,90 +187,13 @@ def call_key(tool: str, args: Mapping[str, Any]) -> str | None:
 _CANONICAL = json.JSONEncoder(sort_keys=True, default=repr)
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Whether a tool's error is worth another attempt (when its policy allows retries).
-
-    The rule, first match wins:
-    1. an HTTP status (`status_code` or `status` on the error or on its `response`, the httpx,
-       requests, aiohttp and openai style): transient when 429 or 5xx, permanent otherwise;
-    2. the name of the error's class or of a base contains RateLimit, Timeout, TimedOut,
-       Connection, ConnectError, ServiceUnavailable or TooManyRequests (client libraries'
-       errors that are not OSErrors, e.g. openai's `APITimeoutError`, httpx's `ConnectError`);
-    3. an `OSError` (which `TimeoutError` and `ConnectionError` are), except the file-system
-       ones that another attempt cannot fix: FileNotFoundError, FileExistsError,
-       IsADirectoryError, NotADirectoryError and PermissionError.
-    A scheduler timeout of one attempt is a TimeoutError: transient.
-    """
-    if isinstance(exc, GraphBubbleUp):
-        return False
-    status = _status_of(exc)
-    if status is not None:
-        return status == 429 or status >= 500
-    names = [cls.__name__ for cls in type(exc).__mro__]
-    if any(word in name for name in names for word in _TRANSIENT_WORDS):
-        return True
-    return isinstance(exc, OSError) and not isinstance(exc, _PERMANENT_OS_ERRORS)
-
-
-_TRANSIENT_WORDS = (
-    "RateLimit",
-    "Timeout",
-    "TimedOut",
-    "Connection",
-    "ConnectError",
-    "ServiceUnavailable",
-    "TooManyRequests",
-)
-_PERMANENT_OS_ERRORS = (
-    FileNotFoundError,
-    FileExistsError,
-    IsADirectoryError,
-    NotADirectoryError,
-    PermissionError,
-)
-
-
-def _status_of(exc: BaseException) -> int | None:
-    for holder in (exc, getattr(exc, "response", None)):
-        for attr in ("status_code", "status"):
-            value = getattr(holder, attr, None)
-            if isinstance(value, int) and not isinstance(value, bool) and 100 <= value < 600:
-                return value
-    return None
-
-
 def _retry_delay(exc: BaseException, attempt: int, policy: ToolPolicy) -> float:
-    """Seconds to wait after failed attempt number `attempt` (1 for the first): the server's
-    `retry_after` / `Retry-After` if it gave one, else exponential backoff with jitter (between
-    half and all of `backoff * 2 ** (attempt - 1)`); at most `max_backoff` either way."""
+    """Seconds to wait after failed attempt number `attempt` (1 for the first): the package's
+    backoff (`core.retry`) from the policy's `backoff`, at most its `max_backoff`, also when the
+    server asked for longer."""
     base = BACKOFF if policy.backoff is None else policy.backoff
     cap = MAX_BACKOFF if policy.max_backoff is None else policy.max_backoff
-    hinted = _retry_after(exc)
-    if hinted is not None:
-        return min(hinted, cap)
-    full = min(cap, base * 2 ** (attempt - 1))
-    return random.uniform(full / 2, full)
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    """The seconds a server asked to wait: `exc.retry_after`, or a `Retry-After` header (seconds
-    or an HTTP date) of `exc.response`."""
-    value = getattr(exc, "retry_after", None)
-    if value is None:
-        headers = getattr(getattr(exc, "response", None), "headers", None)
-        with contextlib.suppress(Exception):
-            value = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return max(0.0, float(value))
-    except (TypeError, ValueError):
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(str(value))
-        return max(0.0, when.timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
+    return min(backoff(attempt, exc, base=base, cap=cap), cap)
 
 
 class _TimedOut(TimeoutError):

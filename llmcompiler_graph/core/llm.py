@@ -27,13 +27,12 @@ Sync calls (`blocking=True`)
     read timeout fires). Retries, backoff and errors are the async ones.
 
 Retries (`retries`, default 2: at most 3 tries)
-    Transient failures are retried: our timeout, 408 / 409 / 429 / 5xx answers, connection
-    errors (refused, reset, dropped) and client-side timeouts, unless the server said
-    `x-should-retry: false`; LangChain's `ModelError.is_retryable` classifies the errors of its
-    integrations (see `is_transient`). The wait before try n+1 honours the server's
-    `retry-after-ms` / `retry-after` (seconds or an HTTP date; one longer than
+    Transient failures are retried, by the package's one retry policy (`core.retry`, which the
+    tools' retries follow too): our timeout, 408 / 409 / 429 / 5xx answers, connection errors
+    and client-side timeouts, unless the server said `x-should-retry: false`. The wait before
+    try n+1 honours the server's `retry-after-ms` / `retry-after` (one longer than
     `MAX_RETRY_AFTER` ends the call at once), else it is exponential, 0.5 s * 2**(n-1) capped
-    at 8 s, minus up to 25 % jitter (the openai SDK's schedule). The loop is written here rather
+    at 8 s, minus up to 25 % jitter. The loop is written here rather
     than with `Runnable.with_retry` because that one ignores `retry-after`, does not retry
     streams and cannot tell a stream that has not started from one that has.
 
@@ -64,19 +63,15 @@ Errors
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import math
-import random
-import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from langchain_core.exceptions import ModelError
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 
 from llmcompiler_graph.core._sync import in_thread, iterate_in_thread
+from llmcompiler_graph.core.retry import backoff, is_transient
 from llmcompiler_graph.core.roles import Role
 
 logger = logging.getLogger(__name__)
@@ -85,29 +80,8 @@ DEFAULT_TIMEOUT = 120.0
 """Seconds one try of an LLM call may take (a stream: until its last chunk)."""
 DEFAULT_RETRIES = 2
 """Retries of a transient failure: 2 means at most 3 tries."""
-BASE_DELAY = 0.5
-"""Seconds before the first retry without `retry-after`; doubles with each retry."""
-MAX_DELAY = 8.0
-"""Cap of the exponential wait."""
 MAX_RETRY_AFTER = 60.0
 """Longest `retry-after` honoured; a server asking for more ends the call at once."""
-
-_RETRY_STATUSES = frozenset({408, 409, 429})
-_TRANSIENT_CLASS_NAMES = frozenset(
-    {
-        # openai / anthropic SDKs (the status-code check covers their status errors too)
-        "APIConnectionError",
-        "APITimeoutError",
-        "RateLimitError",
-        "InternalServerError",
-        "OverloadedError",
-        "ServiceUnavailableError",
-        # httpx transport errors, for clients that do not wrap them
-        "TimeoutException",
-        "NetworkError",
-        "RemoteProtocolError",
-    }
-)
 
 
 class LLMCallError(RuntimeError):
@@ -157,81 +131,6 @@ def describe_endpoint(model: Any) -> str:
         return f"{url} (model {name})" if name else url
     kind = type(model).__name__
     return f"{kind}(model={name!r})" if name else kind
-
-
-def _headers(exc: BaseException) -> Mapping[str, str]:
-    headers = getattr(getattr(exc, "response", None), "headers", None)
-    return headers if headers is not None and hasattr(headers, "get") else {}
-
-
-def http_status(exc: BaseException) -> int | None:
-    """The HTTP status an exception carries (`status_code`, or its `response`'s), if any."""
-    for status in (
-        getattr(exc, "status_code", None),
-        getattr(getattr(exc, "response", None), "status_code", None),
-    ):
-        if isinstance(status, int) and not isinstance(status, bool):
-            return status
-    return None
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether trying again may help.
-
-    The server's `x-should-retry: true/false` decides first; then LangChain's own verdict, the
-    `is_retryable` of its provider-independent `ModelError` classes (rate limit, 5xx, connection,
-    timeout), which langchain-openai and other integrations raise; then, for other clients, a
-    timeout, a connection error, or a 408 / 409 / 429 / 5xx status on the exception.
-    """
-    should_retry = str(_headers(exc).get("x-should-retry") or "").lower()
-    if should_retry in ("true", "false"):
-        return should_retry == "true"
-    if isinstance(exc, ModelError):
-        return exc.is_retryable
-    if isinstance(exc, ConnectionError | TimeoutError):
-        return True
-    status = http_status(exc)
-    if status is not None:
-        return status in _RETRY_STATUSES or status >= 500
-    return any(cls.__name__ in _TRANSIENT_CLASS_NAMES for cls in type(exc).__mro__)
-
-
-def retry_after(exc: BaseException | None) -> float | None:
-    """Seconds the server asked to wait (`retry-after-ms`, `retry-after` in seconds or as an
-    HTTP date) in the response an exception carries as `exc.response.headers`; None if none."""
-    if exc is None:
-        return None
-    headers = _headers(exc)
-    for header, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(header)
-        if value is None:
-            continue
-        try:
-            seconds = float(value) / divisor
-        except ValueError:
-            continue
-        if math.isfinite(seconds):
-            return max(seconds, 0.0)
-    value = headers.get("retry-after")
-    if value:
-        try:
-            date = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(date.timestamp() - time.time(), 0.0)
-    return None
-
-
-def backoff(
-    tries: int, exc: BaseException | None = None, *, rng: Callable[[], float] = random.random
-) -> float:
-    """Seconds to wait after `tries` failed tries: the server's `retry-after` when `exc`
-    carries one, else 0.5 s * 2**(tries-1) capped at 8 s, minus up to 25 % jitter."""
-    asked = retry_after(exc)
-    if asked is not None:
-        return asked
-    delay = min(BASE_DELAY * 2 ** max(tries - 1, 0), MAX_DELAY)
-    return delay * (1 - 0.25 * rng())
 
 
 def _tries(n: int) -> str:

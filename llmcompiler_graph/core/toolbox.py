@@ -85,11 +85,11 @@ class ToolPolicy:
     Args:
         timeout: seconds one attempt may take (0: no limit). Default: the unit's `task_timeout`.
         retries: attempts after the first when it fails with a transient error (a timeout, a
-            connection error, HTTP 429 or 5xx: see `fetching.is_transient`). Default: 0.
+            connection error, HTTP 408, 409, 429 or 5xx: see `core.retry`). Default: 0.
         max_concurrency: calls of this tool at once, across every run of the unit, on top of
             the unit's own limit (a rate-limited API). Default: unlimited.
         backoff: seconds before the first retry; each retry waits twice as long as the previous
-            one, less a random part of up to half (jitter). Default: 0.5.
+            one, less a random part of up to a quarter (jitter). Default: 0.5.
         max_backoff: the longest wait between attempts, also for a server's `Retry-After`.
             Default: 8.
         idempotent: whether an identical call (same tool, equal resolved arguments) made
