@@ -101,6 +101,19 @@ def test_ask_simulate_json(capsys) -> None:
     assert "SIMULATED" in err and "#1" in err  # the view goes to stderr
 
 
+def test_ask_simulate_honours_every_setting(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings from the environment reach the simulated run, not only the flags' ones: a task
+    timeout shorter than any simulated search fails every search."""
+    monkeypatch.setenv("LLMCOMPILER_TASK_TIMEOUT", "0.01")
+    monkeypatch.setenv("LLMCOMPILER_MAX_REPLANS", "0")
+    monkeypatch.setenv("LLMCOMPILER_TOOL_MESSAGES", "false")
+    assert cli.main(["ask", "--simulate", "--json", MARKET_CAPS.question]) == 0
+
+    result = json.loads(capsys.readouterr().out)
+    searches = [t for t in result["tasks"] if t["tool"] == "search"]
+    assert searches and all(t["state"] == "error" for t in searches), searches
+
+
 def test_ask_simulate_answers_any_question_with_a_labelled_simulated_plan(capsys) -> None:
     """A question the scripts do not know: one search per part, in parallel, and an answer
     quoting the simulated results, labelled as simulated (lower case, no question mark too)."""

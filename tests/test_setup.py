@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from llmcompiler_graph.app import cli
+from llmcompiler_graph.app import cli, preflight
 
 REPO = Path(__file__).resolve().parents[1]
 MAKE = shutil.which("make")
@@ -223,6 +223,6 @@ def test_env_example_writes_a_new_file_and_never_overwrites(tmp_path: Path, caps
 
 def test_missing_keys_say_how_to_get_the_template(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    message = cli.missing_keys_message(["OPENAI_API_KEY", "TAVILY_API_KEY"])
+    message = preflight.missing_keys_message(["OPENAI_API_KEY", "TAVILY_API_KEY"])
     assert "\n  llmcompiler-graph env-example --write .env\n" in message
     assert ".env.example" not in message

@@ -34,6 +34,12 @@ from dotenv import load_dotenv
 from rich.console import Console
 from rich.text import Text
 
+from llmcompiler_graph.app.preflight import (
+    UsageProblem,
+    check_model,
+    read_context,
+    require_keys,
+)
 from llmcompiler_graph.context import Context
 
 if TYPE_CHECKING:
@@ -61,15 +67,6 @@ DEV_PORT = 2024
 
 EXIT_USAGE = 2
 """Exit code for what the user must fix before a run can start (keys, unknown question)."""
-
-KEY_HELP = {
-    "OPENAI_API_KEY": ("sk-...", "https://platform.openai.com/api-keys"),
-    "TAVILY_API_KEY": ("tvly-...", "https://app.tavily.com"),
-}
-
-
-class UsageProblem(Exception):
-    """Something the user must fix before the run; the message says what and how."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -360,26 +357,6 @@ def prepare_ask(args: argparse.Namespace) -> tuple[str, Context]:
     return showcase_question(args.question) or args.question, read_context(_overrides(args))
 
 
-FLAGS = {"model": "--model", "max_replans": "--max-replans", "joiner": "--joiner"}
-"""The Context fields `ask` sets from flags, and the flag of each."""
-
-
-def read_context(overrides: dict[str, Any], command: str = "ask") -> Context:
-    """The run's settings: `overrides` (from flags) over the environment and the defaults; a
-    value the run cannot use is a usage error naming the flag or the variable."""
-    try:
-        return Context.of(overrides)
-    except ValueError as exc:
-        said = str(exc)
-        given = [flag for name, flag in FLAGS.items() if name in overrides]
-        flags = [flag for flag in given if said.startswith(flag[2:].replace("-", "_") + " ")]
-        where = f"{flags[0]}: " if flags else ""
-        raise UsageProblem(
-            f"Error: {where}{exc}\nSee llmcompiler-graph {command} --help, or "
-            "llmcompiler-graph env-example for every setting."
-        ) from None
-
-
 async def _ask(
     question: str,
     context: Context,
@@ -394,8 +371,9 @@ async def _ask(
     from llmcompiler_graph.app.demo import simulation
     from llmcompiler_graph.app.threads import default_db, open_threads, thread_config
     from llmcompiler_graph.app.view import ask_live
-    from llmcompiler_graph.graph import create_llmcompiler
+    from llmcompiler_graph.graph import build_graph
     from llmcompiler_graph.graph import graph as ready_graph
+    from llmcompiler_graph.nodes import Components
     from llmcompiler_graph.react import create_react_baseline
 
     async with contextlib.AsyncExitStack() as stack:
@@ -413,13 +391,8 @@ async def _ask(
             return run, board, await _react_run(baseline, question, console)
         sim = await stack.enter_async_context(simulation())
         console.print(sim.notice())
-        graph = create_llmcompiler(
-            sim.model,
-            sim.tools,
-            max_replans=context.max_replans,
-            joiner=context.joiner,
-            checkpointer=saver,
-        )
+        components = Components.build(sim.model, sim.tools, context)  # every setting
+        graph = build_graph(lambda _runtime: components, name="llmcompiler", checkpointer=saver)
         run, board = await ask_live(graph, question, console, config=config)
         if not compare_react:
             return run, board, None
@@ -510,75 +483,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def load_dotenv_file() -> None:
     """Read ./.env like `langgraph dev` does; variables already set win."""
     load_dotenv(Path.cwd() / ".env", override=False)
-
-
-def require_keys(model: str, command: str = "ask") -> None:
-    """Refuse to start without the keys the run needs, saying how to set them."""
-    from llmcompiler_graph.models import PROVIDER_ENV, parse_model_spec
-
-    try:
-        provider = parse_model_spec(model)[0]
-    except ValueError as exc:
-        raise UsageProblem(f"Error: {exc}") from None
-    key = PROVIDER_ENV.get(provider, (None, None))[0]
-    needed = [key] if key else []
-    missing = [key for key in [*needed, "TAVILY_API_KEY"] if not os.environ.get(key)]
-    if missing:
-        raise UsageProblem(missing_keys_message(missing, command))
-
-
-def check_model(model: str) -> None:
-    """Refuse a model whose provider package is not installed, saying what to install (what
-    `load_chat_model` would raise at the first LLM call, before anything runs)."""
-    import importlib.util
-
-    from llmcompiler_graph.models import parse_model_spec, provider_package
-
-    provider = parse_model_spec(model)[0]
-    if provider == "openai":
-        return
-    package = provider_package(provider)
-    needed = [
-        name
-        for name in ("langchain", package)
-        if importlib.util.find_spec(name.replace("-", "_")) is None
-    ]
-    if provider == "ollama" and importlib.util.find_spec("langchain_community") is not None:
-        needed = [name for name in needed if name != package]  # LangChain's fallback
-    if needed:
-        raise UsageProblem(
-            f"Error: the model {model!r} (provider {provider!r}) needs {' and '.join(needed)}: "
-            f"pip install {' '.join(needed)}"
-        )
-
-
-def missing_keys_message(missing: Sequence[str], command: str = "ask") -> str:
-    from llmcompiler_graph.app.demo import SHOWCASE_QUESTIONS
-
-    helps = {key: KEY_HELP.get(key, ("...", "from your model provider")) for key in missing}
-    exports = "\n".join(
-        f"  export {key}={example:<12} # {where}" for key, (example, where) in helps.items()
-    )
-    local = (
-        "\nOPENAI_BASE_URL is set: if that server needs no key, any value will do "
-        "(export OPENAI_API_KEY=none)."
-        if "OPENAI_API_KEY" in missing and os.environ.get("OPENAI_BASE_URL")
-        else ""
-    )
-    offline = (
-        "  llmcompiler-graph dev --simulate"
-        if command == "dev"
-        else "  llmcompiler-graph demo\n"
-        f'  llmcompiler-graph ask --simulate "{SHOWCASE_QUESTIONS[0]}"'
-    )
-    what = "`langgraph dev` serves the graph with" if command == "dev" else "`ask` calls"
-    return (
-        f"Missing {' and '.join(missing)}: {what} a real model and web search.\n"
-        f"Set them in your shell:\n{exports}\n"
-        "or in a .env file in this directory; this writes one listing every setting:\n"
-        f"  llmcompiler-graph env-example --write .env{local}\n"
-        f"No keys? Run offline on simulated services:\n{offline}"
-    )
 
 
 def describe_error(exc: BaseException, model: str | None = None) -> str:

@@ -45,7 +45,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 import llmcompiler_graph
-from llmcompiler_graph.app.cli import UsageProblem
+from llmcompiler_graph.app.preflight import UsageProblem
 
 STUDIO_URL = "https://smith.langchain.com/studio/?baseUrl={api}"
 STARTUP_TIMEOUT = 120.0
@@ -318,7 +318,7 @@ def _real(
     data: dict[str, Any],
     console: Console,
 ) -> int:
-    from llmcompiler_graph.app.cli import check_model, read_context, require_keys
+    from llmcompiler_graph.app.preflight import check_model, read_context, require_keys
 
     env = {**os.environ, **config_env(config, data)}  # as `langgraph dev` will see it
     with _patched_environ(env):
@@ -346,8 +346,8 @@ def _simulated(
     data: dict[str, Any],
     console: Console,
 ) -> int:
-    from llmcompiler_graph.app.cli import read_context
     from llmcompiler_graph.app.demo import SEARCH_JITTER, SEARCH_SEED
+    from llmcompiler_graph.app.preflight import read_context
     from llmcompiler_graph.testing.latency import LatencyModel
     from llmcompiler_graph.testing.openai_server import OpenAISimulator
     from llmcompiler_graph.testing.scenarios import SHOWCASE, ScenarioBrain, merged_corpus
