@@ -103,6 +103,12 @@ class LLMCompilerGraph(CompiledStateGraph):
     `invoke`) tells the running nodes when the caller lets go, and whose resumes are checked
     against the thread's state first (`approval.checked_resume`)."""
 
+    @classmethod
+    def of(cls, compiled: CompiledStateGraph) -> LLMCompilerGraph:
+        """`compiled` as an `LLMCompilerGraph`: built from its attributes, the way LangGraph's
+        own `copy` and `with_config` rebuild a compiled graph."""
+        return cls(**{k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"})
+
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         if approval.is_resume(input) and (snapshot := _snapshot(self.get_state, config)):
             input = approval.checked_resume(input, snapshot)

@@ -165,9 +165,8 @@ def build_graph(
     builder.add_edge("planner", "joiner")
     builder.add_edge("scheduler", "joiner")
     builder.add_conditional_edges("joiner", nodes.route, ["planner", "scheduler", END])
-    compiled = builder.compile(checkpointer=checkpointer, name=name)
-    compiled.__class__ = LLMCompilerGraph  # the same graph, whose sync stream signals a close
-    return compiled
+    # The same graph, whose sync stream signals a close and whose resumes are checked.
+    return LLMCompilerGraph.of(builder.compile(checkpointer=checkpointer, name=name))
 
 
 Node = Callable[[State, Runtime[Any], RunnableConfig], dict[str, Any]]

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.func import task
 
 from llmcompiler_graph.core.plan import Observation, Task
@@ -137,7 +138,6 @@ async def _settle(future: Any) -> Any:
 
 
 def _has_checkpointer(config: RunnableConfig) -> bool:
-    # LangGraph exposes the run's checkpointer to nodes only through its internal config key.
-    from langgraph._internal._constants import CONFIG_KEY_CHECKPOINTER
-
+    # A node sees the run's checkpointer only under this config key (the public re-export in
+    # `langgraph.constants`; `Runtime.execution_info.thread_id` is set without one too).
     return config.get("configurable", {}).get(CONFIG_KEY_CHECKPOINTER) is not None
