@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from llmcompiler_graph.core.parser import PlanParser, parse_plan
     from llmcompiler_graph.core.plan import Observation, Task, make_task
     from llmcompiler_graph.core.planner import Planner
-    from llmcompiler_graph.core.toolbox import Toolbox, ToolPolicy
+    from llmcompiler_graph.core.policy import ToolPolicy
+    from llmcompiler_graph.core.toolbox import Toolbox
     from llmcompiler_graph.graph import create_llmcompiler
     from llmcompiler_graph.handoff import ConcurrentRunError
     from llmcompiler_graph.models import load_chat_model
@@ -47,7 +48,7 @@ __getattr__ = lazy_exports(
         "Observation": "core.plan",
         "make_task": "core.plan",
         "Toolbox": "core.toolbox",
-        "ToolPolicy": "core.toolbox",
+        "ToolPolicy": "core.policy",
         "PlanParser": "core.parser",
         "parse_plan": "core.parser",
         "Planner": "core.planner",

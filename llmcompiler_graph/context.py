@@ -1,73 +1,91 @@
-"""The settings of an LLMCompiler graph, one dataclass for both ways of building one.
+"""The ready-made graph's run context: every setting, with environment fallbacks, for Studio.
 
-`create_llmcompiler(model, tools, **settings)` takes these fields (but `model`, `temperature`
-and `search_max_results`, which the caller's own model and tools replace) as keyword arguments
-with the same defaults. The ready-made graph (`llmcompiler_graph.graph:graph`) reads them per run
-from its context: LangGraph Studio shows the fields with their descriptions as the assistant's
-settings, and each falls back to an environment variable, then to its default.
+`Context` has the fields of `Settings` (`llmcompiler_graph.settings`, where each is described and
+validated), plus the three the ready-made graph needs to build its own model and tools: `model`,
+`temperature`, `search_max_results`. Each field falls back to its environment variable, then to
+its default; LangGraph Studio shows the fields with their descriptions and current defaults as
+the assistant's settings. `Context.settings()` is what the graph runs with.
+
+A value that cannot be used is refused with a `SettingError` naming the setting, the value and
+where it came from: `Environment variable LLMCOMPILER_MAX_REPLANS='abc' is not an integer`,
+`max_tasks must be an integer >= 1, got 0 (env LLMCOMPILER_MAX_TASKS)`, or for a value given in
+the run's context `... (given in the context; env LLMCOMPILER_X otherwise)`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar, Literal
+from dataclasses import Field, dataclass, field, fields
+from typing import Any, ClassVar, get_args, get_origin
 
 from pydantic import ConfigDict
 
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
+from llmcompiler_graph.core.formats import JoinerFormat, PlannerFormat
+from llmcompiler_graph.settings import (
+    FALSE,
+    TRUE,
+    SettingError,
+    Settings,
+    check,
+    setting,
+    type_hints,
+)
+
+_SETTINGS: dict[str, Field[Any]] = {f.name: f for f in fields(Settings)}
 
 
-def _flag(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in _TRUE or value in _FALSE:
-        return value in _TRUE
-    raise ValueError(f"expected one of {', '.join(_TRUE + _FALSE)}")
-
-
-def _json_object(raw: str) -> dict[str, Any]:
-    value = json.loads(raw)
-    if not isinstance(value, dict):
-        raise ValueError(f"expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-_EXPECTED = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
-
-
-def _env(
-    name: str, default: Any, description: str, parse: Callable[[str], Any] | None = None
-) -> Any:
-    """A field whose default is read from the environment when a Context is made (by `parse`,
-    else typed like `default`), with the description Studio shows (ending with the variable).
-
-    A value the variable cannot be read as is refused with an error naming the variable."""
-    if parse is None and isinstance(default, bool):
-        parse = _flag
-    elif parse is None and default is not None:
-        parse = type(default)
+def from_env(of: str | Field[Any]) -> Any:
+    """A context field that falls back to an environment variable: `of` names a `Settings`
+    field (its default, description, variable and bounds are taken from there), or is a field
+    made by `setting` for the ready-made graph alone. Its type is the annotation of the field
+    it is assigned to (read when a value is checked)."""
+    spec = _SETTINGS[of] if isinstance(of, str) else of
+    env = spec.metadata["env"]
 
     def factory() -> Any:
-        raw = os.environ.get(name)
+        raw = os.environ.get(env)
         if raw is None or raw.strip() == "":
-            return default
-        if parse is None:
-            return raw
+            return spec.default
+        name = next(n for n, f in _ENV_FIELDS.items() if f.metadata["env"] == env)
+        hint = type_hints(Context)[name]
         try:
-            return parse(raw.strip())
-        except ValueError as exc:  # json.JSONDecodeError is a ValueError
-            expected = _EXPECTED.get(type(default), "a valid value")
-            raise ValueError(
-                f"Environment variable {name}={raw!r} is not {expected} ({exc})."
-            ) from None
+            return _checked(spec, name, hint, _read(raw.strip(), hint, env))
+        except SettingError as exc:
+            raise SettingError(exc.name, exc.value, exc.requirement, f" (env {env})") from None
 
-    return field(
-        default_factory=factory,
-        metadata={"description": f"{description} Env: {name}.", "env": name},
-    )
+    return field(default_factory=factory, metadata=spec.metadata)
+
+
+def _read(raw: str, hint: Any, env: str) -> Any:
+    """An environment variable's text as a value of type `hint` (not yet checked)."""
+    base = next((a for a in get_args(hint) if a is not type(None)), hint)
+    try:
+        if base is bool:
+            if raw.lower() not in TRUE + FALSE:
+                raise ValueError(f"expected one of {', '.join(TRUE + FALSE)}")
+            return raw.lower() in TRUE
+        if base in (int, float):
+            return base(raw)
+        if get_origin(base) is dict:
+            value = json.loads(raw)
+            if not isinstance(value, dict):
+                raise ValueError(f"expected a JSON object, got {type(value).__name__}")
+            return value
+        return raw
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        expected = {bool: "true or false", int: "an integer", float: "a number"}.get(base)
+        raise ValueError(
+            f"Environment variable {env}={raw!r} is not {expected or 'a valid value'} ({exc})."
+        ) from None
+
+
+def _checked(spec: Field[Any], name: str, hint: Any, value: Any) -> Any:
+    """`value` checked as the setting `spec` (the policies as Studio shows them: a dict)."""
+    if name == "tool_policies":
+        check(spec, hint, value)  # raises if any entry is wrong
+        return value
+    return check(spec, hint, value)
 
 
 def _show_defaults(schema: dict[str, Any]) -> None:
@@ -82,178 +100,74 @@ def _show_defaults(schema: dict[str, Any]) -> None:
             properties[f.name]["default"] = getattr(current, f.name)
 
 
-# Lower bounds of the numeric settings (the field must be a number of at least this).
-_MINIMUMS: dict[str, int] = {
-    "max_replans": 0,
-    "max_tasks": 1,
-    "llm_timeout": 0,
-    "task_timeout": 0,
-    "producer_timeout": 0,
-    "llm_retries": 0,
-    "max_concurrency": 0,
-    "max_observation_chars": 1,
-    "max_state_chars": 1,
-}
-
-
 @dataclass(kw_only=True)
 class Context:
-    """Settings of an LLMCompiler graph (the ready-made graph's run context)."""
+    """Settings of the ready-made graph's runs (each field: see `Settings`, or below)."""
 
     # Read by pydantic, whose JSON schema of this dataclass is what LangGraph serves to Studio.
     __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(json_schema_extra=_show_defaults)
 
-    model: str = _env(
-        "LLMCOMPILER_MODEL",
-        "openai:gpt-4o-mini",
-        "Chat model as 'provider:model', or a bare name whose provider LangChain infers "
-        "('gpt-4o-mini', 'claude-sonnet-4-5') (ready-made graph). OpenAI models honour "
-        "OPENAI_BASE_URL, so vLLM, Ollama or any OpenAI-compatible server works; other providers "
-        "need `pip install langchain langchain-<provider>`.",
+    model: str = from_env(
+        setting(
+            "openai:gpt-4o-mini",
+            "Chat model as 'provider:model', or a bare name whose provider LangChain infers "
+            "('gpt-4o-mini', 'claude-sonnet-4-5') (ready-made graph). OpenAI models honour "
+            "OPENAI_BASE_URL, so vLLM, Ollama or any OpenAI-compatible server works; other "
+            "providers need `pip install langchain langchain-<provider>`.",
+            env="LLMCOMPILER_MODEL",
+        )
     )
-    temperature: float = _env(
-        "LLMCOMPILER_TEMPERATURE", 0.0, "Sampling temperature of the model (ready-made graph)."
+    temperature: float = from_env(
+        setting(
+            0.0,
+            "Sampling temperature of the model (ready-made graph).",
+            env="LLMCOMPILER_TEMPERATURE",
+            minimum=0,
+            maximum=2,
+        )
     )
-    search_max_results: int = _env(
-        "LLMCOMPILER_SEARCH_MAX_RESULTS", 5, "Results per Tavily search (ready-made graph)."
+    search_max_results: int = from_env(
+        setting(
+            5,
+            "Results per Tavily search (ready-made graph).",
+            env="LLMCOMPILER_SEARCH_MAX_RESULTS",
+            minimum=1,
+            maximum=20,
+        )
     )
-    max_replans: int = _env(
-        "LLMCOMPILER_MAX_REPLANS",
-        2,
-        "How many times the joiner may ask for a new plan before it must answer.",
-    )
-    planner: Literal["text", "tools"] = _env(
-        "LLMCOMPILER_PLANNER",
-        "text",
-        "How the planner writes the plan: 'text' (the paper's numbered plan language, each task "
-        "dispatched when its line closes) or 'tools' (native tool calls, one per task, each "
-        "dispatched when its arguments close; for models that bind tools).",
-    )
-    joiner: Literal["lean", "structured", "text"] = _env(
-        "LLMCOMPILER_JOINER",
-        "lean",
-        "How the joiner answers: 'lean' (the decision first, then the answer, streamed as it is "
-        "written), 'text' (the paper's Thought/Action protocol: reasoning first, then the answer, "
-        "streamed) or 'structured' (tool calling, the answer arrives whole; falls back to 'text' "
-        "for models without it).",
-    )
-    joiner_plans: bool = _env(
-        "LLMCOMPILER_JOINER_PLANS",
-        False,
-        "On replan, the lean joiner writes the next plan in the same call, which the next round "
-        "runs without a planner call (one LLM call per replan instead of two).",
-    )
-    approve_plan: bool = _env(
-        "LLMCOMPILER_APPROVE_PLAN",
-        False,
-        "Pause each plan for a person's approval before any tool runs (a LangGraph interrupt in "
-        "LangChain's human-in-the-loop format: approve, edit or reject each task); tasks start "
-        "only once the whole plan is approved. Tools with requires_approval in their policy "
-        "pause only the tasks that use them.",
-    )
-    llm_timeout: float = _env(
-        "LLMCOMPILER_LLM_TIMEOUT",
-        120.0,
-        "Seconds each planner, joiner or math LLM call may take, per try, whatever the model "
-        "client's own settings (a streamed plan must be finished by then); 0: no limit.",
-    )
-    llm_retries: int = _env(
-        "LLMCOMPILER_LLM_RETRIES",
-        2,
-        "Retries of an LLM call that failed transiently (429, 5xx, connection, timeout), with "
-        "backoff that honours retry-after; a plan stream is retried only before its first chunk.",
-    )
-    stream_plan: bool = _env(
-        "LLMCOMPILER_STREAM_PLAN",
-        False,
-        "Show the planner's tokens in stream_mode='messages' (by default chat UIs show the "
-        "answer only; the plan is in the custom events and in state).",
-    )
-    tool_messages: bool = _env(
-        "LLMCOMPILER_TOOL_MESSAGES",
-        True,
-        "Write each round's tool calls (an AI message) and their results (a tool message per "
-        "task) to messages, shown live in stream_mode='messages', as create_react_agent does, "
-        "so chat UIs show the work and draw the approval card; false: the answer only.",
-    )
-    max_concurrency: int = _env(
-        "LLMCOMPILER_MAX_CONCURRENCY", 0, "At most this many tool calls at once; 0: no limit."
-    )
-    task_timeout: float = _env(
-        "LLMCOMPILER_TASK_TIMEOUT",
-        120.0,
-        "Seconds one tool call may take before it becomes an error observation; 0: no limit.",
-    )
-    tool_policies: dict[str, dict[str, float | bool]] | None = _env(  # noqa: RUF009 (a field())
-        "LLMCOMPILER_TOOL_POLICIES",
-        None,
-        "Per-tool policies, tool name -> {timeout, retries, max_concurrency, backoff, "
-        'max_backoff, idempotent}, e.g. {"search": {"retries": 2, "max_concurrency": 4}}; '
-        "over what a tool declares in its metadata. Default: none (each tool's own metadata, "
-        "else no limit). In the env var, as JSON.",
-        parse=_json_object,
-    )
-    max_observation_chars: int = _env(
-        "LLMCOMPILER_MAX_OBSERVATION_CHARS",
-        2000,
-        "Each observation is cut to this many characters in prompts (state keeps all of it).",
-    )
-    max_state_chars: int = _env(
-        "LLMCOMPILER_MAX_STATE_CHARS",
-        1_000_000,
-        "State keeps at most this many characters of each observation and argument, JSON-safe "
-        "(cut with a marker); tasks of the same run still receive the whole value.",
-    )
-    max_tasks: int = _env(
-        "LLMCOMPILER_MAX_TASKS",
-        64,
-        "A plan stops at this many tasks; the joiner is told it was cut.",
-    )
-    producer_timeout: float = _env(
-        "LLMCOMPILER_PRODUCER_TIMEOUT",
-        5.0,
-        "Seconds the scheduler waits for its planner to start before it leaves the plan to "
-        "catch-up from state (a resumed superstep whose planner finished elsewhere).",
-    )
-    planner_prompt: str | None = _env(
-        "LLMCOMPILER_PLANNER_PROMPT",
-        None,
-        "System prompt template of the planner, replacing the default (placeholders: {tools}, "
-        "{join_number}, {examples}). Default: none (the built-in prompt).",
-    )
-    joiner_prompt: str | None = _env(
-        "LLMCOMPILER_JOINER_PROMPT",
-        None,
-        "System prompt template of the joiner, replacing the default (placeholder: {protocol}). "
-        "Default: none (the built-in prompt).",
-    )
+    max_replans: int = from_env("max_replans")
+    planner: PlannerFormat = from_env("planner")
+    joiner: JoinerFormat = from_env("joiner")
+    joiner_plans: bool = from_env("joiner_plans")
+    approve_plan: bool = from_env("approve_plan")
+    llm_timeout: float = from_env("llm_timeout")
+    llm_retries: int = from_env("llm_retries")
+    stream_plan: bool = from_env("stream_plan")
+    tool_messages: bool = from_env("tool_messages")
+    max_concurrency: int = from_env("max_concurrency")
+    task_timeout: float = from_env("task_timeout")
+    tool_policies: dict[str, dict[str, float | bool]] | None = from_env("tool_policies")
+    max_observation_chars: int = from_env("max_observation_chars")
+    max_state_chars: int = from_env("max_state_chars")
+    max_tasks: int = from_env("max_tasks")
+    producer_timeout: float = from_env("producer_timeout")
+    planner_prompt: str | None = from_env("planner_prompt")
+    joiner_prompt: str | None = from_env("joiner_prompt")
 
     def __post_init__(self) -> None:
-        for name, minimum in _MINIMUMS.items():
-            value = getattr(self, name)
-            integer = _FIELDS[name].type == "int"
-            kinds = int if integer else (int, float)
-            if isinstance(value, bool) or not isinstance(value, kinds) or value < minimum:
-                kind = "an integer" if integer else "a number"
-                self._refuse(name, f"must be {kind} >= {minimum}")
-        if self.planner not in ("text", "tools"):
-            self._refuse("planner", "must be 'text' or 'tools'")
-        if self.joiner not in ("lean", "structured", "text"):
-            self._refuse("joiner", "must be 'lean', 'structured' or 'text'")
-        if self.joiner_plans and self.joiner != "lean":
-            raise ValueError(
-                "joiner_plans=True needs joiner='lean' (the joiner writes the next plan after "
-                f"its 'Replan:' line); got joiner={self.joiner!r} (env LLMCOMPILER_JOINER_PLANS, "
-                "LLMCOMPILER_JOINER)."
-            )
-        if self.tool_policies is not None and not isinstance(self.tool_policies, dict):
-            self._refuse("tool_policies", "must be a dict of tool name -> policy, or None")
+        hints = type_hints(Context)
+        try:
+            for f in fields(self):
+                setattr(self, f.name, _checked(f, f.name, hints[f.name], getattr(self, f.name)))
+            self.settings()
+        except SettingError as exc:
+            env = _ENV_FIELDS[exc.name.partition("[")[0]].metadata["env"]
+            source = f" (given in the context; env {env} otherwise)"
+            raise SettingError(exc.name, exc.value, exc.requirement, source) from None
 
-    def _refuse(self, name: str, requirement: str) -> None:
-        raise ValueError(
-            f"{name} {requirement}, got {getattr(self, name)!r} "
-            f"(env {_FIELDS[name].metadata['env']})."
-        )
+    def settings(self) -> Settings:
+        """The settings the graph runs with (all fields but the ready-made graph's own)."""
+        return Settings(**{name: getattr(self, name) for name in _SETTINGS})
 
     @classmethod
     def of(cls, value: Any) -> Context:
@@ -269,10 +183,9 @@ class Context:
             return cls(**{k: v for k, v in value.items() if k in names})
         return cls()
 
-    def key(self) -> str:
-        """A hashable identity (`Context(**json.loads(key))` is an equal context), to reuse the
-        model and tools built for equal settings."""
-        return json.dumps(asdict(self), sort_keys=True)
 
+_ENV_FIELDS: dict[str, Field[Any]] = {f.name: f for f in fields(Context)}
 
-_FIELDS = {f.name: f for f in fields(Context)}
+READY_MADE_ONLY = ("model", "temperature", "search_max_results")
+"""The fields of `Context` that are not `Settings`: `create_llmcompiler` takes its model and
+tools as objects instead."""

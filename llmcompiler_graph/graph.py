@@ -9,7 +9,6 @@ START -> planner --+--> joiner --(Finish)--> END
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -25,9 +24,11 @@ from llmcompiler_graph.closing import LLMCompilerGraph
 from llmcompiler_graph.context import Context
 from llmcompiler_graph.core.joiner import JoinerFormat
 from llmcompiler_graph.core.planner import PlannerFormat
-from llmcompiler_graph.core.toolbox import ToolLike, ToolPolicy
+from llmcompiler_graph.core.policy import ToolPolicy
+from llmcompiler_graph.core.toolbox import ToolLike
 from llmcompiler_graph.models import load_chat_model
 from llmcompiler_graph.nodes import Components, Nodes
+from llmcompiler_graph.settings import Settings
 from llmcompiler_graph.state import State
 from llmcompiler_graph.tools import default_tools
 
@@ -59,8 +60,9 @@ def create_llmcompiler(
 ) -> CompiledStateGraph:
     """Build an LLMCompiler graph: planner, scheduler (task fetching unit) and joiner.
 
-    The settings are the fields of `Context`, with the same defaults (the ready-made graph reads
-    them from its run context instead).
+    The settings are the fields of `Settings` (`llmcompiler_graph.settings`), with the same
+    defaults, each validated (a refused value raises `SettingError`, a `ValueError`, naming it);
+    the ready-made graph reads the same fields from its run context instead.
 
     Args:
         model: any LangChain chat model; one that streams gives the earliest dispatch.
@@ -118,7 +120,7 @@ def create_llmcompiler(
         graph.invoke({"messages": [("user", "Which is bigger, Paris or Rome?")]})
         ```
     """
-    settings = Context(
+    settings = Settings(
         max_replans=max_replans,
         planner=planner,
         joiner=joiner,
@@ -130,7 +132,7 @@ def create_llmcompiler(
         tool_messages=tool_messages,
         max_concurrency=max_concurrency,
         task_timeout=task_timeout,
-        tool_policies=None if tool_policies is None else dict(tool_policies),
+        tool_policies=tool_policies,
         max_observation_chars=max_observation_chars,
         max_state_chars=max_state_chars,
         max_tasks=max_tasks,
@@ -187,22 +189,26 @@ def _node(
 
 
 @lru_cache(maxsize=16)
-def _components_for(key: str) -> Components:
-    context = Context(**json.loads(key))
+def _components_for(
+    model_name: str, temperature: float, search_max_results: int, settings: Settings
+) -> Components:
     # Our retries (llm_retries) replace the client's: with both, a 429 would be retried 3 x 3.
-    model = load_chat_model(context.model, temperature=context.temperature, max_retries=0)
+    model = load_chat_model(model_name, temperature=temperature, max_retries=0)
     tools = default_tools(
         model,
-        max_results=context.search_max_results,
-        llm_timeout=context.llm_timeout,
-        llm_retries=context.llm_retries,
+        max_results=search_max_results,
+        llm_timeout=settings.llm_timeout,
+        llm_retries=settings.llm_retries,
     )
-    return Components.build(model, tools, context)
+    return Components.build(model, tools, settings)
 
 
 def components_from_context(runtime: Runtime[Any]) -> Components:
     """The ready-made graph's components for this run's context (built once per setting)."""
-    return _components_for(Context.of(runtime.context).key())
+    context = Context.of(runtime.context)
+    return _components_for(
+        context.model, context.temperature, context.search_max_results, context.settings()
+    )
 
 
 graph = build_graph(components_from_context, name="llmcompiler", context_schema=Context)

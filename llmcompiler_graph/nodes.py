@@ -32,7 +32,7 @@ from llmcompiler_graph.core.fetching import TaskFetchingUnit
 from llmcompiler_graph.core.joiner import Decision, Joiner
 from llmcompiler_graph.core.plan import Observation, Task, Turn
 from llmcompiler_graph.core.planner import Planner
-from llmcompiler_graph.core.toolbox import Toolbox, ToolLike, ToolPolicy
+from llmcompiler_graph.core.toolbox import Toolbox, ToolLike
 from llmcompiler_graph.handoff import (
     ProducerGone,
     exclusive,
@@ -42,6 +42,7 @@ from llmcompiler_graph.handoff import (
 )
 from llmcompiler_graph.journal import Journal, Replay
 from llmcompiler_graph.messages import ToolResults, conversation, plan_message, show_call
+from llmcompiler_graph.settings import Settings
 from llmcompiler_graph.state import State, current_turn, stored_observation, stored_task
 
 logger = logging.getLogger(__name__)
@@ -56,11 +57,11 @@ class Components:
     planner: Planner
     scheduler: TaskFetchingUnit
     joiner: Joiner
-    settings: Context
+    settings: Settings
 
     @classmethod
     def build(
-        cls, model: BaseChatModel, tools: Sequence[ToolLike], settings: Context
+        cls, model: BaseChatModel, tools: Sequence[ToolLike], settings: Settings
     ) -> Components:
         """The one place where settings become a planner, a scheduler and a joiner."""
         toolbox = Toolbox(tools)
@@ -89,10 +90,7 @@ class Components:
                 toolbox,
                 max_concurrency=settings.max_concurrency,
                 task_timeout=settings.task_timeout,
-                policies={
-                    name: p if isinstance(p, ToolPolicy) else ToolPolicy(**p)
-                    for name, p in (settings.tool_policies or {}).items()
-                },
+                policies=settings.policies,
             ),
             joiner=Joiner(
                 model,
@@ -389,7 +387,7 @@ def _publisher(
     publish: Callable[[Task], None],
     gate: approval.Gate | None,
     turn: Turn,
-    settings: Context,
+    settings: Settings,
 ) -> Callable[[Task], None]:
     """`publish`, for the tasks the approval gate lets run now; with `tool_messages`, each of
     their calls is also shown in `stream_mode="messages"` the moment it parses."""
@@ -410,7 +408,7 @@ def _publisher(
 
 
 def _planned(
-    turn: Turn, tasks: list[Task], settings: Context, gate: approval.Gate | None = None
+    turn: Turn, tasks: list[Task], settings: Settings, gate: approval.Gate | None = None
 ) -> dict[str, Any]:
     """The planner's state update: arguments as state keeps them. A task reusing an id is
     rejected (the first one's result stands) and kept aside, so the joiner hears of it. With

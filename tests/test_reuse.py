@@ -18,7 +18,7 @@ from llmcompiler_graph import create_llmcompiler
 from llmcompiler_graph.core.events import EventSink
 from llmcompiler_graph.core.fetching import TaskFetchingUnit, call_key
 from llmcompiler_graph.core.plan import Observation, Task, make_observation, make_task
-from llmcompiler_graph.core.toolbox import ToolPolicy
+from llmcompiler_graph.core.policy import ToolPolicy
 
 
 class Tools:

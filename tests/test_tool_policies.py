@@ -19,8 +19,8 @@ from langchain_core.tools import StructuredTool
 from llmcompiler_graph.core.events import EventSink
 from llmcompiler_graph.core.fetching import TaskFetchingUnit, _retry_delay
 from llmcompiler_graph.core.plan import Observation, Task, make_task
+from llmcompiler_graph.core.policy import ToolPolicy
 from llmcompiler_graph.core.retry import is_transient
-from llmcompiler_graph.core.toolbox import ToolPolicy
 
 # --- fakes -----------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from dotenv import load_dotenv
 from rich.console import Console
@@ -41,6 +41,7 @@ from llmcompiler_graph.app.preflight import (
     require_keys,
 )
 from llmcompiler_graph.context import Context
+from llmcompiler_graph.core.formats import JoinerFormat
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -125,9 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         "LLMCOMPILER_MODEL or openai:gpt-4o-mini",
     )
     ask.add_argument("--max-replans", type=int, help="new plans the joiner may ask for")
-    ask.add_argument(
-        "--joiner", choices=["lean", "text", "structured"], help="how the joiner answers"
-    )
+    ask.add_argument("--joiner", choices=get_args(JoinerFormat), help="how the joiner answers")
     ask.add_argument(
         "--json",
         action="store_true",

@@ -61,8 +61,9 @@ from llmcompiler_graph.core.plan import (
     make_observation,
     resolve_args,
 )
+from llmcompiler_graph.core.policy import ToolPolicy
 from llmcompiler_graph.core.retry import backoff, is_transient
-from llmcompiler_graph.core.toolbox import ToolPolicy, has_native_coroutine, has_sync_implementation
+from llmcompiler_graph.core.toolbox import has_native_coroutine, has_sync_implementation
 
 logger = logging.getLogger(__name__)
 

@@ -36,6 +36,7 @@ from pydantic import BaseModel, Field
 
 from llmcompiler_graph.core._sync import run_sync
 from llmcompiler_graph.core.events import EventSink
+from llmcompiler_graph.core.formats import JoinerFormat
 from llmcompiler_graph.core.llm import DEFAULT_RETRIES, DEFAULT_TIMEOUT, LLMCall
 from llmcompiler_graph.core.plan import Turn
 from llmcompiler_graph.core.prompts import (
@@ -53,7 +54,6 @@ from llmcompiler_graph.core.roles import ANSWER_TAG, JOINER
 
 logger = logging.getLogger(__name__)
 
-JoinerFormat = Literal["lean", "structured", "text"]
 
 NO_COMPLETE_ANSWER = "I could not find a complete answer with the tools and plans I had."
 

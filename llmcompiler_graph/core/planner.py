@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import aclosing, contextmanager
-from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk, AnyMessage, BaseMessage, BaseMessageChunk
@@ -26,6 +25,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from llmcompiler_graph.core._sync import run_sync
 from llmcompiler_graph.core.events import EventSink
+from llmcompiler_graph.core.formats import PlannerFormat
 from llmcompiler_graph.core.llm import DEFAULT_RETRIES, DEFAULT_TIMEOUT, LLMCall
 from llmcompiler_graph.core.parser import PlanParser
 from llmcompiler_graph.core.plan import Task, Turn
@@ -45,7 +45,6 @@ from llmcompiler_graph.core.toolbox import Toolbox
 logger = logging.getLogger(__name__)
 
 Publish = Callable[[Task], None]
-PlannerFormat = Literal["text", "tools"]
 
 
 class Planner:
