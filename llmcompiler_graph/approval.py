@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from langgraph.types import Command, StateSnapshot
+from langgraph.types import Command, StateSnapshot, interrupt
 
 from llmcompiler_graph.core.parser import PlanParser
 from llmcompiler_graph.core.plan import (
@@ -60,6 +60,7 @@ from llmcompiler_graph.core.plan import (
     format_call,
     resolve_args,
 )
+from llmcompiler_graph.core.policy import ToolPolicy
 from llmcompiler_graph.core.prompts import quote, truncate
 
 DECISIONS = ("approve", "edit", "reject")
@@ -102,6 +103,36 @@ def checked_resume(command: Command, snapshot: StateSnapshot) -> Command:
     if ours and (command.resume is None or command.resume == {}):
         return Command(resume=f"<nothing: Command(resume={command.resume!r})>")
     return command
+
+
+def gate(approve_plan: bool, policies: Mapping[str, ToolPolicy]) -> Gate | None:
+    """The approval gate of one plan: every task waits with `approve_plan`, else the tasks of
+    the tools whose policy `requires_approval`; None when no task can wait."""
+    sensitive = {name for name, policy in policies.items() if policy.requires_approval}
+    if not (approve_plan or sensitive):
+        return None
+    return Gate(lambda tool: approve_plan or tool in sensitive)
+
+
+def ask(
+    asked: Sequence[Task],
+    observations: Mapping[int, Observation],
+    earlier: Sequence[Task],
+    signatures: Mapping[str, Sequence[str]],
+    *,
+    max_chars: int,
+) -> Review:
+    """Ask a person about the `asked` tasks (a LangGraph `interrupt`: the node stops here until
+    the caller resumes it) and return their decisions. A resume value that is not an answer is
+    answered by the same request again, with its error: whatever was resumed with, the thread
+    can still be answered. `earlier`: every task of the turn (see `review`)."""
+    error = None
+    while True:
+        answer = interrupt(request(asked, observations, max_chars=max_chars, error=error))
+        try:
+            return review(asked, answer, earlier, signatures, max_chars=max_chars)
+        except ApprovalError as exc:
+            error = str(exc)
 
 
 class Gate:

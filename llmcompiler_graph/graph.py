@@ -171,18 +171,18 @@ def build_graph(
     return LLMCompilerGraph.of(builder.compile(checkpointer=checkpointer, name=name))
 
 
-Node = Callable[[State, Runtime[Any], RunnableConfig], dict[str, Any]]
+Update = Mapping[str, Any]
+"""A node's state update (`state.PlannerUpdate`, `SchedulerUpdate`, `JoinerUpdate`)."""
+Node = Callable[[State, Runtime[Any], RunnableConfig], Update]
 
 
-def _node(
-    name: str, sync: Node, async_: Callable[..., Awaitable[dict[str, Any]]]
-) -> RunnableLambda:
+def _node(name: str, sync: Node, async_: Callable[..., Awaitable[Update]]) -> RunnableLambda:
     """A node with a sync and an async form, each called as `(state, runtime, config)`."""
 
-    def call(state: State, config: RunnableConfig) -> dict[str, Any]:
+    def call(state: State, config: RunnableConfig) -> Update:
         return sync(state, get_runtime(), config)
 
-    async def acall(state: State, config: RunnableConfig) -> dict[str, Any]:
+    async def acall(state: State, config: RunnableConfig) -> Update:
         return await async_(state, get_runtime(), config)
 
     return RunnableLambda(call, acall, name=name)

@@ -21,7 +21,6 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.graph import END
 from langgraph.runtime import Runtime
-from langgraph.types import interrupt
 
 from llmcompiler_graph import approval
 from llmcompiler_graph.closing import on_close
@@ -43,7 +42,15 @@ from llmcompiler_graph.handoff import (
 from llmcompiler_graph.journal import Journal, Replay
 from llmcompiler_graph.messages import ToolResults, conversation, plan_message, show_call
 from llmcompiler_graph.settings import Settings
-from llmcompiler_graph.state import State, current_turn, stored_observation, stored_task
+from llmcompiler_graph.state import (
+    JoinerUpdate,
+    PlannerUpdate,
+    SchedulerUpdate,
+    State,
+    current_turn,
+    stored_observation,
+    stored_task,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -104,11 +111,7 @@ class Components:
 
     def gate(self) -> approval.Gate | None:
         """The approval gate of one plan, or None when no task can need approval."""
-        policies = self.scheduler.policies
-        sensitive = {name for name, policy in policies.items() if policy.requires_approval}
-        if not (self.settings.approve_plan or sensitive):
-            return None
-        return approval.Gate(lambda tool: self.settings.approve_plan or tool in sensitive)
+        return approval.gate(self.settings.approve_plan, self.scheduler.policies)
 
 
 class Nodes:
@@ -132,7 +135,7 @@ class Nodes:
 
     async def aplan(
         self, state: State, runtime: Runtime[Context], config: RunnableConfig
-    ) -> dict[str, Any]:
+    ) -> PlannerUpdate:
         """Stream the next plan, handing each task to the scheduler as it parses (a task that
         waits for approval, and its dependents, stay in state for the scheduler to ask about)."""
         components, turn = self.components(runtime), current_turn(state)
@@ -149,7 +152,7 @@ class Nodes:
 
     def plan(
         self, state: State, runtime: Runtime[Context], config: RunnableConfig
-    ) -> dict[str, Any]:
+    ) -> PlannerUpdate:
         components, turn = self.components(runtime), current_turn(state)
         gate = components.gate()
         closed = threading.Event()
@@ -168,7 +171,7 @@ class Nodes:
 
     async def aschedule(
         self, state: State, runtime: Runtime[Context], config: RunnableConfig
-    ) -> dict[str, Any]:
+    ) -> SchedulerUpdate:
         """Run the plan as it streams in (see `_schedule`), after any approval it waits for."""
         return await self._schedule(state, runtime, config, self._reviewed(state, runtime))
 
@@ -180,17 +183,15 @@ class Nodes:
         asked = [pending[i] for i in state.get("awaiting_approval", []) if i in pending]
         if not asked:
             return None
-        events, cap = self.events(turn.round), components.settings.max_observation_chars
+        events = self.events(turn.round)
         events.send("approval_requested", tasks=[t["idx"] for t in asked])
-        signatures, error = components.scheduler.tools.signatures, None
-        while True:  # an answer that is not one asks again: nothing stored can poison the thread
-            asking = approval.request(asked, turn.observations, max_chars=cap, error=error)
-            answer = interrupt(asking)
-            try:
-                review = approval.review(asked, answer, turn.tasks, signatures, max_chars=cap)
-                break
-            except approval.ApprovalError as exc:
-                error = str(exc)
+        review = approval.ask(
+            asked,
+            turn.observations,
+            turn.tasks,
+            components.scheduler.tools.signatures,
+            max_chars=components.settings.max_observation_chars,
+        )
         events.send("approval_decided", decisions=review.decisions)
         return review
 
@@ -202,7 +203,7 @@ class Nodes:
         review: approval.Review | None,
         *,
         prefer_sync_tools: bool = False,
-    ) -> dict[str, Any]:
+    ) -> SchedulerUpdate:
         """Run the plan as it streams in. A resumed node first reads back its journal: what
         finished is not run again, and a plan that had fully arrived runs without a planner.
         Tasks that state lists without observations (the joiner found them, or they waited for
@@ -218,7 +219,7 @@ class Nodes:
         config: RunnableConfig,
         review: approval.Review | None,
         prefer_sync_tools: bool,
-    ) -> dict[str, Any]:
+    ) -> SchedulerUpdate:
         components, turn = self.components(runtime), current_turn(state)
         settings = components.settings
         journal = Journal.open(config, max_chars=settings.max_state_chars)
@@ -283,7 +284,7 @@ class Nodes:
                 await journal.flush()
         kept = {idx: stored_observation(o, settings.max_state_chars) for idx, o in new.items()}
         merged = {**turn.observations, **kept}
-        update: dict[str, Any] = {"observations": [merged[idx] for idx in sorted(merged)]}
+        update: SchedulerUpdate = {"observations": [merged[idx] for idx in sorted(merged)]}
         written = results.written() if results is not None else []
         if review is not None:
             edited = {i: stored_task(t, settings.max_state_chars) for i, t in review.edited.items()}
@@ -299,10 +300,10 @@ class Nodes:
 
     def schedule(
         self, state: State, runtime: Runtime[Context], config: RunnableConfig
-    ) -> dict[str, Any]:
+    ) -> SchedulerUpdate:
         """`aschedule` on a private loop, cancelled if the caller closes the run meanwhile."""
 
-        async def scheduling() -> dict[str, Any]:
+        async def scheduling() -> SchedulerUpdate:
             work, loop = asyncio.current_task(), asyncio.get_running_loop()
             assert work is not None
 
@@ -320,37 +321,31 @@ class Nodes:
 
     async def ajoin(
         self, state: State, runtime: Runtime[Context], config: RunnableConfig
-    ) -> dict[str, Any]:
+    ) -> JoinerUpdate:
         """Answer, or ask for a new plan; nothing while tasks still lack observations."""
-        if (call := self._joining(state, runtime, config)) is None:
-            return {}
-        if isinstance(call, dict):
-            return call
-        joiner, kwargs = call
-        return _joined(await joiner.adecide(**kwargs))
+        step = self._joining(state, runtime, config)
+        if isinstance(step, _JoinerCall):
+            return _joined(await step.joiner.adecide(**step.arguments))
+        return step
 
-    def join(
-        self, state: State, runtime: Runtime[Context], config: RunnableConfig
-    ) -> dict[str, Any]:
-        if (call := self._joining(state, runtime, config)) is None:
-            return {}
-        if isinstance(call, dict):
-            return call
-        joiner, kwargs = call
-        return _joined(joiner.decide(**kwargs))
+    def join(self, state: State, runtime: Runtime[Context], config: RunnableConfig) -> JoinerUpdate:
+        step = self._joining(state, runtime, config)
+        if isinstance(step, _JoinerCall):
+            return _joined(step.joiner.decide(**step.arguments))
+        return step
 
     def _joining(
         self, state: State, runtime: Runtime[Context], config: RunnableConfig
-    ) -> tuple[Joiner, dict[str, Any]] | dict[str, Any] | None:
-        """The joiner and its arguments; None while tasks still lack observations; or, when the
-        reviewer rejected tasks and a replan is left, the replan itself (no joiner call)."""
+    ) -> JoinerUpdate | _JoinerCall:
+        """The joiner call to make, or the update that needs none: while tasks still lack
+        observations (those waiting for approval: their calls, the turn's last message while it
+        is paused), or a replan with the reviewer's rejections while a replan is left."""
         components, turn = self.components(runtime), current_turn(state)
         if turn.pending:
             if state.get("awaiting_approval") and components.settings.tool_messages:
-                # Asked about next: their calls are the turn's last message while it is paused.
                 review = plan_message(turn.question.id, turn.round, turn.pending, "review")
                 return {"messages": [review]}
-            return None
+            return {}
         force_answer = turn.round > components.settings.max_replans
         if state.get("review") and not force_answer:
             feedback = f"The reviewer rejected part of the plan:\n{state['review']}"
@@ -363,13 +358,14 @@ class Nodes:
                 plan=None,
             )
             return _joined(Decision("", False, "", feedback))
-        return components.joiner, {
+        arguments = {
             "turn": turn,
             "messages": conversation(state["messages"]),
             "force_answer": force_answer,
             "events": self.events(turn.round),
             "config": config,
         }
+        return _JoinerCall(components.joiner, arguments)
 
     @staticmethod
     def route(state: State) -> Route | list[Route]:
@@ -409,7 +405,7 @@ def _publisher(
 
 def _planned(
     turn: Turn, tasks: list[Task], settings: Settings, gate: approval.Gate | None = None
-) -> dict[str, Any]:
+) -> PlannerUpdate:
     """The planner's state update: arguments as state keeps them. A task reusing an id is
     rejected (the first one's result stands) and kept aside, so the joiner hears of it. With
     `tool_messages`, the calls that run now are the round's plan message (those waiting for
@@ -424,7 +420,7 @@ def _planned(
         else:
             seen.add(task["idx"])
             kept.append(task)
-    update: dict[str, Any] = {
+    update: PlannerUpdate = {
         "turn_id": turn.question.id,
         "round": turn.round + 1,
         "tasks": kept,
@@ -439,7 +435,15 @@ def _planned(
     return update
 
 
-def _joined(decision: Decision) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _JoinerCall:
+    """The joiner and the arguments of its `decide` / `adecide`."""
+
+    joiner: Joiner
+    arguments: dict[str, Any]
+
+
+def _joined(decision: Decision) -> JoinerUpdate:
     """The joiner's state update."""
     if decision.finish:
         return {

@@ -7,9 +7,9 @@ tasks and observations pass `stored_task` / `stored_observation` on their way in
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AnyMessage, HumanMessage
 from langgraph.graph import MessagesState
 
 from llmcompiler_graph.core.plan import Observation, Task, Turn
@@ -43,6 +43,40 @@ class State(MessagesState, total=False):
     next_plan: str
     """The plan text a replan carried (`joiner_plans`): the next round runs it without a planner
     call ('' otherwise)."""
+
+
+class PlannerUpdate(TypedDict, total=False):
+    """What the planner node writes."""
+
+    turn_id: str
+    round: int
+    tasks: list[Task]
+    rejected: list[Task]
+    next_plan: str
+    awaiting_approval: list[int]
+    messages: list[AnyMessage]
+
+
+class SchedulerUpdate(TypedDict, total=False):
+    """What the scheduler node writes (`tasks`, `awaiting_approval`, `review`: after an
+    approval)."""
+
+    observations: list[Observation]
+    tasks: list[Task]
+    awaiting_approval: list[int]
+    review: str
+    messages: list[AnyMessage]
+
+
+class JoinerUpdate(TypedDict, total=False):
+    """What the joiner node writes (nothing while tasks still lack observations)."""
+
+    messages: list[AnyMessage]
+    decision: Literal["finish", "replan"]
+    thought: str
+    feedback: str
+    next_plan: str
+    review: str
 
 
 class EmptyQuestionError(ValueError):
