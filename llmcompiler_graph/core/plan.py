@@ -27,12 +27,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
 from langchain_core.messages import HumanMessage
+
+from llmcompiler_graph.core.values import to_state
 
 JOIN = "join"
 """The reserved tool name that ends a plan."""
@@ -191,13 +194,17 @@ def whole_reference(value: Any) -> tuple[int, str] | None:
 
 
 def as_text(value: Any) -> str:
-    """How an observation reads inside a string (and in prompts)."""
+    """How an observation reads inside a string (and in prompts): a str as it is, anything
+    else as JSON (`str()` for what JSON cannot write). Never raises: a value that even that
+    fails on (an int of more than 4,300 digits, nesting deeper than the recursion limit, a
+    `__str__` that raises) reads as `values.to_state` writes it."""
     if isinstance(value, str):
         return value
     try:
         return json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        return str(value)
+    except Exception:
+        safe = to_state(value, max_chars=sys.maxsize)
+        return safe if isinstance(safe, str) else json.dumps(safe, ensure_ascii=False)
 
 
 _NO_FIELDS = (
