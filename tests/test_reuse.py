@@ -15,8 +15,9 @@ from langchain_core.messages import HumanMessage
 from langchain_core.tools import StructuredTool
 
 from llmcompiler_graph import create_llmcompiler
+from llmcompiler_graph.core.calls import call_key
 from llmcompiler_graph.core.events import EventSink
-from llmcompiler_graph.core.fetching import TaskFetchingUnit, call_key
+from llmcompiler_graph.core.fetching import TaskFetchingUnit
 from llmcompiler_graph.core.plan import Observation, Task, make_observation, make_task
 from llmcompiler_graph.core.policy import ToolPolicy
 

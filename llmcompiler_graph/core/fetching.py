@@ -17,7 +17,7 @@ already succeeded in the same user turn - earlier in this run, or in an earlier 
 `earlier_tasks` with their `observations` - takes that result instead of calling the tool (its
 events say `reused_from`); one whose identical call is still running waits for it. A failed call
 is never reused (the next identical task calls the tool again), and a tool whose policy says
-`idempotent=False` or `requires_approval` is always called.
+`idempotent=False` or `requires_approval` is always called (see `core.calls`).
 
 >>> import asyncio
 >>> from langchain_core.tools import tool
@@ -40,11 +40,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 import time
-from collections import ChainMap, defaultdict, deque
+from collections import deque
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -53,10 +52,11 @@ from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
 
 from llmcompiler_graph.core._sync import in_thread, run_sync
+from llmcompiler_graph.core.calls import CallCache
+from llmcompiler_graph.core.dag import Dag, error_observation, skipped_observation
 from llmcompiler_graph.core.events import EventSink
 from llmcompiler_graph.core.plan import (
     Observation,
-    ObservationStatus,
     Task,
     make_observation,
     resolve_args,
@@ -87,6 +87,13 @@ class TaskFetchingUnit:
         policies: tool name -> `ToolPolicy` (timeout, retries of transient errors, a per-tool
             concurrency limit). A tool may declare one in its metadata,
             `metadata={"llmcompiler": {"retries": 2}}`; fields set here win over it.
+        before_call: called with each task and its resolved arguments just before its tool is
+            called (not for a task that reuses an identical call's result); a string it returns
+            refuses the call, as that task's error observation. Where a per-task budget or a
+            policy sits; it runs on the event loop, between dispatches, so it must be quick.
+
+    The parts: `Dag` (`core.dag`) says which tasks may run, `CallCache` (`core.calls`) which
+    need no call, and this unit runs the calls (slots, retries, timeouts, cancellation).
     """
 
     def __init__(
@@ -96,6 +103,7 @@ class TaskFetchingUnit:
         max_concurrency: int | None = None,
         task_timeout: float | None = None,
         policies: Mapping[str, ToolPolicy] | None = None,
+        before_call: Callable[[Task, Mapping[str, Any]], str | None] | None = None,
     ) -> None:
         if (max_concurrency or 0) < 0 or (task_timeout or 0) < 0:
             raise ValueError("max_concurrency and task_timeout must not be negative.")
@@ -103,6 +111,7 @@ class TaskFetchingUnit:
         if unknown := sorted(set(policies) - set(tools)):
             raise ValueError(f"Policies for tools that do not exist: {unknown}.")
         self.tools = tools
+        self.before_call = before_call
         self.max_concurrency = max_concurrency or None
         self.task_timeout = task_timeout or None
         self.policies: dict[str, ToolPolicy] = {
@@ -167,25 +176,6 @@ class TaskFetchingUnit:
         """Sync `arun`: the same logic, tools called through their sync implementation if any."""
         kwargs.setdefault("prefer_sync_tools", True)
         return run_sync(self.arun(tasks, **kwargs))
-
-
-def call_key(tool: str, args: Mapping[str, Any]) -> str | None:
-    """What makes two calls identical: the tool's name and its resolved arguments as canonical
-    JSON (`json.dumps` with sorted keys; a value JSON cannot encode counts by its `repr`). So
-    nested dicts and lists compare by value whatever their key order, `1` and `1.0` differ, and
-    a tuple equals the list of the same items. None (never identical to anything) when the
-    arguments cannot be encoded (a cycle, dict keys of mixed types).
-
-    >>> call_key("search", {"q": "x", "opts": {"b": 1, "a": [2]}})
-    '["search", {"opts": {"a": [2], "b": 1}, "q": "x"}]'
-    """
-    try:
-        return _CANONICAL.encode([tool, args])
-    except (TypeError, ValueError, RecursionError):
-        return None
-
-
-_CANONICAL = json.JSONEncoder(sort_keys=True, default=repr)
 
 
 def _retry_delay(exc: BaseException, attempt: int, policy: ToolPolicy) -> float:
@@ -290,7 +280,8 @@ async def _as_async(tasks: Tasks) -> AsyncIterable[Task]:
 
 
 class _Run:
-    """The bookkeeping of one plan execution."""
+    """One plan execution: the executor (slots, retries, timeouts, cancellation) over the plan's
+    dependency graph (`Dag`: what may run) and its call cache (`CallCache`: what needs no call)."""
 
     def __init__(
         self,
@@ -306,15 +297,11 @@ class _Run:
         self.unit = unit
         self.done = done
         self.on_finish = on_finish
-        self.earlier = earlier
         self.events = events
         self.config = config
         self.prefer_sync = prefer_sync
-        self.results: dict[int, Observation] = {}
-        self.known: ChainMap[int, Observation] = ChainMap(self.results, dict(earlier))
-        self.admitted: set[int] = set()
-        self.blocked: dict[int, tuple[Task, set[int]]] = {}
-        self.dependents: defaultdict[int, list[int]] = defaultdict(list)
+        self.dag = Dag(earlier, unit.tools)
+        self.cache = CallCache(unit.idempotent, earlier, earlier_tasks)
         self.in_flight: dict[asyncio.Task[None], Task] = {}
         self.settled = asyncio.Event()
         self.failure: BaseException | None = None
@@ -323,31 +310,6 @@ class _Run:
         self.stopped = False
         limit = unit.max_concurrency
         self.slots = asyncio.Semaphore(limit) if limit else None
-        self.calls: dict[str, int] = {}
-        """Call key -> id of the first task of the turn whose identical call succeeded."""
-        self.running: dict[str, asyncio.Future[None] | None] = {}
-        """Call key of a call being made (in this run) -> done when its task has its
-        observation (None until an identical task waits for it)."""
-        self.making: dict[int, str] = {}
-        """Id of a task making a call (in this run) -> its call key."""
-        self.reused: dict[int, int] = {}
-        """Id of a task that took an earlier result -> the id of the task that made the call."""
-        for task in earlier_tasks:
-            if (key := self.earlier_call(task)) is not None:
-                self.calls.setdefault(key, task["idx"])
-
-    def earlier_call(self, task: Task) -> str | None:
-        """The call key of a task of an earlier round that succeeded, if its result may be
-        reused."""
-        seen = self.earlier.get(task["idx"])
-        if seen is None or seen["status"] != "ok" or task["tool"] not in self.unit.idempotent:
-            return None
-        if task["error"] or any(dep not in self.earlier for dep in task["dependencies"]):
-            return None
-        try:
-            return call_key(task["tool"], resolve_args(task, self.earlier))
-        except Exception:  # not the observations it ran with: never identical
-            return None
 
     async def execute(self, tasks: Tasks) -> dict[int, Observation]:
         self.consumer = asyncio.current_task()
@@ -374,39 +336,26 @@ class _Run:
                 await asyncio.gather(*jobs, return_exceptions=True)
         if self.failure is not None:
             raise self.failure
-        for idx in self.admitted - self.results.keys():  # never happens unless a bug lost one
-            task, _ = self.blocked.pop(idx, (None, None))
-            if task is not None:
-                self.finish(task, _error(task, "the task never became ready"))
-        return self.results
+        for task in self.dag.stranded():  # never happens unless a bug lost one
+            self.finish(task, error_observation(task, "the task never became ready"))
+        return self.dag.results
 
     def admit(self, task: Task) -> None:
-        """Take one task from the stream: reject, skip, block on its dependencies, or dispatch."""
-        idx = task["idx"]
+        """Take one task from the stream: the DAG says whether it runs, waits or is settled."""
         self.events.task_planned(task)
-        if idx in self.admitted or idx in self.earlier:
+        admission = self.dag.admit(task)
+        if admission == "duplicate":
             # Reported, never recorded: the observation of the first task with this id stands.
-            self.events.task_finished(task, _error(task, task["error"] or f"duplicate id {idx}"))
-            return None
-        self.admitted.add(idx)
-        if task["error"]:
-            return self.finish(task, _error(task, task["error"]))
-        if task["tool"] not in self.unit.tools:
-            return self.finish(task, _error(task, f"unknown tool {task['tool']!r}"))
-        unmet = set()
-        for dep in task["dependencies"]:
-            done = self.known.get(dep)
-            if dep == idx or (done is None and dep not in self.admitted):
-                return self.finish(task, _error(task, f"missing reference ${dep}"))
-            if done is None:
-                unmet.add(dep)
-            elif done["status"] != "ok":
-                return self.finish(task, _skipped(task, dep))
-        if unmet:
-            self.blocked[idx] = (task, unmet)
-            for dep in unmet:
-                self.dependents[dep].append(idx)
-        elif (recorded := self.done(task)) is not None:
+            reason = task["error"] or f"duplicate id {task['idx']}"
+            self.events.task_finished(task, error_observation(task, reason))
+        elif admission == "ready":
+            self.ready(task)
+        elif admission != "blocked":
+            self.finish(task, admission)
+
+    def ready(self, task: Task) -> None:
+        """A task whose inputs exist: its recorded observation (a resumed run), or its call."""
+        if (recorded := self.done(task)) is not None:
             self.finish(task, recorded, recorded=True)
         elif (observation := self.dispatch(task)) is not None:
             self.finish(task, observation)
@@ -427,16 +376,15 @@ class _Run:
             return None
         dispatched_at = time.time()
         try:
-            args = resolve_args(task, self.known)
+            args = resolve_args(task, self.dag.known)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             return make_observation(task["idx"], "error", None, error, dispatched_at)
-        key = call_key(task["tool"], args) if task["tool"] in self.unit.idempotent else None
+        key = self.cache.key(task, args)
+        if key is not None and (source := self.cache.made.get(key)) is not None:
+            return self.reuse(task, args, source, dispatched_at)
         if key is not None:
-            if (source := self.calls.get(key)) is not None:
-                return self.reuse(task, args, source, dispatched_at)
-            if key not in self.running:
-                self.claim(task, key)
+            self.cache.claim(task["idx"], key)
         job = asyncio.create_task(
             self.call(task, args, key, dispatched_at), name=f"llmcompiler-task-{task['idx']}"
         )
@@ -444,41 +392,25 @@ class _Run:
         job.add_done_callback(self.retire)
         return None
 
-    def claim(self, task: Task, key: str) -> None:
-        """`task` makes the call `key`; identical tasks wait for its observation."""
-        self.running[key] = None
-        self.making[task["idx"]] = key
-
     def reuse(
         self, task: Task, args: dict[str, Any], source: int, dispatched_at: float
     ) -> Observation:
         """The observation of a task that takes task `source`'s result instead of calling."""
         now = time.time()
-        self.reused[task["idx"]] = source
+        self.cache.reused[task["idx"]] = source
         self.events.task_started(task, args, dispatched_at, now, reused_from=source)
-        value = self.known[source]["value"]
+        value = self.dag.known[source]["value"]
         return make_observation(task["idx"], "ok", value, None, dispatched_at, now, now)
-
-    async def wait_for_call(self, task: Task, key: str) -> int | None:
-        """Wait while an identical call runs: the id of its task when it succeeded (None, after
-        claiming the call, when it failed: this task calls the tool itself)."""
-        while (source := self.calls.get(key)) is None:
-            if key not in self.running:
-                self.claim(task, key)
-                return None
-            if (running := self.running[key]) is None:
-                running = self.running[key] = asyncio.get_running_loop().create_future()
-            await asyncio.wait([running])  # never cancels `running` (other tasks wait for it)
-        return source
 
     def retire(self, job: asyncio.Task[None]) -> None:
         """A tool call's asyncio task ended. Tool errors are observations already; what escapes
         (an interrupt or another `GraphBubbleUp`) stops the run at once."""
         task = self.in_flight.pop(job, None)
         if job.cancelled():
-            if task is not None and task["idx"] not in self.results:
+            if task is not None and task["idx"] not in self.dag.results:
                 # The tool cancelled itself: we cancel only jobs already out of in_flight.
-                self.finish(task, _error(task, "CancelledError: the tool call was cancelled"))
+                cancelled = "CancelledError: the tool call was cancelled"
+                self.finish(task, error_observation(task, cancelled))
         elif job.exception() is not None and self.failure is None:
             self.failure = job.exception()
             self.stopped = True
@@ -495,13 +427,17 @@ class _Run:
         until one succeeds, fails for good or runs out of retries; then record the observation.
         Started once, finished once, however many attempts. A task whose identical call
         (`key`) another task makes waits for that one first, and takes its result if it
-        succeeded."""
-        if key is not None and self.making.get(task["idx"]) != key:
-            source = await self.wait_for_call(task, key)
+        succeeded. The unit's `before_call` may refuse the call: the task's error observation."""
+        if key is not None and not self.cache.makes(task["idx"], key):
+            source = await self.cache.wait(task["idx"], key)
             if source is not None:
                 if not self.stopping():
                     self.finish(task, self.reuse(task, args, source, dispatched_at))
                 return
+        check = self.unit.before_call
+        if check is not None and (refusal := check(task, args)) is not None:
+            refused = make_observation(task["idx"], "error", None, refusal, dispatched_at)
+            return self.finish(task, refused)
         name = task["tool"]
         tool, policy = self.unit.tools[name], self.unit.policies.get(name) or ToolPolicy()
         timeout = self.unit.task_timeout if policy.timeout is None else policy.timeout or None
@@ -584,36 +520,15 @@ class _Run:
         while settled:
             task, observation, recorded = settled.pop()
             idx = task["idx"]
-            self.results[idx] = observation
-            self.events.task_finished(task, observation, self.reused.get(idx))
+            released = self.dag.finish(idx, observation)
+            self.events.task_finished(task, observation, self.cache.reused.get(idx))
             if not recorded:
                 self.on_finish(task, observation)
-            if (key := self.making.pop(idx, None)) is not None:
-                if observation["status"] == "ok":
-                    self.calls.setdefault(key, idx)
-                if (running := self.running.pop(key, None)) is not None and not running.done():
-                    running.set_result(None)
-            for waiting_idx in self.dependents.pop(idx, []):
-                if waiting_idx not in self.blocked:
-                    continue  # skipped already through another failed input
-                waiting, unmet = self.blocked[waiting_idx]
-                if observation["status"] != "ok":
-                    del self.blocked[waiting_idx]
-                    settled.append((waiting, _skipped(waiting, idx), False))
-                    continue
-                unmet.discard(idx)
-                if not unmet:
-                    del self.blocked[waiting_idx]
-                    if (earlier := self.done(waiting)) is not None:
-                        settled.append((waiting, earlier, True))
-                    elif (reused := self.dispatch(waiting)) is not None:
-                        settled.append((waiting, reused, False))
-
-
-def _error(task: Task, error: str, status: ObservationStatus = "error") -> Observation:
-    """The observation of a task that never ran."""
-    return make_observation(task["idx"], status, error=error)
-
-
-def _skipped(task: Task, failed_dependency: int) -> Observation:
-    return _error(task, f"skipped: dependency {failed_dependency} failed", "skipped")
+            self.cache.settle(idx, observation)
+            for waiting, failed in released:
+                if failed is not None:
+                    settled.append((waiting, skipped_observation(waiting, failed), False))
+                elif (earlier := self.done(waiting)) is not None:
+                    settled.append((waiting, earlier, True))
+                elif (reused := self.dispatch(waiting)) is not None:
+                    settled.append((waiting, reused, False))
