@@ -22,6 +22,7 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
+from llmcompiler_graph.core.events import shorten
 from llmcompiler_graph.core.roles import is_relay, role_of
 from llmcompiler_graph.testing.latency import CHARS_PER_TOKEN
 
@@ -30,7 +31,7 @@ RECURSION_LIMIT = 200
 
 
 @dataclass(frozen=True)
-class LLMCall:
+class LLMCallRecord:
     """One chat completion."""
 
     role: str
@@ -84,7 +85,7 @@ class Recorder(BaseCallbackHandler):
         self.prompts: list[tuple[str, list[BaseMessage]]] = []
         self._open: dict[UUID, _OpenCall] = {}
         self._tools: dict[UUID, tuple[str, str, float]] = {}
-        self.llm_calls: list[LLMCall] = []
+        self.llm_calls: list[LLMCallRecord] = []
         self.tool_calls: list[ToolCall] = []
 
     def on_chat_model_start(
@@ -126,7 +127,7 @@ class Recorder(BaseCallbackHandler):
         **kwargs: Any,
     ) -> None:
         label = str(next(iter(inputs.values()))) if inputs else input_str
-        label = label if len(label) <= 80 else label[:79] + "…"
+        label = shorten(label, 80)
         self._tools[run_id] = (serialized.get("name") or "tool", label, time.time())
 
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
@@ -156,7 +157,7 @@ class Recorder(BaseCallbackHandler):
             estimate_tokens(call.completion_chars),
         )
         self.llm_calls.append(
-            LLMCall(
+            LLMCallRecord(
                 call.role, call.start, call.first_token, end, prompt, completion, call.last_token
             )
         )
@@ -182,7 +183,7 @@ class Measurement:
     end: float
     answer: str | None
     exception: BaseException | None
-    llm_calls: list[LLMCall] = field(default_factory=list)
+    llm_calls: list[LLMCallRecord] = field(default_factory=list)
     tool_calls: list[ToolCall] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     """The graph's custom stream events (LLMCompiler's task events; none for ReAct)."""

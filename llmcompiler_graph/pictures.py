@@ -33,13 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from llmcompiler_graph.core.events import shorten
 from llmcompiler_graph.core.plan import as_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from llmcompiler_graph.measure import LLMCall, ToolCall
+    from llmcompiler_graph.measure import LLMCallRecord, ToolCall
 
 INSTALL_HINT = 'pip install "llmcompiler-graph[pictures]"'
 
@@ -343,7 +344,7 @@ def plan_mermaid(run: Any, *, direction: Literal["TD", "LR"] = "TD") -> str:
     for i, rnd in enumerate(plan.rounds):
         lines += [f"    {t.key} --> {_join_key(rnd)}" for t in _sinks(plan, rnd)]
         if i + 1 < len(plan.rounds):
-            replan = _short(f"replan: {rnd.feedback}" if rnd.feedback else "replan", 40)
+            replan = shorten(f"replan: {rnd.feedback}" if rnd.feedback else "replan", 40)
             target = f"round{plan.rounds[i + 1].number}"
             lines.append(f'    {_join_key(rnd)} -.->|"{mermaid_escape(replan)}"| {target}')
     used = {t.state for t in plan.tasks} | {"join"}
@@ -359,21 +360,16 @@ def _label_lines(task: PlanTask) -> list[str]:
     head = f"{task.idx}. {task.tool}"
     if task.state in ("ok", "error") and task.started_at is not None and task.finished_at:
         head += f"  {task.finished_at - task.started_at:.2f} s"
-    lines = [head, _short(_call_text(task.args), ARGS_CHARS)]
+    lines = [head, shorten(_call_text(task.args), ARGS_CHARS)]
     if task.state == "reused" and task.reused_from is not None:
         lines.append(f"reused #{task.reused_from}")
     elif task.state in ("error", "skipped") and task.error:
-        lines.append(_short(task.error, ARGS_CHARS))
+        lines.append(shorten(task.error, ARGS_CHARS))
     return [line for line in lines if line]
 
 
 def _call_text(args: Mapping[str, Any]) -> str:
     return ", ".join(f"{name}={as_text(value)}" for name, value in args.items())
-
-
-def _short(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 # matplotlib
@@ -568,7 +564,7 @@ class TimedRun(Protocol):
     @property
     def end(self) -> float: ...
     @property
-    def llm_calls(self) -> Sequence[LLMCall]: ...
+    def llm_calls(self) -> Sequence[LLMCallRecord]: ...
     @property
     def tool_calls(self) -> Sequence[ToolCall]: ...
     @property
@@ -673,7 +669,7 @@ def draw_timelines(
     if handles:
         _legend(figure, handles)
     if title:
-        _plain(figure.suptitle(_short(title, 110), fontsize=10))
+        _plain(figure.suptitle(shorten(title, 110), fontsize=10))
     return _save(figure, path)
 
 
@@ -728,7 +724,7 @@ def _call_rows(llm_calls: Iterable[Any], tool_calls: Iterable[Any], t0: float) -
             kind = call.role if call.role in ("planner", "joiner") else "LLM"
             timed.append((call.start, _Row(kind, kind, _llm_spans([call], t0))))
     for tool in tool_calls:
-        label = _short(f"{tool.tool}: {tool.label}", 48)
+        label = shorten(f"{tool.tool}: {tool.label}", 48)
         timed.append(
             (tool.start, _Row(label, "tool call", ((tool.start - t0, tool.end - t0, 1.0),)))
         )
@@ -774,7 +770,7 @@ def _round_at(rounds: Sequence[PlanRound], moment: float) -> int | None:
 def _task_row(task: PlanTask, t0: float, end: float) -> _Row:
     """A task: waiting for its inputs (thin), for a free slot (pale), then its call; an
     outcome without a call (skipped, invalid, reused) is a mark."""
-    label = _short(f"#{task.idx} {task.tool}: {_call_text(task.args)}", 44)
+    label = shorten(f"#{task.idx} {task.tool}: {_call_text(task.args)}", 44)
     waits, spans, marks = [], [], []
     dispatched = task.dispatched_at or task.started_at
     if task.planned_at is not None and dispatched is not None and dispatched > task.planned_at:

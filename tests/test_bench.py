@@ -18,7 +18,7 @@ from llmcompiler_graph.bench.metrics import critical_path
 from llmcompiler_graph.bench.scoring import score
 from llmcompiler_graph.bench.trace import Run
 from llmcompiler_graph.bench.workloads import WORKLOADS, check, generate
-from llmcompiler_graph.measure import LLMCall
+from llmcompiler_graph.measure import LLMCallRecord
 from llmcompiler_graph.testing import LatencyModel, OpenAISimulator, TavilySimulator
 from llmcompiler_graph.testing.scenarios import (
     Round,
@@ -133,8 +133,8 @@ def test_critical_path_follows_dependencies_and_charges_the_joiner() -> None:
 
     run = Run("w", 0, "llmcompiler", "q", "a", start=9.99, end=12.65, answer="a", correct=True)
     run.llm_calls = [
-        LLMCall("planner", 10.0, 10.3, 10.9, 100, 10),
-        LLMCall("joiner", 12.1, 12.4, 12.6, 100, 10),
+        LLMCallRecord("planner", 10.0, 10.3, 10.9, 100, 10),
+        LLMCallRecord("joiner", 12.1, 12.4, 12.6, 100, 10),
     ]
     run.events = [
         event("task_planned", 10.5, idx=1),
@@ -159,9 +159,9 @@ def test_critical_path_of_a_plan_the_joiner_wrote_starts_when_that_joiner_ends()
 
     run = Run("w", 0, "llmcompiler", "q", "a", start=9.99, end=14.0, answer="a", correct=True)
     run.llm_calls = [
-        LLMCall("planner", 10.0, 10.3, 10.9, 100, 10),
-        LLMCall("joiner", 11.6, 11.9, 12.6, 100, 10),
-        LLMCall("joiner", 13.65, 13.7, 13.95, 100, 10),
+        LLMCallRecord("planner", 10.0, 10.3, 10.9, 100, 10),
+        LLMCallRecord("joiner", 11.6, 11.9, 12.6, 100, 10),
+        LLMCallRecord("joiner", 13.65, 13.7, 13.95, 100, 10),
     ]
     run.events = [
         event("task_planned", 10.5, idx=1),

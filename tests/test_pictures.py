@@ -25,7 +25,7 @@ from llmcompiler_graph.bench.trace import Run
 from llmcompiler_graph.core import events as events_module
 from llmcompiler_graph.core.events import EventSink
 from llmcompiler_graph.core.plan import make_observation, make_task
-from llmcompiler_graph.measure import LLMCall, ToolCall, measure
+from llmcompiler_graph.measure import LLMCallRecord, ToolCall, measure
 from llmcompiler_graph.pictures import (
     INSTALL_HINT,
     draw_dag,
@@ -253,12 +253,12 @@ def test_bench_plot_draws_one_panel_per_approach(
         start + 1.9,
         "a",
         True,
-        [LLMCall("planner", start, start + 0.05, start + 0.45, 10, 5)],
+        [LLMCallRecord("planner", start, start + 0.05, start + 0.45, 10, 5)],
         [],
         two_rounds,
     )
     react = Run("replan", 0, "react", "q", "a", start, start + 3.0, "a", True,
-                [LLMCall("other", start, start + 0.2, start + 0.5, 10, 5)],
+                [LLMCallRecord("other", start, start + 0.2, start + 0.5, 10, 5)],
                 [ToolCall("search", "q", start + 0.5, start + 1.5)])  # fmt: skip
 
     report.plot(tmp_path / "plot.png", [compiler, react])

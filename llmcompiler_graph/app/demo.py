@@ -31,8 +31,6 @@ from llmcompiler_graph.testing import LatencyModel
 from llmcompiler_graph.testing.scenarios import SHOWCASE
 from llmcompiler_graph.testing.world import SimulatedWorld
 
-SIMULATED_MODEL = "gpt-4o-mini"
-"""The model name the simulator answers as."""
 SEARCH_JITTER = (0.5, 1.2)
 """Seconds a simulated search takes: uniform in this range, fixed per query by the seed."""
 FAST_SEARCH_JITTER = (0.01, 0.03)

@@ -46,6 +46,7 @@ from rich.text import Text
 
 import llmcompiler_graph
 from llmcompiler_graph.app.preflight import UsageProblem
+from llmcompiler_graph.testing.latency import SIMULATED_MODEL
 
 STUDIO_URL = "https://smith.langchain.com/studio/?baseUrl={api}"
 STARTUP_TIMEOUT = 120.0
@@ -53,7 +54,8 @@ STARTUP_TIMEOUT = 120.0
 STOP_GRACE = 10.0
 """Seconds the server's process group has to exit after SIGTERM, before SIGKILL."""
 
-SIMULATED_MODEL = "openai:gpt-4o-mini"
+SIMULATED_SPEC = f"openai:{SIMULATED_MODEL}"
+"""`LLMCOMPILER_MODEL` of a simulated server."""
 SIMULATED_KEYS = {"OPENAI_API_KEY": "sim", "TAVILY_API_KEY": "tvly-sim"}
 NOT_PASSED_ON = ("OPENAI_", "TAVILY_", "LANGSMITH_", "LANGCHAIN_", "AZURE_OPENAI_")
 """Environment prefixes a simulated server does not inherit: no real keys, endpoints or
@@ -164,7 +166,7 @@ def simulated_env(base: Mapping[str, str], openai_url: str, tavily_url: str) -> 
         **SIMULATED_KEYS,
         "OPENAI_BASE_URL": openai_url,
         "TAVILY_BASE_URL": tavily_url,
-        "LLMCOMPILER_MODEL": SIMULATED_MODEL,
+        "LLMCOMPILER_MODEL": SIMULATED_SPEC,
         "PYTHONUNBUFFERED": "1",
     }
 

@@ -35,6 +35,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from llmcompiler_graph.core.events import shorten
 from llmcompiler_graph.measure import Measurement, measure
 
 TaskState = Literal["planned", "running", "done", "error", "skipped"]
@@ -55,12 +56,6 @@ SNIPPET_CHARS = 70
 """A search result's snippet is cut to this many characters."""
 RESULT_LINES = 3
 """At most this many lines of a task's result are shown (search results: one per line)."""
-
-
-def shorten(text: str, limit: int) -> str:
-    """One line of at most `limit` characters: newlines flattened, an ellipsis where cut."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def format_args(args: Any) -> str:

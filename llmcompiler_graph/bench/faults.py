@@ -21,6 +21,7 @@ from typing import Any
 from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.checkpoint.memory import InMemorySaver
 
+from llmcompiler_graph.core.events import shorten
 from llmcompiler_graph.graph import create_llmcompiler
 from llmcompiler_graph.testing import LatencyModel
 from llmcompiler_graph.testing.scenarios import SHOWCASE, ScenarioBrain
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     print("| fault | how the run ended | tasks | time to end |\n|---|---|---|---|")
     for outcome in asyncio.run(run_all()):
-        ended = outcome.ended if len(outcome.ended) <= 100 else outcome.ended[:99] + "…"
+        ended = shorten(outcome.ended, 100)
         print(f"| {outcome.fault} | {ended} | {outcome.tasks} | {outcome.seconds:.2f} s |")
     return 0
 

@@ -18,7 +18,7 @@ from langgraph.graph.state import CompiledStateGraph
 from llmcompiler_graph.bench.scoring import score
 from llmcompiler_graph.bench.trace import Run
 from llmcompiler_graph.graph import create_llmcompiler
-from llmcompiler_graph.measure import LLMCall, measure
+from llmcompiler_graph.measure import LLMCallRecord, measure
 from llmcompiler_graph.react import create_react_baseline
 
 
@@ -101,7 +101,7 @@ class World(Protocol):
         """A position to collect the LLM calls made after it."""
         ...
 
-    def llm_calls(self, since: int, recorded: list[LLMCall]) -> list[LLMCall]:
+    def llm_calls(self, since: int, recorded: list[LLMCallRecord]) -> list[LLMCallRecord]:
         """The LLM calls made since `mark()` returned `since`, during one run (`recorded`: as
         the client's callbacks saw them)."""
         ...

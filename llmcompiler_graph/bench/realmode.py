@@ -22,7 +22,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
 from llmcompiler_graph.bench.harness import Example
-from llmcompiler_graph.measure import LLMCall
+from llmcompiler_graph.measure import LLMCallRecord
 from llmcompiler_graph.models import load_chat_model
 from llmcompiler_graph.tools import default_tools
 
@@ -65,5 +65,5 @@ class RealWorld:
     def mark(self) -> int:
         return 0
 
-    def llm_calls(self, since: int, recorded: list[LLMCall]) -> list[LLMCall]:
+    def llm_calls(self, since: int, recorded: list[LLMCallRecord]) -> list[LLMCallRecord]:
         return recorded

@@ -20,7 +20,7 @@ from llmcompiler_graph.bench import report
 from llmcompiler_graph.bench.harness import APPROACHES, Example, run_all
 from llmcompiler_graph.bench.metrics import PRICES, Price, summarize
 from llmcompiler_graph.bench.realmode import ANSWER_FORMAT, RealWorld, load_dataset
-from llmcompiler_graph.bench.simulation import MODEL_NAME, BenchWorld
+from llmcompiler_graph.bench.simulation import SIMULATED_MODEL, BenchWorld
 from llmcompiler_graph.bench.trace import Run
 from llmcompiler_graph.bench.workloads import WORKLOADS, check, generate
 from llmcompiler_graph.testing import LatencyModel
@@ -122,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     setup, runs = asyncio.run(_real(args) if args.model else _simulated(args))
     price = Price(*args.price) if args.price else PRICES.get(setup["model"].split(":")[-1])
-    price = price or PRICES[MODEL_NAME]
+    price = price or PRICES[SIMULATED_MODEL]
     setup["price"] = {"input": price.input, "output": price.output}
     summaries = summarize(runs, price)
     print(report.markdown(summaries, setup))

@@ -9,10 +9,11 @@ same, whichever approach asks). Every approach gets the same model object and th
 
 from __future__ import annotations
 
-from llmcompiler_graph.measure import LLMCall
-from llmcompiler_graph.testing.world import MODEL_NAME, SimulatedWorld
+from llmcompiler_graph.measure import LLMCallRecord
+from llmcompiler_graph.testing.latency import SIMULATED_MODEL
+from llmcompiler_graph.testing.world import SimulatedWorld
 
-__all__ = ["MODEL_NAME", "BenchWorld"]
+__all__ = ["SIMULATED_MODEL", "BenchWorld"]
 
 
 class BenchWorld(SimulatedWorld):
@@ -22,10 +23,10 @@ class BenchWorld(SimulatedWorld):
         """A position in the model's request log; `llm_calls(mark)` returns what came after."""
         return len(self.llm.requests)
 
-    def llm_calls(self, since: int, recorded: list[LLMCall]) -> list[LLMCall]:
+    def llm_calls(self, since: int, recorded: list[LLMCallRecord]) -> list[LLMCallRecord]:
         """The model calls since `since`, timed and counted by the simulator (the model's side)."""
         return [
-            LLMCall(
+            LLMCallRecord(
                 role=entry.request.role or "other",
                 start=entry.received_at,
                 first_token=entry.first_chunk_at,

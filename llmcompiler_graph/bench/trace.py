@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmcompiler_graph.measure import LLMCall, ToolCall
+from llmcompiler_graph.measure import LLMCallRecord, ToolCall
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Run:
     end: float
     answer: str | None
     correct: bool
-    llm_calls: list[LLMCall] = field(default_factory=list)
+    llm_calls: list[LLMCallRecord] = field(default_factory=list)
     tool_calls: list[ToolCall] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     """LLMCompiler's custom stream events (empty for other approaches)."""

@@ -21,6 +21,13 @@ PREVIEW_CHARS = 200
 """How much of an observation a `task_finished` event previews."""
 
 
+def shorten(text: str, limit: int) -> str:
+    """One line of at most `limit` characters: runs of whitespace flattened, an ellipsis where
+    cut (for previews, labels and error messages; prompts cut with `prompts.truncate`)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
     """A short, single-string rendering of an observation for events and live views; costs
     about `limit` whatever the value's size, and never raises (see `values.to_state`)."""

@@ -59,6 +59,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Seq
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmcompiler_graph.core.events import shorten
 from llmcompiler_graph.core.plan import JOIN, REFERENCE, WHOLE_REFERENCE, Task, make_task
 
 END_OF_PLAN = "<END_OF_PLAN>"
@@ -549,7 +550,7 @@ def _parse_call(source: str) -> tuple[list[Any], list[tuple[str, Any]]]:
     keywords = []
     for keyword in call.keywords:
         if keyword.arg is None:
-            raise ValueError(f"not a literal value: {_shorten(ast.unparse(keyword))}")
+            raise ValueError(f"not a literal value: {shorten(ast.unparse(keyword), 60)}")
         keywords.append((keyword.arg, _literal(keyword.value)))
     return positional, keywords
 
@@ -559,12 +560,8 @@ def _literal(node: ast.expr) -> Any:
     try:
         value = ast.literal_eval(node)
     except ValueError:
-        raise ValueError(f"not a literal value: {_shorten(ast.unparse(node))}") from None
+        raise ValueError(f"not a literal value: {shorten(ast.unparse(node), 60)}") from None
     return _json_like(value)
-
-
-def _shorten(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _reason(exc: BaseException) -> str:
@@ -572,7 +569,7 @@ def _reason(exc: BaseException) -> str:
         return exc.msg
     if isinstance(exc, RecursionError | MemoryError):
         return "too deeply nested"
-    return _shorten(str(exc), 200)
+    return shorten(str(exc), 200)
 
 
 def _json_like(value: Any) -> Any:

@@ -15,6 +15,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+SIMULATED_MODEL = "gpt-4o-mini"
+"""The model name the OpenAI simulator answers as (its latency defaults resemble it)."""
+
 CHARS_PER_TOKEN = 4
 
 

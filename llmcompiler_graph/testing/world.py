@@ -24,14 +24,13 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
 from llmcompiler_graph.models import load_chat_model
-from llmcompiler_graph.testing.latency import LatencyModel
+from llmcompiler_graph.testing.latency import SIMULATED_MODEL, LatencyModel
 from llmcompiler_graph.testing.loopback import Service
 from llmcompiler_graph.testing.openai_server import OpenAISimulator
 from llmcompiler_graph.testing.scenarios import Scenario, ScenarioBrain, merged_corpus
 from llmcompiler_graph.testing.tavily_server import TavilySimulator
 from llmcompiler_graph.tools import calculate, create_math_tool, create_search_tool
 
-MODEL_NAME = "gpt-4o-mini"
 """What the simulated model calls itself."""
 
 
@@ -57,7 +56,7 @@ class SimulatedWorld(Service):
         self.latency = latency or LatencyModel()
         self.search_latency = search_latency
         self.llm = OpenAISimulator(
-            ScenarioBrain(scenarios), latency=self.latency, models=[MODEL_NAME]
+            ScenarioBrain(scenarios), latency=self.latency, models=[SIMULATED_MODEL]
         )
         self.search = TavilySimulator(merged_corpus(scenarios), jitter=search_latency, seed=seed)
         self._stack = contextlib.ExitStack()
@@ -69,7 +68,7 @@ class SimulatedWorld(Service):
         self._stack.enter_context(self.llm)
         self._stack.enter_context(self.search)
         self.model = load_chat_model(
-            f"openai:{MODEL_NAME}",
+            f"openai:{SIMULATED_MODEL}",
             base_url=self.llm.base_url,
             api_key="simulated",
             http_client=self._stack.enter_context(httpx.Client(trust_env=False)),
@@ -85,7 +84,7 @@ class SimulatedWorld(Service):
     def describe(self) -> dict[str, Any]:
         """The settings a report needs to be reproduced."""
         return {
-            "model": MODEL_NAME,
+            "model": SIMULATED_MODEL,
             "latency": asdict(self.latency),
             "search_latency": list(self.search_latency),
         }

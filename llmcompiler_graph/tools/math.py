@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, field_validator
 from llmcompiler_graph.core._sync import in_thread, run_sync
 from llmcompiler_graph.core.llm import DEFAULT_RETRIES, DEFAULT_TIMEOUT, LLMCall
 from llmcompiler_graph.core.plan import as_text
+from llmcompiler_graph.core.prompts import quote, truncate
 from llmcompiler_graph.core.roles import MATH
 from llmcompiler_graph.tools.calculator import CalculationError, safe_eval
 
@@ -100,23 +101,27 @@ class MathInput(BaseModel):
         return [value]
 
 
-def _clip(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]} ... [{len(text) - limit} more characters cut]"
-
-
 def build_messages(
     problem: str, context: list[Any] | None, *, max_item_chars: int
 ) -> list[BaseMessage]:
-    """The prompt for one problem; each context item is rendered as text and clipped."""
-    parts = [f"Question: {_clip(problem, max_item_chars)}"]
+    """The prompt for one problem: the question on one line, each context item (tool output)
+    on one line, cut to `max_item_chars` (text as a JSON string, `prompts.quote`; other values
+    as their JSON), so no item can pass for a `Question:` line or another item."""
+    parts = [f"Question: {_one_line(truncate(problem, max_item_chars))}"]
     if context:
-        items = (
-            f"[{i}] {_clip(as_text(item), max_item_chars)}" for i, item in enumerate(context, 1)
-        )
+        items = (f"[{i}] {_item(item, max_item_chars)}" for i, item in enumerate(context, 1))
         parts.append("\n".join([CONTEXT_INTRO, *items]))
     return [SystemMessage(SYSTEM_PROMPT), HumanMessage("\n\n".join(parts))]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines())
+
+
+def _item(item: Any, limit: int) -> str:
+    if isinstance(item, str):
+        return quote(item, limit)
+    return _one_line(truncate(as_text(item), limit))
 
 
 def extract_expression(reply: str) -> str:
