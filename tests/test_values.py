@@ -38,13 +38,44 @@ from llmcompiler_graph.core.values import (
     MAX_DEPTH,
     MAX_STATE_CHARS,
     cut_marker,
-    is_state_safe,
     to_state,
 )
 
 SERDE = JsonPlusSerializer()
 STRICT_SERDE = JsonPlusSerializer(allowed_msgpack_modules=None)  # LANGGRAPH_STRICT_MSGPACK
 MARKER = re.compile(r"… \[cut: (over )?[\d,]+ more characters?(; .+)?\]")
+
+
+def is_state_safe(value: object) -> bool:
+    """Whether `value` is plain JSON data that every checkpointer and JSON client stores as is:
+    `dict` with `str` keys, `list`, UTF-8-encodable `str`, `int` in the int64 range, finite
+    `float`, `bool`, `None`, nested at most `MAX_DEPTH` levels (so never cyclic). Exact types:
+    a tuple or an `int` subclass is not safe. The size is not checked.
+
+    """
+    return _safe(value, 0)
+
+
+def _safe(value: object, depth: int) -> bool:
+    kind = type(value)
+    if value is None or kind is bool:
+        return True
+    if kind is int:
+        return values.INT64_MIN <= value <= values.INT64_MAX  # type: ignore[operator]
+    if kind is float:
+        return math.isfinite(value)  # type: ignore[arg-type]
+    if kind is str:
+        return values._encodable(value)  # type: ignore[arg-type]
+    if depth >= values.MAX_DEPTH:
+        return False
+    if kind is list:
+        return all(_safe(item, depth + 1) for item in value)  # type: ignore[attr-defined]
+    if kind is dict:
+        return all(
+            type(k) is str and values._encodable(k) and _safe(v, depth + 1)
+            for k, v in value.items()  # type: ignore[attr-defined]
+        )
+    return False
 
 
 def round_trip(value: Any, serde: JsonPlusSerializer = SERDE) -> Any:

@@ -165,42 +165,6 @@ def cut_marker(more: int, *, note: str = CUT_NOTE, over: bool = False) -> str:
     return f"… [cut: {amount}{'; ' + note if note else ''}]"
 
 
-def is_state_safe(value: object) -> bool:
-    """Whether `value` is plain JSON data that every checkpointer and JSON client stores as is:
-    `dict` with `str` keys, `list`, UTF-8-encodable `str`, `int` in the int64 range, finite
-    `float`, `bool`, `None`, nested at most `MAX_DEPTH` levels (so never cyclic). Exact types:
-    a tuple or an `int` subclass is not safe. The size is not checked.
-
-    >>> is_state_safe({"a": [1, 2.5, None, True, "x"]})
-    True
-    >>> [is_state_safe(v) for v in ((1,), {1: 2}, 2**63, float("inf"), "\\ud800", b"")]
-    [False, False, False, False, False, False]
-    """
-    return _safe(value, 0)
-
-
-def _safe(value: object, depth: int) -> bool:
-    kind = type(value)
-    if value is None or kind is bool:
-        return True
-    if kind is int:
-        return INT64_MIN <= value <= INT64_MAX  # type: ignore[operator]
-    if kind is float:
-        return math.isfinite(value)  # type: ignore[arg-type]
-    if kind is str:
-        return _encodable(value)  # type: ignore[arg-type]
-    if depth >= MAX_DEPTH:
-        return False
-    if kind is list:
-        return all(_safe(item, depth + 1) for item in value)  # type: ignore[attr-defined]
-    if kind is dict:
-        return all(
-            type(k) is str and _encodable(k) and _safe(v, depth + 1)
-            for k, v in value.items()  # type: ignore[attr-defined]
-        )
-    return False
-
-
 def _encodable(text: str) -> bool:
     if text.isascii():
         return True
