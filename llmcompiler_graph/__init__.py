@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from llmcompiler_graph.approval import NotPausedError
     from llmcompiler_graph.context import Context
     from llmcompiler_graph.core.fetching import TaskFetchingUnit
-    from llmcompiler_graph.core.joiner import Joiner, JoinerDecision
+    from llmcompiler_graph.core.joiner import Joiner
+    from llmcompiler_graph.core.joiner_protocols import JoinerDecision
     from llmcompiler_graph.core.llm import LLMCallError
     from llmcompiler_graph.core.parser import PlanParser, parse_plan
     from llmcompiler_graph.core.plan import Observation, Task, make_task
@@ -54,7 +55,7 @@ __getattr__ = lazy_exports(
         "Planner": "core.planner",
         "TaskFetchingUnit": "core.fetching",
         "Joiner": "core.joiner",
-        "JoinerDecision": "core.joiner",
+        "JoinerDecision": "core.joiner_protocols",
         "LLMCallError": "core.llm",
         "NotPausedError": "approval",
         "ConcurrentRunError": "handoff",

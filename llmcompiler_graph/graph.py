@@ -22,7 +22,7 @@ from langgraph.types import Checkpointer
 
 from llmcompiler_graph.closing import LLMCompilerGraph
 from llmcompiler_graph.context import Context
-from llmcompiler_graph.core.joiner import JoinerFormat
+from llmcompiler_graph.core.formats import JoinerFormat
 from llmcompiler_graph.core.planner import PlannerFormat
 from llmcompiler_graph.core.policy import ToolPolicy
 from llmcompiler_graph.core.toolbox import ToolLike

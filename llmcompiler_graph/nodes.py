@@ -28,7 +28,8 @@ from llmcompiler_graph.context import Context
 from llmcompiler_graph.core._sync import run_sync
 from llmcompiler_graph.core.events import EventSink
 from llmcompiler_graph.core.fetching import TaskFetchingUnit
-from llmcompiler_graph.core.joiner import Decision, Joiner
+from llmcompiler_graph.core.joiner import Joiner
+from llmcompiler_graph.core.joiner_protocols import Decision
 from llmcompiler_graph.core.plan import Observation, Task, Turn
 from llmcompiler_graph.core.planner import Planner
 from llmcompiler_graph.core.toolbox import Toolbox, ToolLike

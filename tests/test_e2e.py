@@ -44,7 +44,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from llmcompiler_graph import create_llmcompiler
 from llmcompiler_graph.core.events import bounded
-from llmcompiler_graph.core.joiner import JoinerFormat
+from llmcompiler_graph.core.formats import JoinerFormat
 from llmcompiler_graph.core.llm import LLMCallError
 from llmcompiler_graph.core.plan import as_text
 from llmcompiler_graph.core.toolbox import ToolLike

@@ -10,13 +10,8 @@ from hypothesis import strategies as st
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import AIMessage
 
-from llmcompiler_graph.core.joiner import (
-    NO_COMPLETE_ANSWER,
-    Joiner,
-    JoinerDecision,
-    ReplyReader,
-    settle,
-)
+from llmcompiler_graph.core.joiner import NO_COMPLETE_ANSWER, Joiner, settle
+from llmcompiler_graph.core.joiner_protocols import JoinerDecision, ReplyReader
 
 
 @pytest.fixture
@@ -187,3 +182,31 @@ def test_a_plan_right_after_replan_gives_its_first_thought_as_the_feedback() -> 
     decision = reader.close()
     assert decision.feedback == "the birth years are missing."
     assert decision.plan.startswith("Thought: the birth years") and "3. search(" in decision.plan
+
+
+def test_every_module_of_the_protocols_package_is_a_choice_of_every_path() -> None:
+    """A protocol is one module: its name is in the settings' choices, the CLI's and Studio's,
+    and the joiner takes it."""
+    from typing import get_args
+
+    from llmcompiler_graph.app.cli import build_parser
+    from llmcompiler_graph.core.formats import JOINER_PROTOCOLS, JoinerFormat
+    from llmcompiler_graph.core.joiner_protocols import JoinerProtocol, joiner_protocol
+    from llmcompiler_graph.settings import Settings
+
+    assert JOINER_PROTOCOLS == ("lean", "structured", "text") == get_args(JoinerFormat)
+    from llmcompiler_graph.graph import graph
+
+    studio = graph.get_context_jsonschema()["properties"]["joiner"]
+    assert tuple(studio["enum"]) == JOINER_PROTOCOLS
+    commands = next(a for a in build_parser()._actions if a.dest == "command")
+    ask = commands.choices["ask"]
+    joiner_flag = next(a for a in ask._actions if "--joiner" in a.option_strings)
+    assert tuple(joiner_flag.choices) == JOINER_PROTOCOLS
+    for name in JOINER_PROTOCOLS:
+        protocol = joiner_protocol(name)
+        assert isinstance(protocol, JoinerProtocol) and protocol.name == name
+        assert Settings(joiner=name).joiner == name
+        assert Joiner(FakeListChatModel(responses=["x"]), format=name).protocol.instructions(False)
+    with pytest.raises(ValueError, match="joiner must be one of 'lean', 'structured', 'text'"):
+        joiner_protocol("loud")

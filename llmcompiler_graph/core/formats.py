@@ -1,10 +1,32 @@
-"""The names of the planner's formats and the joiner's protocols (plain `Literal`s, importable
-without LangChain: the settings, Studio and the CLI list their choices from them)."""
+"""The names of the planner's formats and the joiner's protocols, importable without LangChain
+(the settings, Studio and the CLI list their choices from them).
 
-from typing import Literal
+The joiner's protocols are the modules of `core.joiner_protocols` (found without importing them):
+adding a module there adds a choice.
+"""
+
+from __future__ import annotations
+
+import pkgutil
+from importlib.util import find_spec
+from typing import TYPE_CHECKING, Literal
+
+
+def _modules(package: str) -> tuple[str, ...]:
+    spec = find_spec(package)
+    assert spec is not None and spec.submodule_search_locations is not None, package
+    found = pkgutil.iter_modules(spec.submodule_search_locations)
+    return tuple(sorted(m.name for m in found if not m.name.startswith("_")))
+
+
+JOINER_PROTOCOLS = _modules("llmcompiler_graph.core.joiner_protocols")
+"""Every joiner protocol's name: `lean`, `structured`, `text`, and any module added there."""
 
 PlannerFormat = Literal["text", "tools"]
 """`text`: the paper's numbered plan language; `tools`: the plan as native tool calls."""
 
-JoinerFormat = Literal["lean", "structured", "text"]
-"""`lean`: the decision first; `text`: the paper's Thought/Action; `structured`: tool calling."""
+if TYPE_CHECKING:
+    JoinerFormat = Literal["lean", "structured", "text"]
+else:
+    JoinerFormat = Literal[JOINER_PROTOCOLS]
+"""A joiner protocol's name (type checkers see the built-in three)."""

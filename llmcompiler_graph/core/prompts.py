@@ -101,36 +101,6 @@ plan and say precisely what is missing and what to try instead; earlier results 
 - When you are told to answer now, answer with the best you have, and say what is uncertain.
 {protocol}"""
 
-LEAN_PROTOCOL = """
-Reply with your decision first, nothing before it, in one of two ways:
-Answer: <the final answer to the user>
-or
-Replan: <what is missing and what the next plan should do>"""
-
-LEAN_PLANS_PROTOCOL = """
-Reply with your decision first, nothing before it, in one of two ways:
-Answer: <the final answer to the user>
-or, when the results do not answer the question yet, `Replan:` and then, on the following \
-lines, the next plan itself, exactly as the planner would write it by the planner's instructions \
-below: a first `Thought:` line saying what is missing and how this plan gets it, then one \
-numbered action per line, ids continuing where you are told, ending with \
-`join()<END_OF_PLAN>`. Earlier results stay available by their ids; do not repeat them.
-
-The planner's instructions:
-{planner}"""
-
-TEXT_PROTOCOL = """
-Reply in exactly this format:
-Thought: <your short reasoning about the observations>
-Action: Finish(<the final answer to the user>)
-or
-Thought: <your short reasoning>
-Action: Replan(<what is missing and what the next plan should do>)"""
-
-STRUCTURED_PROTOCOL = """
-Reply through the `JoinerDecision` function: a short `thought`, then `action` "finish" with the \
-`answer`, or "replan" with the `feedback` for the next plan."""
-
 FORCE_ANSWER = "There is no budget for another plan: answer now with what you have."
 
 
