@@ -32,6 +32,7 @@ from llmcompiler_graph.core.joiner import Joiner
 from llmcompiler_graph.core.joiner_protocols import Decision
 from llmcompiler_graph.core.plan import Observation, Task, Turn
 from llmcompiler_graph.core.planner import Planner
+from llmcompiler_graph.core.planner_formats import planner_format
 from llmcompiler_graph.core.toolbox import Toolbox, ToolLike
 from llmcompiler_graph.handoff import (
     ProducerGone,
@@ -89,9 +90,9 @@ class Components:
         )
         planning = None
         if settings.joiner_plans:  # the joiner's plan is plan text, whatever the planner writes
-            planning = (
-                planner if planner.format == "text" else Planner(model, toolbox)
-            ).system_prompt
+            text = planner_format("text")
+            own = settings.planner_prompt if planner.format == "text" else None
+            planning = text.system_prompt(toolbox, own)
         return cls(
             planner=planner,
             scheduler=TaskFetchingUnit(

@@ -160,3 +160,32 @@ def test_every_setting_is_in_both_env_example_files() -> None:
     for path in (REPO / ".env.example", REPO / "llmcompiler_graph" / "data" / "env.example"):
         text = path.read_text()
         assert [f.metadata["env"] for f in fields(Context) if f.metadata["env"] not in text] == []
+
+
+def test_every_planner_format_module_is_a_choice_of_every_path() -> None:
+    """A format is one module of `core.planner_formats`: its name is in the settings' choices
+    and Studio's, and the planner takes it."""
+    from typing import get_args
+
+    from llmcompiler_graph.core.formats import PLANNER_FORMATS, PlannerFormat
+    from llmcompiler_graph.core.planner import Planner
+    from llmcompiler_graph.core.planner_formats import PlanFormat, planner_format
+    from llmcompiler_graph.core.toolbox import Toolbox
+    from llmcompiler_graph.graph import graph
+
+    assert PLANNER_FORMATS == ("text", "tools") == get_args(PlannerFormat)
+    assert tuple(graph.get_context_jsonschema()["properties"]["planner"]["enum"]) == PLANNER_FORMATS
+    model = ScriptedChatModel(script=lambda role, m: "", tool_calling=True)
+
+    def lookup(city: str) -> int:
+        """Population of a city."""
+        return 1
+
+    for name in PLANNER_FORMATS:
+        spec = planner_format(name)
+        assert isinstance(spec, PlanFormat) and spec.name == name
+        assert Settings(planner=name).planner == name
+        planner = Planner(model, Toolbox([lookup]), format=name)
+        assert planner.format == name and "lookup" in planner.system_prompt
+    with pytest.raises(ValueError, match="planner must be one of 'text', 'tools'"):
+        planner_format("graph")

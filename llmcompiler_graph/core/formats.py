@@ -1,8 +1,8 @@
 """The names of the planner's formats and the joiner's protocols, importable without LangChain
 (the settings, Studio and the CLI list their choices from them).
 
-The joiner's protocols are the modules of `core.joiner_protocols` (found without importing them):
-adding a module there adds a choice.
+The planner's formats are the modules of `core.planner_formats`, the joiner's protocols those of
+`core.joiner_protocols` (found without importing them): adding a module there adds a choice.
 """
 
 from __future__ import annotations
@@ -22,11 +22,13 @@ def _modules(package: str) -> tuple[str, ...]:
 JOINER_PROTOCOLS = _modules("llmcompiler_graph.core.joiner_protocols")
 """Every joiner protocol's name: `lean`, `structured`, `text`, and any module added there."""
 
-PlannerFormat = Literal["text", "tools"]
-"""`text`: the paper's numbered plan language; `tools`: the plan as native tool calls."""
+PLANNER_FORMATS = _modules("llmcompiler_graph.core.planner_formats")
+"""Every planner format's name: `text`, `tools`, and any module added there."""
 
 if TYPE_CHECKING:
     JoinerFormat = Literal["lean", "structured", "text"]
+    PlannerFormat = Literal["text", "tools"]
 else:
     JoinerFormat = Literal[JOINER_PROTOCOLS]
-"""A joiner protocol's name (type checkers see the built-in three)."""
+    PlannerFormat = Literal[PLANNER_FORMATS]
+"""The name of a joiner protocol, of a planner format (type checkers see the built-in ones)."""

@@ -1,13 +1,10 @@
 """The planner: one streamed LLM call that writes the plan, parsed and published task by task.
 
 Each task is handed to `publish` the moment it is complete, so the task fetching unit can start
-it while the rest of the plan is still being generated. Two formats, one code path otherwise
-(prompt, timeout and retries, events, `max_tasks`, partial plans, sync and async):
-
-- `text`: the paper's plan language (`core.parser`); a task is complete when its line's call
-  closes.
-- `tools`: the plan as native tool calls, one per task, then `join` (`core.tool_plan`); a task is
-  complete when its call's JSON arguments close.
+it while the rest of the plan is still being generated. The format (`core.planner_formats`:
+`text`, the paper's plan language; `tools`, native tool calls) says how the plan is asked for
+and read; everything else is one code path (prompt, timeout and retries, events, `max_tasks`,
+partial plans, sync and async).
 
 After `join` the rest of the stream is read but not parsed: providers report token usage in the
 last chunk.
@@ -21,25 +18,16 @@ from contextlib import aclosing, contextmanager
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk, AnyMessage, BaseMessage, BaseMessageChunk
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import RunnableConfig
 
 from llmcompiler_graph.core._sync import run_sync
 from llmcompiler_graph.core.events import EventSink
 from llmcompiler_graph.core.formats import PlannerFormat
 from llmcompiler_graph.core.llm import DEFAULT_RETRIES, DEFAULT_TIMEOUT, LLMCall
-from llmcompiler_graph.core.parser import PlanParser
 from llmcompiler_graph.core.plan import Task, Turn
-from llmcompiler_graph.core.prompts import (
-    PLANNER_PROMPT,
-    TOOLS_PLANNER_PROMPT,
-    fill,
-    format_results,
-    planner_examples,
-    tool_planner_examples,
-    with_conversation,
-)
+from llmcompiler_graph.core.planner_formats import planner_format
+from llmcompiler_graph.core.prompts import format_results, with_conversation
 from llmcompiler_graph.core.roles import PLANNER
-from llmcompiler_graph.core.tool_plan import ToolPlanReader, join_tool
 from llmcompiler_graph.core.toolbox import Toolbox
 
 logger = logging.getLogger(__name__)
@@ -81,32 +69,19 @@ class Planner:
         stream_plan: bool = False,
         format: PlannerFormat = "text",
     ) -> None:
-        if format not in ("text", "tools"):
-            raise ValueError(f"planner must be 'text' or 'tools', got {format!r}.")
-        self.format: PlannerFormat = format
-        runnable: Runnable = model
-        if format == "tools":
-            try:
-                runnable = model.bind_tools([*toolbox.values(), join_tool()])
-            except NotImplementedError:
-                raise ValueError(
-                    f"planner='tools' needs a chat model that binds tools, and "
-                    f"{type(model).__name__} cannot: use planner='text'."
-                ) from None
+        self.spec = planner_format(format)
+        runnable = self.spec.bind(model, toolbox)
         self.model = PLANNER.mark(runnable, streams=stream_plan, protocol=format)
         self.llm = LLMCall(PLANNER, model, timeout=llm_timeout, retries=llm_retries)
         self.toolbox = toolbox
         self.max_observation_chars = max_observation_chars
         self.max_tasks = max_tasks
-        tools_format = format == "tools"
-        self.system_prompt = fill(
-            prompt or (TOOLS_PLANNER_PROMPT if tools_format else PLANNER_PROMPT),
-            tools=toolbox.describe(),
-            join_number=str(len(toolbox) + 1),
-            examples=(tool_planner_examples if tools_format else planner_examples)(
-                toolbox.signatures
-            ),
-        )
+        self.system_prompt = self.spec.system_prompt(toolbox, prompt)
+
+    @property
+    def format(self) -> PlannerFormat:
+        """The format's name (see `core.planner_formats`)."""
+        return self.spec.name  # type: ignore[return-value]
 
     async def aplan(
         self,
@@ -176,13 +151,7 @@ class Planner:
             rejected=turn.rejected,
         )
         ids = ", ".join(f"${t['idx']}" for t in turn.tasks)
-        if self.format == "tools":
-            new_plan = (
-                f"Call the functions of a new plan: its first call is ${turn.next_id}, the next "
-                f"${turn.next_id + 1}, and so on."
-            )
-        else:
-            new_plan = f"Write a new plan that continues the ids at {turn.next_id}."
+        new_plan = self.spec.continue_ids(turn.next_id)
         return with_conversation(
             self.system_prompt,
             messages,
@@ -201,9 +170,9 @@ class _PlanWriter:
     def __init__(
         self, planner: Planner, turn: Turn, publish: Publish, events: EventSink, *, by: str
     ) -> None:
-        tools = planner.format == "tools" and by == "planner"
-        reader = ToolPlanReader if tools else PlanParser
-        self.reader = reader(planner.toolbox.signatures, known_ids=[t["idx"] for t in turn.tasks])
+        spec = planner.spec if by == "planner" else planner_format("text")  # the joiner's: text
+        known_ids = [t["idx"] for t in turn.tasks]
+        self.reader = spec.reader(planner.toolbox.signatures, known_ids)
         self.publish = publish
         self.events = events
         self.by = by
@@ -211,10 +180,8 @@ class _PlanWriter:
         self.tasks: list[Task] = []
 
     def take(self, chunk: BaseMessageChunk) -> None:
-        """Feed one streamed chunk (the reader ignores everything after `join`): the text
-        planner's text, the tool-calling planner's whole chunk (its tool call pieces)."""
-        reader = self.reader
-        self._publish(reader.feed(chunk.text if isinstance(reader, PlanParser) else chunk))
+        """Feed one streamed chunk (the reader ignores everything after `join`)."""
+        self._publish(self.reader.feed(chunk))
 
     def finish(self) -> list[Task]:
         self._publish(self.reader.close())
