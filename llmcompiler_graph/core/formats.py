@@ -8,8 +8,19 @@ The planner's formats are the modules of `core.planner_formats`, the joiner's pr
 from __future__ import annotations
 
 import pkgutil
+from importlib import import_module
 from importlib.util import find_spec
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+
+def load(package: str, name: str, setting: str) -> Any:
+    """The strategy that module `name` of `package` defines (its `STRATEGY`), or a ValueError
+    naming the `setting` and its choices."""
+    choices = _modules(package)
+    if name not in choices:
+        listed = ", ".join(map(repr, choices))
+        raise ValueError(f"{setting} must be one of {listed}, got {name!r}.")
+    return import_module(f"{package}.{name}").STRATEGY
 
 
 def _modules(package: str) -> tuple[str, ...]:

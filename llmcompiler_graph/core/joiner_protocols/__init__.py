@@ -4,15 +4,14 @@
 - `text`: the paper's `Thought:` / `Action: Finish(...)` / `Action: Replan(...)`.
 - `structured`: the decision through tool calling (`JoinerDecision`); falls back to `text`.
 
-Adding a protocol is one module here (plus its tests): it defines `PROTOCOL`, an instance of a
+Adding a protocol is one module here (plus its tests): it defines `STRATEGY`, an instance of a
 `JoinerProtocol` subclass (its prompt part, how a reply is read, whether it streams). Its name
 then is one of the settings' choices (`core.formats.JoinerFormat`), in Studio and in the CLI.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-
+from llmcompiler_graph.core.formats import load
 from llmcompiler_graph.core.joiner_protocols._base import (
     Decision,
     JoinerDecision,
@@ -33,11 +32,6 @@ __all__ = [
 
 def joiner_protocol(name: str) -> JoinerProtocol:
     """The protocol of that name (a module of this package)."""
-    from llmcompiler_graph.core.formats import JOINER_PROTOCOLS
-
-    if name not in JOINER_PROTOCOLS:
-        choices = ", ".join(map(repr, JOINER_PROTOCOLS))
-        raise ValueError(f"joiner must be one of {choices}, got {name!r}.")
-    protocol = import_module(f"{__name__}.{name}").PROTOCOL
-    assert isinstance(protocol, JoinerProtocol)
-    return protocol
+    found = load(__name__, name, "joiner")
+    assert isinstance(found, JoinerProtocol)
+    return found

@@ -43,7 +43,7 @@ class Decision:
 class JoinerProtocol:
     """How the joiner is asked to decide, and how its reply is read.
 
-    A protocol is a module of `llmcompiler_graph.core.joiner_protocols` whose `PROTOCOL` is an
+    A protocol is a module of `llmcompiler_graph.core.joiner_protocols` whose `STRATEGY` is an
     instance of a subclass; the module's name is the protocol's name (`joiner=` setting).
     """
 

@@ -36,4 +36,4 @@ class Lean(JoinerProtocol):
         return LEAN_PLANS_PROTOCOL if plans else LEAN_PROTOCOL
 
 
-PROTOCOL = Lean()
+STRATEGY = Lean()

@@ -30,4 +30,4 @@ class Structured(JoinerProtocol):
             return None
 
 
-PROTOCOL = Structured()
+STRATEGY = Structured()

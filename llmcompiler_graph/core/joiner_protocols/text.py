@@ -20,4 +20,4 @@ class Text(JoinerProtocol):
         return TEXT_PROTOCOL
 
 
-PROTOCOL = Text()
+STRATEGY = Text()

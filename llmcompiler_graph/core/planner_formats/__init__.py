@@ -5,15 +5,14 @@
 - `tools`: the plan as native tool calls, one per task, then `join`; a task is dispatched when
   its call's JSON arguments close (`core.tool_plan`). For models that bind tools.
 
-Adding a format is one module here (plus its tests): it defines `FORMAT`, an instance of a
+Adding a format is one module here (plus its tests): it defines `STRATEGY`, an instance of a
 `PlanFormat` subclass (its prompt, what the model is bound to, the reader of its stream). Its
 name then is one of the settings' choices (`core.formats.PlannerFormat`), in Studio and the CLI.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-
+from llmcompiler_graph.core.formats import load
 from llmcompiler_graph.core.planner_formats._base import PlanFormat, PlanReader
 
 __all__ = ["PlanFormat", "PlanReader", "planner_format"]
@@ -21,11 +20,6 @@ __all__ = ["PlanFormat", "PlanReader", "planner_format"]
 
 def planner_format(name: str) -> PlanFormat:
     """The format of that name (a module of this package)."""
-    from llmcompiler_graph.core.formats import PLANNER_FORMATS
-
-    if name not in PLANNER_FORMATS:
-        choices = ", ".join(map(repr, PLANNER_FORMATS))
-        raise ValueError(f"planner must be one of {choices}, got {name!r}.")
-    found = import_module(f"{__name__}.{name}").FORMAT
+    found = load(__name__, name, "planner")
     assert isinstance(found, PlanFormat)
     return found

@@ -29,7 +29,7 @@ class PlanReader(Protocol):
 class PlanFormat:
     """How the planner asks for a plan, and how the streamed reply becomes tasks.
 
-    A format is a module of `llmcompiler_graph.core.planner_formats` whose `FORMAT` is an
+    A format is a module of `llmcompiler_graph.core.planner_formats` whose `STRATEGY` is an
     instance of a subclass; the module's name is the format's name (`planner=` setting).
     """
 

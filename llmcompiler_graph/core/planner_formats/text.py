@@ -42,4 +42,4 @@ class Text(PlanFormat):
         return _TextReader(PlanParser(signatures, known_ids=known_ids))
 
 
-FORMAT = Text()
+STRATEGY = Text()

@@ -42,4 +42,4 @@ class Tools(PlanFormat):
         )
 
 
-FORMAT = Tools()
+STRATEGY = Tools()
