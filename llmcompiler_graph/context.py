@@ -14,8 +14,10 @@ the run's context `... (given in the context; env LLMCOMPILER_X otherwise)`.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
+import warnings
 from dataclasses import Field, dataclass, field, fields
 from typing import Any, ClassVar, get_args, get_origin
 
@@ -155,6 +157,7 @@ class Context:
     joiner_prompt: str | None = from_env("joiner_prompt")
 
     def __post_init__(self) -> None:
+        warn_unknown_variables()
         hints = type_hints(Context)
         try:
             for f in fields(self):
@@ -185,6 +188,22 @@ class Context:
 
 
 _ENV_FIELDS: dict[str, Field[Any]] = {f.name: f for f in fields(Context)}
+
+OTHER_VARIABLES = ("LLMCOMPILER_DB", "LLMCOMPILER_NOTEBOOK_SIMULATE", "LLMCOMPILER_SERVER_VENV")
+"""`LLMCOMPILER_*` variables that are not settings: the CLI's thread store, the notebooks' and
+the tests' switches."""
+
+
+def warn_unknown_variables() -> None:
+    """Warn (once per name, a `UserWarning`) about an `LLMCOMPILER_*` variable that nothing
+    reads: a misspelt setting (`LLMCOMPILER_MAX_REPLAN`) would otherwise be ignored silently."""
+    known = [f.metadata["env"] for f in _ENV_FIELDS.values()] + list(OTHER_VARIABLES)
+    for name in os.environ:
+        if name.startswith("LLMCOMPILER_") and name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            warnings.warn(f"{name} is not a setting{hint}; it is ignored.", stacklevel=3)
+
 
 READY_MADE_ONLY = ("model", "temperature", "search_max_results")
 """The fields of `Context` that are not `Settings`: `create_llmcompiler` takes its model and

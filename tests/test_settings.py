@@ -189,3 +189,16 @@ def test_every_planner_format_module_is_a_choice_of_every_path() -> None:
         assert planner.format == name and "lookup" in planner.system_prompt
     with pytest.raises(ValueError, match="planner must be one of 'text', 'tools'"):
         planner_format("graph")
+
+
+def test_a_misspelt_variable_is_warned_about_with_the_closest_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _clear_env(monkeypatch)
+    monkeypatch.setenv("LLMCOMPILER_MAX_REPLAN", "5")
+    with pytest.warns(
+        UserWarning,
+        match=r"LLMCOMPILER_MAX_REPLAN is not a setting \(did you mean LLMCOMPILER_MAX_REPLANS\?\)",
+    ):
+        context = Context()
+    assert context.max_replans == 2
