@@ -23,7 +23,8 @@ from rich.console import Console
 import llmcompiler_graph.bench
 from llmcompiler_graph.app import cli, demo
 from llmcompiler_graph.app.view import LiveView, head_start, readable
-from llmcompiler_graph.core.events import preview
+from llmcompiler_graph.core.events import SAMPLE_CHARS, preview
+from llmcompiler_graph.core.values import sample
 from llmcompiler_graph.testing.scenarios import SHOWCASE
 
 pytestmark = pytest.mark.slow  # runs the CLI on the simulators with their latency model
@@ -237,6 +238,7 @@ def finished(
         **t,
         status=status,
         preview=out.get("preview"),
+        value=out.get("value", out.get("preview")),
         error=out.get("error"),
         dispatched_at=began,
         started_at=began,
@@ -333,22 +335,21 @@ RESULTS = [
 
 
 def test_results_read_as_lines_not_json() -> None:
-    """Search results: `title: first sentence`, one per line; a preview cut at 200 characters
+    """Search results: `title: first sentence`, one per line; a value cut to its event's size
     is read as far as it goes; dicts and lists on one line without JSON's quotes; text as is."""
-    assert readable(preview(RESULTS)) == [
+    assert readable(sample(RESULTS, SAMPLE_CHARS)) == [
         "Eiffel Tower - Wikipedia: The Eiffel Tower is 330 metres tall.",
         "Statue of Liberty: Dedicated in 1886.",
     ]
-    cut = preview(RESULTS * 3)
-    assert cut.endswith("…") and len(cut) == 200
-    lines = readable(cut)
+    lines = readable(sample(RESULTS * 30, SAMPLE_CHARS))
     assert lines[0] == "Eiffel Tower - Wikipedia: The Eiffel Tower is 330 metres tall."
+    assert lines[-1] == "…" and len(lines) <= 21
     assert all('"' not in line for line in lines)
-    assert readable(preview({"price": 3.12, "currency": "USD", "history": [1, {"a": None}]})) == [
-        "price: 3.12, currency: USD, history: [1, {a: null}]"
-    ]
-    assert readable(preview(list(range(100))))[0].endswith("…")
-    assert readable("1082.6772") == ["1082.6772"]
+    assert readable(
+        sample({"price": 3.12, "currency": "USD", "history": [1, {"a": None}]}, 800)
+    ) == ["price: 3.12, currency: USD, history: [1, {a: null}]"]
+    assert readable(sample(list(range(100)), SAMPLE_CHARS))[0].endswith("…")
+    assert readable(1082.6772) == ["1082.6772"]
     assert readable("The tower is\n330 metres tall.") == ["The tower is 330 metres tall."]
     assert readable("[not json") == ["[not json"]
     assert readable(None) == [] and readable("") == []
@@ -362,7 +363,15 @@ def test_live_view_shows_search_results_readably() -> None:
             event("plan_started", 1, 0.0),
             planned(1, 0.1, search),
             started(1, 0.1, search),
-            finished(1, 0.9, search, "ok", ran_for=0.8, preview=preview(RESULTS)),
+            finished(
+                1,
+                0.9,
+                search,
+                "ok",
+                ran_for=0.8,
+                preview=preview(RESULTS),
+                value=sample(RESULTS, 800),
+            ),
         ):
             view.handle(e)
     plain = console.export_text()

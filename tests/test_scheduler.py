@@ -841,6 +841,7 @@ EVENT_FIELDS = {
     | {
         "status",
         "preview",
+        "value",
         "error",
         "dispatched_at",
         "started_at",
@@ -894,7 +895,7 @@ async def test_events_follow_each_task_through_its_life(unit: TaskFetchingUnit) 
     assert by_task[2][1]["args"] == {"key": "b", "value": {"n": 1}}  # as called
     assert by_task[2][1]["dependencies"] == [1]
     assert by_task[1][2]["status"] == "ok"
-    assert by_task[1][2]["preview"] == '{"n": 1}'
+    assert by_task[1][2]["preview"] == '{"n": 1}' and by_task[1][2]["value"] == {"n": 1}
     assert by_task[3][2]["error"] == "ValueError: boom"
     assert by_task[3][2]["preview"] is None
     assert by_task[4][1]["error"] == "skipped: dependency 3 failed"

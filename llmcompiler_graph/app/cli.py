@@ -390,7 +390,7 @@ async def _ask(
             return run, board, await _react_run(baseline, question, console)
         sim = await stack.enter_async_context(simulation())
         console.print(sim.notice())
-        components = Components.build(sim.model, sim.tools, context)  # every setting
+        components = Components.build(sim.model, sim.tools, context.settings())  # every setting
         graph = build_graph(lambda _runtime: components, name="llmcompiler", checkpointer=saver)
         run, board = await ask_live(graph, question, console, config=config)
         if not compare_react:

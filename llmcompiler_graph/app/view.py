@@ -69,20 +69,16 @@ _CUT = "…"
 _SENTENCE = re.compile(r"(?<=[.!?])\s")
 
 
-def readable(preview: str | None) -> list[str]:
-    """An observation preview as lines to read, not JSON: search results (dicts with a title,
+def readable(value: Any) -> list[str]:
+    """A finished task's value as lines to read, not JSON: search results (dicts with a title,
     url or content) one per line as `title: snippet`, other dicts and lists compactly on one line
-    (`price: 3.12, currency: USD`), text as it is. A preview cut short (events carry the first
-    200 characters) is read as far as it goes."""
-    if not preview:
+    (`price: 3.12, currency: USD`), text as it is. `value` is the event's `value`, bounded with
+    its shape kept (`values.sample`); a cut list or dict ends with `…`."""
+    if value is None or value == "":
         return []
-    value = _json_value(preview)
-    if value is None:
-        return [" ".join(preview.split())]
-    if isinstance(value, list) and value and all(_is_result(item) for item in value):
-        return [_result_line(item) for item in value]
-    line = compact(value)
-    return [line + _CUT if preview.endswith(_CUT) and not line.endswith(_CUT) else line]
+    if isinstance(value, list) and value and all(_is_result(i) or i == _CUT for i in value):
+        return [_CUT if item == _CUT else _result_line(item) for item in value]
+    return [compact(value)]
 
 
 def compact(value: Any) -> str:
@@ -118,52 +114,6 @@ def _result_line(item: dict[str, Any]) -> str:
     return f"{title}: {snippet}" if title and snippet else title or snippet
 
 
-def _json_value(text: str) -> Any:
-    """The JSON value `text` holds (None if it is not JSON), also when it was cut short: a
-    preview ending in `…` inside a list or dict is closed after its last complete item."""
-    stripped = text.strip()
-    if not stripped or stripped[0] not in '[{"-0123456789tfn':
-        return None
-    try:
-        return json.loads(stripped)
-    except ValueError:
-        return _close_json(stripped.removesuffix(_CUT)) if stripped[0] in "[{" else None
-
-
-def _close_json(text: str) -> Any:
-    """The longest prefix of cut-off JSON that parses once its open strings, lists and dicts
-    are closed (None if none does)."""
-    stack: list[str] = []
-    cuts: list[tuple[int, list[str]]] = []  # where an item ends, and what is open there
-    in_string = escaped = False
-    for at, char in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            stack.append(char)
-        elif char in "]}" and stack:
-            stack.pop()
-        elif char == ",":
-            cuts.append((at, list(stack)))
-    tail = text[:-1] if escaped else text
-    candidates = [(tail + ('…"' if in_string else ""), stack)]
-    candidates += [(text[:at], opened) for at, opened in reversed(cuts[-20:])]
-    for prefix, opened in candidates:
-        closing = "".join("]" if c == "[" else "}" for c in reversed(opened))
-        try:
-            return json.loads(prefix + closing)
-        except ValueError:
-            continue
-    return None
-
-
 @dataclass
 class TaskRow:
     """One task of the plan as its events have shown it so far."""
@@ -178,6 +128,8 @@ class TaskRow:
     started_at: float | None = None
     duration: float | None = None
     preview: str | None = None
+    value: Any = None
+    """The value as the event carries it: bounded, its shape kept (`values.sample`)."""
     error: str | None = None
 
     @classmethod
@@ -201,10 +153,10 @@ class TaskRow:
 
     @property
     def result_lines(self) -> list[str]:
-        """The result to read: the error, else the preview made readable (see `readable`)."""
+        """The result to read: the error, else the value made readable (see `readable`)."""
         if self.error:
             return [" ".join(self.error.split())]
-        return readable(self.preview)
+        return readable(self.value)
 
     def start(self, event: dict[str, Any]) -> None:
         self.state = "running"
@@ -215,6 +167,7 @@ class TaskRow:
         self.started_at = event["started_at"]
         self.duration = event["duration"]
         self.preview = event["preview"]
+        self.value = event.get("value")
         self.error = event["error"]
 
 

@@ -12,13 +12,17 @@ from collections.abc import Callable
 from typing import Any
 
 from llmcompiler_graph.core.plan import Observation, Task, as_text
-from llmcompiler_graph.core.values import to_state
+from llmcompiler_graph.core.values import sample, to_state
 
 Emit = Callable[[dict[str, Any]], None]
 """Where events go: LangGraph's stream writer, or any callable taking one dict."""
 
 PREVIEW_CHARS = 200
 """How much of an observation a `task_finished` event previews."""
+
+
+SAMPLE_CHARS = 800
+"""About this many characters of a finished task's value travel in its event (`value`)."""
 
 
 def shorten(text: str, limit: int) -> str:
@@ -78,13 +82,16 @@ class EventSink:
     def task_finished(
         self, task: Task, observation: Observation, reused_from: int | None = None
     ) -> None:
-        started = observation["started_at"]
+        started, ok = observation["started_at"], observation["status"] == "ok"
+        if self._emit is None:
+            return
         self._task(
             "task_finished",
             task,
             task["args"],
             status=observation["status"],
-            preview=preview(observation["value"]) if observation["status"] == "ok" else None,
+            preview=preview(observation["value"]) if ok else None,
+            value=sample(observation["value"], SAMPLE_CHARS) if ok else None,
             error=observation["error"],
             dispatched_at=observation["dispatched_at"],
             started_at=started,
