@@ -302,8 +302,9 @@ def test_a_bad_setting_reaches_the_client_by_name(
     errors = [data for event, data in parts if event == "error"]
     assert errors == [
         {
-            "error": "ValueError",
-            "message": "max_replans must be an integer >= 0, got -1 (env LLMCOMPILER_MAX_REPLANS).",
+            "error": "SettingError",  # a ValueError
+            "message": "max_replans must be an integer >= 0, got -1 (given in the context; env "
+            "LLMCOMPILER_MAX_REPLANS otherwise).",
         }
     ]
 
