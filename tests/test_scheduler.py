@@ -1114,3 +1114,46 @@ async def test_a_tool_overriding_ainvoke_runs_on_the_event_loop() -> None:
     observations = await TaskFetchingUnit({"native": Native()}).arun([task(1, "native", x=1)])
     assert observations[1]["status"] == "ok"
     assert threads == [threading.current_thread()]
+
+
+STUBBORN = """
+import asyncio, sys, time
+sys.path.insert(0, {tests!r})
+from helpers import ScriptedChatModel
+from llmcompiler_graph import create_llmcompiler
+
+async def stubborn() -> str:
+    '''Ignores every cancellation.'''
+    while True:
+        try:
+            await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            pass
+
+def script(role, messages):
+    return "1. stubborn()\\n2. join()" if role == "planner" else "Answer: done"
+
+async def main():
+    graph = create_llmcompiler(ScriptedChatModel(script=script), [stubborn], task_timeout=0.3)
+    out = await graph.ainvoke({{"messages": [("user", "q")]}})
+    print(out["messages"][-1].text, time.time(), flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_a_tool_that_ignores_cancellation_does_not_keep_the_process_alive(tmp_path: Any) -> None:
+    """`asyncio.run` waits for every task of its loop at its end: an abandoned tool call that
+    swallows its cancellation must not be one of them."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = tmp_path / "stubborn.py"
+    script.write_text(STUBBORN.format(tests=str(Path(__file__).parent)))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    ended = time.time()
+    assert done.returncode == 0, done.stderr
+    answer, answered_at = done.stdout.split()
+    assert answer == "done" and ended - float(answered_at) < 2.0

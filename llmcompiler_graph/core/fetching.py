@@ -249,9 +249,29 @@ _ABANDONED: set[asyncio.Task[Any]] = set()
 
 
 def _abandon(call: asyncio.Task[Any]) -> None:
+    chain = _awaited_tasks(call)
     call.cancel()
     _ABANDONED.add(call)
     call.add_done_callback(_forget)
+    # `asyncio.run` ends by waiting for every task of its loop: a call that ignores its
+    # cancellation would keep the caller's process alive for ever. Taking it, and the tasks it
+    # is awaiting (LangChain runs a tool's coroutine in a task of its own), off the loop's
+    # registry of tasks lets the loop end. CPython's registry and `_fut_waiter` are private:
+    # there is no public way; where they are missing, the shutdown waits as it always did.
+    unregister = getattr(asyncio.tasks, "_unregister_task", None)
+    if unregister is not None:
+        for task in chain:
+            unregister(task)
+
+
+def _awaited_tasks(call: asyncio.Task[Any]) -> list[asyncio.Task[Any]]:
+    """`call` and the chain of tasks it is awaiting, innermost last."""
+    chain: list[asyncio.Task[Any]] = []
+    current: Any = call
+    while isinstance(current, asyncio.Task) and current not in chain:
+        chain.append(current)
+        current = getattr(current, "_fut_waiter", None)
+    return chain
 
 
 def _forget(call: asyncio.Task[Any]) -> None:
