@@ -143,7 +143,7 @@ def plan_from_events(events: Iterable[Mapping[str, Any]]) -> RunPlan:
     rounds: dict[int, PlanRound] = {}
 
     def round_of(event: Mapping[str, Any]) -> PlanRound:
-        number = event.get("round", 1)
+        number = _number(event.get("round", 1)) or 1
         if number not in rounds:
             rounds[number] = PlanRound(number)
             plan.rounds.append(rounds[number])
@@ -151,8 +151,10 @@ def plan_from_events(events: Iterable[Mapping[str, Any]]) -> RunPlan:
 
     for event in sorted(events, key=lambda e: e.get("time", 0.0)):
         kind, at = event.get("event"), event.get("time")
-        if kind not in _KNOWN_EVENTS:
-            continue
+        if kind not in _KNOWN_EVENTS or (
+            kind in _TASK_EVENTS and _number(event.get("idx")) is None
+        ):
+            continue  # not ours, or a task event without a task id: nothing to draw
         current = round_of(event)
         if kind == "plan_started":
             current.started_at = at
@@ -181,6 +183,16 @@ def plan_from_events(events: Iterable[Mapping[str, Any]]) -> RunPlan:
     return plan
 
 
+TOOL_CHARS = 40
+"""A tool's name is cut to this many characters in a picture."""
+
+
+def _number(value: Any) -> int | None:
+    """A task id or a round as events carry them (an int), else None: what a picture draws
+    comes from events, and a node's key or a round's name must never be arbitrary text."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _final_state(status: Any, reused: bool = False) -> NodeState:
     """An observation's status as a node state (anything unexpected counts as an error)."""
     if status == "ok":
@@ -195,9 +207,9 @@ def _new_task(plan: RunPlan, event: Mapping[str, Any]) -> PlanTask:
         key=f"t{idx}" if not same else f"t{idx}_{same + 1}",
         idx=idx,
         round=event.get("round", 1),
-        tool=str(event.get("tool", "?")),
+        tool=shorten(str(event.get("tool", "?")), TOOL_CHARS),
         args=dict(event.get("args") or {}),
-        dependencies=list(event.get("dependencies") or []),
+        dependencies=[d for d in event.get("dependencies") or [] if _number(d) is not None],
     )
     plan.tasks.append(task)
     return task

@@ -12,6 +12,7 @@ import itertools
 import json
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,48 @@ def test_mermaid_labels_cannot_break_out(two_rounds: list[dict[str, Any]]) -> No
     for label in labels(mermaid):
         assert re.fullmatch(r"([A-Za-z0-9 .,:_\-+=/']|#\d+;|<br/>)*", label), label
     assert decoded(mermaid_escape(HOSTILE)) == " ".join(HOSTILE.split())
+
+
+def test_node_keys_and_rounds_come_only_from_numbers_and_tool_names_are_cut() -> None:
+    """Events are data from outside: a task id or a round that is text never becomes part of
+    a Mermaid statement, and a huge tool name is cut (it took 16 s to draw)."""
+    hostile = '1"]\nclick t1 "javascript:alert(1)"\nx["'
+    events = [
+        {
+            "event": "task_planned",
+            "round": 1,
+            "time": 1.0,
+            "idx": 1,
+            "tool": "t" * 100_000,
+            "args": {},
+            "dependencies": [hostile],
+        },
+        {
+            "event": "task_planned",
+            "round": hostile,
+            "time": 1.1,
+            "idx": 2,
+            "tool": "ok",
+            "args": {},
+            "dependencies": [],
+        },
+        {
+            "event": "task_planned",
+            "round": 1,
+            "time": 1.2,
+            "idx": hostile,
+            "tool": "ok",
+            "args": {},
+            "dependencies": [],
+        },
+    ]
+    started = time.perf_counter()
+    mermaid = plan_mermaid(events)
+    assert time.perf_counter() - started < 1.0
+    for line in mermaid.splitlines():
+        assert MERMAID_LINE.fullmatch(line), line
+    assert "javascript" not in mermaid and "click" not in mermaid
+    assert len(mermaid) < 2_000
 
 
 def test_mermaid_from_state() -> None:
