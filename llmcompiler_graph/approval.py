@@ -29,7 +29,8 @@ says `requires_approval` (tool metadata `{"llmcompiler": {"requires_approval": T
            {"type": "reject", "message": "Do not email the whole team."},
        ]})
 
-   Approved tasks run as planned (never replaced by an identical earlier call's result), edited
+   Approved tasks run as planned (a tool that requires approval is never replaced by an
+   identical earlier call's result: an approved send is a send), edited
    ones as edited (checked like a plan line: tool, argument names, `$N` references); a rejected
    task becomes an error observation ("rejected by the reviewer: ...", cut like an observation)
    and the tasks depending on it are skipped. A round with a rejection ends in a replan whose

@@ -110,7 +110,7 @@ class LLMCompilerGraph(CompiledStateGraph):
         return cls(**{k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"})
 
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        if approval.is_resume(input) and (snapshot := _snapshot(self.get_state, config)):
+        if _checkable(input, config) and (snapshot := _snapshot(self.get_state, config)):
             input = approval.checked_resume(input, snapshot)
         token = signals.open()
         configurable = {**(config or {}).get("configurable", {}), CLOSE_TOKEN: token}
@@ -132,7 +132,7 @@ class LLMCompilerGraph(CompiledStateGraph):
     async def astream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Any]:
-        if approval.is_resume(input) and (snapshot := await _asnapshot(self, config)):
+        if _checkable(input, config) and (snapshot := await _asnapshot(self, config)):
             input = approval.checked_resume(input, snapshot)
         full = FullUpdates(self, kwargs)
         async with aclosing(super().astream(input, config, **full.kwargs)) as chunks:
@@ -141,6 +141,13 @@ class LLMCompilerGraph(CompiledStateGraph):
                     yield out
             for out in full.rest():
                 yield out
+
+
+def _checkable(input: Any, config: RunnableConfig | None) -> bool:
+    """Whether the input is a resume of a named thread (without a thread id, LangGraph says what
+    is missing)."""
+    thread = (config or {}).get("configurable", {}).get("thread_id")
+    return approval.is_resume(input) and thread is not None
 
 
 def _snapshot(get_state: Callable[..., StateSnapshot], config: Any) -> StateSnapshot | None:

@@ -9,7 +9,7 @@ the assistant's settings. `Context.settings()` is what the graph runs with.
 A value that cannot be used is refused with a `SettingError` naming the setting, the value and
 where it came from: `Environment variable LLMCOMPILER_MAX_REPLANS='abc' is not an integer`,
 `max_tasks must be an integer >= 1, got 0 (env LLMCOMPILER_MAX_TASKS)`, or for a value given in
-the run's context `... (given in the context; env LLMCOMPILER_X otherwise)`.
+the run's context `... (given in the context, or env LLMCOMPILER_X)`.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ class Context:
             self.settings()
         except SettingError as exc:
             env = _ENV_FIELDS[exc.name.partition("[")[0]].metadata["env"]
-            source = f" (given in the context; env {env} otherwise)"
+            source = f" (given in the context, or env {env})"
             raise SettingError(exc.name, exc.value, exc.requirement, source) from None
 
     def settings(self) -> Settings:

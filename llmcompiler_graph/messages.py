@@ -14,8 +14,10 @@ Per round of a turn:
 
 and at the end of the turn the answer `AIMessage` (the one the answer relay streams).
 
-Ids are derived from the turn (its question's id), the round and the task id, never random, so
-a node that runs again (a resume) writes the same messages, which replace the earlier ones.
+Ids are derived from the turn (`turn_key`: its question's id and the namespace of the graph that
+runs it), the round and the task id, never random, so a node that runs again (a resume) writes
+the same messages, which replace the earlier ones, while a parent that runs this graph twice on
+one question (two nodes, a loop) gets two sets.
 Tool call ids stay under OpenAI's 40 characters, so a parent agent can send the conversation
 on to a model.
 """
@@ -27,10 +29,11 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, ToolMessage
 from langgraph.graph.message import push_message
+from langgraph.runtime import Runtime
 
 from llmcompiler_graph.core.plan import Observation, Task, as_text
 from llmcompiler_graph.core.prompts import truncate
@@ -41,6 +44,13 @@ PREFIX = "llmcompiler"
 
 
 _OUR_CALL = re.compile(r"call_[0-9a-f]{12}_\d+")
+
+
+def turn_key(question_id: str | None, runtime: Runtime[Any]) -> str:
+    """What a turn's message ids derive from: the question's id and the namespace of the graph
+    running it (deterministic across resumes)."""
+    parent_ns = runtime.execution_info.checkpoint_ns.rpartition("|")[0]
+    return f"{parent_ns}|{question_id}"
 
 
 def _turn_key(turn_id: str | None) -> str:
@@ -106,10 +116,11 @@ def show_call(turn_id: str | None, round: int, task: Task) -> None:
 
 
 def result_message(
-    turn_id: str | None, task: Task, observation: Observation, *, max_chars: int, cap: int
+    turn_id: str | None, task: Task, observation: Observation, *, max_chars: int
 ) -> ToolMessage:
     """The `ToolMessage` answering a task's call: its observation as text (cut to `max_chars`),
-    or its error; a value that is not text also as `artifact` (as state keeps it, `cap`)."""
+    or its error; a value that is not text also as `artifact`, JSON-safe and cut to `max_chars`
+    too (messages stay in the thread for good: the whole value is in `observations`)."""
     idx = task["idx"]
     ok = observation["status"] == "ok"
     value = observation["value"]
@@ -119,7 +130,9 @@ def result_message(
         tool_call_id=call_id(turn_id, idx),
         name=task["tool"],
         status="success" if ok else "error",
-        artifact=to_state(value, max_chars=cap) if ok and not isinstance(value, str) else None,
+        artifact=to_state(value, max_chars=max_chars)
+        if ok and not isinstance(value, str)
+        else None,
         id=f"{PREFIX}-{_turn_key(turn_id)}-result-{idx}",
     )
 
@@ -132,8 +145,8 @@ class ToolResults:
     have been dispatched, so a big value never delays them.
     """
 
-    def __init__(self, turn_id: str | None, *, max_chars: int, cap: int) -> None:
-        self.turn_id, self.max_chars, self.cap = turn_id, max_chars, cap
+    def __init__(self, turn_id: str | None, *, max_chars: int) -> None:
+        self.turn_id, self.max_chars = turn_id, max_chars
         self.finished: dict[int, tuple[Task, Observation]] = {}
         self.messages: dict[int, ToolMessage] = {}
         self.closed = False
@@ -147,7 +160,7 @@ class ToolResults:
         if idx not in self.messages:
             task, observation = self.finished[idx]
             self.messages[idx] = result_message(
-                self.turn_id, task, observation, max_chars=self.max_chars, cap=self.cap
+                self.turn_id, task, observation, max_chars=self.max_chars
             )
         return self.messages[idx]
 

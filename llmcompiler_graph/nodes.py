@@ -42,7 +42,13 @@ from llmcompiler_graph.handoff import (
     superstep_key,
 )
 from llmcompiler_graph.journal import Journal, Replay
-from llmcompiler_graph.messages import ToolResults, conversation, plan_message, show_call
+from llmcompiler_graph.messages import (
+    ToolResults,
+    conversation,
+    plan_message,
+    show_call,
+    turn_key,
+)
 from llmcompiler_graph.settings import Settings
 from llmcompiler_graph.state import (
     JoinerUpdate,
@@ -141,33 +147,33 @@ class Nodes:
         """Stream the next plan, handing each task to the scheduler as it parses (a task that
         waits for approval, and its dependents, stay in state for the scheduler to ask about)."""
         components, turn = self.components(runtime), current_turn(state)
-        gate = components.gate()
+        gate, key = components.gate(), turn_key(turn.question.id, runtime)
         with producing(superstep_key(runtime)) as stream:
             tasks = await components.planner.aplan(
                 turn,
                 conversation(state["messages"]),
-                _publisher(stream.publish, gate, turn, components.settings),
+                _publisher(stream.publish, gate, turn, key, components.settings),
                 self.events(turn.round + 1),
                 config,
             )
-        return _planned(turn, tasks, components.settings, gate)
+        return _planned(turn, key, tasks, components.settings, gate)
 
     def plan(
         self, state: State, runtime: Runtime[Context], config: RunnableConfig
     ) -> PlannerUpdate:
         components, turn = self.components(runtime), current_turn(state)
-        gate = components.gate()
+        gate, key = components.gate(), turn_key(turn.question.id, runtime)
         closed = threading.Event()
         with on_close(config, closed.set), producing(superstep_key(runtime)) as stream:
             tasks = components.planner.plan(
                 turn,
                 conversation(state["messages"]),
-                _publisher(stream.publish, gate, turn, components.settings),
+                _publisher(stream.publish, gate, turn, key, components.settings),
                 self.events(turn.round + 1),
                 config,
                 stop=closed.is_set,
             )
-        return _planned(turn, tasks, components.settings, gate)
+        return _planned(turn, key, tasks, components.settings, gate)
 
     # scheduler (the task fetching unit)
 
@@ -228,9 +234,7 @@ class Nodes:
         replay = await journal.replay() if journal else Replay()
         results = (
             ToolResults(
-                turn.question.id,
-                max_chars=settings.max_observation_chars,
-                cap=settings.max_state_chars,
+                turn_key(turn.question.id, runtime), max_chars=settings.max_observation_chars
             )
             if settings.tool_messages
             else None
@@ -295,7 +299,8 @@ class Nodes:
             update["review"] = "\n".join(review.rejections)
             if edited and results is not None:  # the calls as the reviewer edited them
                 asked = [edited.get(t["idx"], t) for t in turn.pending]
-                written.insert(0, plan_message(turn.question.id, turn.round, asked, "review"))
+                key = turn_key(turn.question.id, runtime)
+                written.insert(0, plan_message(key, turn.round, asked, "review"))
         if written:
             update["messages"] = written
         return update
@@ -345,7 +350,8 @@ class Nodes:
         components, turn = self.components(runtime), current_turn(state)
         if turn.pending:
             if state.get("awaiting_approval") and components.settings.tool_messages:
-                review = plan_message(turn.question.id, turn.round, turn.pending, "review")
+                key = turn_key(turn.question.id, runtime)
+                review = plan_message(key, turn.round, turn.pending, "review")
                 return {"messages": [review]}
             return {}
         force_answer = turn.round > components.settings.max_replans
@@ -385,6 +391,7 @@ def _publisher(
     publish: Callable[[Task], None],
     gate: approval.Gate | None,
     turn: Turn,
+    key: str,
     settings: Settings,
 ) -> Callable[[Task], None]:
     """`publish`, for the tasks the approval gate lets run now; with `tool_messages`, each of
@@ -400,13 +407,17 @@ def _publisher(
         if settings.tool_messages and task["idx"] not in shown:
             shown.add(task["idx"])
             stored = stored_task(task, settings.max_state_chars)
-            show_call(turn.question.id, turn.round + 1, stored)
+            show_call(key, turn.round + 1, stored)
 
     return publishing
 
 
 def _planned(
-    turn: Turn, tasks: list[Task], settings: Settings, gate: approval.Gate | None = None
+    turn: Turn,
+    key: str,
+    tasks: list[Task],
+    settings: Settings,
+    gate: approval.Gate | None = None,
 ) -> PlannerUpdate:
     """The planner's state update: arguments as state keeps them. A task reusing an id is
     rejected (the first one's result stands) and kept aside, so the joiner hears of it. With
@@ -433,7 +444,7 @@ def _planned(
     held = gate.held if gate else set()
     running = [t for t in kept[len(turn.tasks) :] if t["idx"] not in held]
     if settings.tool_messages and running:
-        update["messages"] = [plan_message(turn.question.id, turn.round + 1, running, "plan")]
+        update["messages"] = [plan_message(key, turn.round + 1, running, "plan")]
     return update
 
 

@@ -411,3 +411,12 @@ def test_a_huge_rejection_message_is_cut_like_an_observation() -> None:
     state = graph.get_state(config()).values
     assert all(len(o["error"]) < 700 for o in state["observations"])
     assert len(script.asked[1][-1].text) < 10_000  # type: ignore[attr-defined]
+
+
+def test_a_resume_without_a_thread_id_gets_langgraphs_own_error() -> None:
+    """No thread to check: the resume goes to LangGraph as it is (its checkpointer names the
+    missing `thread_id`), not through our check."""
+    graph = reviewed(Calls())
+    for config in ({}, {"configurable": {}}, None):
+        with pytest.raises(KeyError, match="thread_id"):
+            graph.invoke(Command(resume={"decisions": []}), config)

@@ -193,3 +193,29 @@ def test_a_new_question_during_a_review_leaves_the_unrun_calls_unrun() -> None:
     earlier = "\n".join(m.text for m in asked[-1])
     assert "Called compare(a='$1', b='$2')\nResult: (none: it never ran)" in earlier
     assert "Successfully handled" not in "".join(m.text for m in asked[-1])
+
+
+def test_a_parent_running_the_graph_twice_on_one_question_keeps_both_turns_calls() -> None:
+    """Ids come from the question and the graph's namespace: two nodes running this graph on
+    the same question do not replace each other's calls and results."""
+    from langgraph.graph import END, START, MessagesState, StateGraph
+
+    plans = iter(['1. lookup(city="Paris")\n2. join()', '1. lookup(city="Rome")\n2. join()'])
+
+    def script(role: str, messages: list[BaseMessage]) -> str:
+        return next(plans) if role == "planner" else "Answer: done"
+
+    sub = create_llmcompiler(ScriptedChatModel(script=script), [lookup, compare])
+    builder = StateGraph(MessagesState)
+    builder.add_node("first", sub)
+    builder.add_node("second", sub)
+    builder.add_edge(START, "first")
+    builder.add_edge("first", "second")
+    builder.add_edge("second", END)
+    messages = builder.compile().invoke({"messages": [("user", "q")]})["messages"]
+    assert shape(messages) == ["human", "calls:lookup", "tool:success", "ai"] * 1 + [
+        "calls:lookup",
+        "tool:success",
+        "ai",
+    ]
+    assert [m.text for m in messages if isinstance(m, ToolMessage)] == ["2", "3"]

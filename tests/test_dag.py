@@ -82,3 +82,20 @@ async def test_before_call_can_refuse_a_call_as_an_error_observation() -> None:
     assert [observations[i]["status"] for i in (1, 2, 3, 4)] == ["ok", "ok", "ok", "error"]
     assert observations[3]["value"] == 1  # reused from task 1, no budget needed
     assert "BudgetExceeded" in observations[4]["error"] and sorted(made) == [1, 2]
+
+
+async def test_a_before_call_that_raises_fails_its_task_not_the_run() -> None:
+    @tool
+    def free(x: int) -> int:
+        """A tool."""
+        return x
+
+    def broken(task: Any, args: Any) -> str | None:
+        if task["idx"] == 2:
+            raise RuntimeError("budget service down")
+        return None
+
+    unit = TaskFetchingUnit({"free": free}, before_call=broken)
+    observations = await unit.arun([make_task(1, "free", {"x": 1}), make_task(2, "free", {"x": 2})])
+    assert observations[1]["status"] == "ok"
+    assert observations[2]["error"] == "before_call raised RuntimeError: budget service down"

@@ -303,8 +303,8 @@ def test_a_bad_setting_reaches_the_client_by_name(
     assert errors == [
         {
             "error": "SettingError",  # a ValueError
-            "message": "max_replans must be an integer >= 0, got -1 (given in the context; env "
-            "LLMCOMPILER_MAX_REPLANS otherwise).",
+            "message": "max_replans must be an integer >= 0, got -1 (given in the context, or "
+            "env LLMCOMPILER_MAX_REPLANS).",
         }
     ]
 

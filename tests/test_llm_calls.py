@@ -15,6 +15,7 @@ import email.utils
 import logging
 import pickle
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -431,6 +432,7 @@ def test_transient_errors() -> None:
     assert is_transient(TimeoutError())
     assert not is_transient(ValueError("bad output"))
     assert not is_transient(RuntimeError("the provider said no"))
+    assert not is_transient(ssl.SSLCertVerificationError("certificate verify failed"))
 
 
 # -- streams that break or stall after they started -----------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from llmcompiler_graph.core.plan import Observation, Task, as_text
-from llmcompiler_graph.core.values import sample, to_state
+from llmcompiler_graph.core.values import sample
 
 Emit = Callable[[dict[str, Any]], None]
 """Where events go: LangGraph's stream writer, or any callable taking one dict."""
@@ -33,17 +33,19 @@ def shorten(text: str, limit: int) -> str:
 
 
 def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
-    """A short, single-string rendering of an observation for events and live views; costs
-    about `limit` whatever the value's size, and never raises (see `values.to_state`)."""
-    text = as_text(to_state(value, max_chars=limit))
+    """A short, single-string rendering of an observation for events and live views (never
+    raises: see `plan.as_text`)."""
+    return _cut(as_text(value), limit)
+
+
+def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def bounded(args: dict[str, Any], limit: int = PREVIEW_CHARS) -> dict[str, Any]:
     """Arguments as called, with any long value (a big upstream result) cut to a preview."""
-    return {
-        k: v if len(preview(v, limit + 1)) <= limit else preview(v, limit) for k, v in args.items()
-    }
+    texts = {k: as_text(v) for k, v in args.items()}
+    return {k: v if len(texts[k]) <= limit else _cut(texts[k], limit) for k, v in args.items()}
 
 
 class EventSink:

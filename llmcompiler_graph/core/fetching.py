@@ -89,8 +89,9 @@ class TaskFetchingUnit:
             `metadata={"llmcompiler": {"retries": 2}}`; fields set here win over it.
         before_call: called with each task and its resolved arguments just before its tool is
             called (not for a task that reuses an identical call's result); a string it returns
-            refuses the call, as that task's error observation. Where a per-task budget or a
-            policy sits; it runs on the event loop, between dispatches, so it must be quick.
+            refuses the call, as that task's error observation (so does an exception it raises).
+            Where a per-task budget or a policy sits; it runs on the event loop, in the task's
+            own coroutine before its first attempt, so it must be quick.
 
     The parts: `Dag` (`core.dag`) says which tasks may run, `CallCache` (`core.calls`) which
     need no call, and this unit runs the calls (slots, retries, timeouts, cancellation).
@@ -454,10 +455,14 @@ class _Run:
                 if not self.stopping():
                     self.finish(task, self.reuse(task, args, source, dispatched_at))
                 return
-        check = self.unit.before_call
-        if check is not None and (refusal := check(task, args)) is not None:
-            refused = make_observation(task["idx"], "error", None, refusal, dispatched_at)
-            return self.finish(task, refused)
+        if self.unit.before_call is not None and not self.stopping():
+            try:
+                refusal = self.unit.before_call(task, args)
+            except Exception as exc:  # a broken hook fails its task, not the run
+                refusal = f"before_call raised {type(exc).__name__}: {exc}"
+            if refusal is not None:
+                refused = make_observation(task["idx"], "error", None, refusal, dispatched_at)
+                return self.finish(task, refused)
         name = task["tool"]
         tool, policy = self.unit.tools[name], self.unit.policies.get(name) or ToolPolicy()
         timeout = self.unit.task_timeout if policy.timeout is None else policy.timeout or None

@@ -12,7 +12,7 @@ Transient, first match wins:
    NetworkError, RemoteProtocolError: client libraries' errors that carry no status);
 5. an `OSError` (`TimeoutError` and `ConnectionError` are ones), except the file-system errors
    another try cannot fix (FileNotFoundError, FileExistsError, IsADirectoryError,
-   NotADirectoryError, PermissionError).
+   NotADirectoryError, PermissionError) and a certificate that does not verify.
 
 Wait before try n+1: the server's `retry-after-ms` / `retry-after` (seconds or an HTTP date, in
 the response headers, or an exception's `retry_after` attribute) if it sent one; else
@@ -26,6 +26,7 @@ from __future__ import annotations
 import email.utils
 import math
 import random
+import ssl
 import time
 from collections.abc import Callable, Mapping
 
@@ -51,6 +52,7 @@ _TRANSIENT_WORDS = (
     "RemoteProtocolError",
 )
 _PERMANENT_OS_ERRORS = (
+    ssl.SSLCertVerificationError,
     FileNotFoundError,
     FileExistsError,
     IsADirectoryError,
