@@ -498,3 +498,23 @@ def test_threads_default_to_the_user_data_directory(monkeypatch: pytest.MonkeyPa
     assert str(default_db()) == "/data/home/llmcompiler-graph/threads.sqlite"
     monkeypatch.setenv("LLMCOMPILER_DB", "/elsewhere/t.sqlite")
     assert str(default_db()) == "/elsewhere/t.sqlite"
+
+
+def test_threads_only_reads_a_missing_store_or_a_foreign_file(tmp_path: Path, capsys) -> None:
+    """`threads` never creates a store nor adds tables to a SQLite file that is not one."""
+    import sqlite3
+
+    missing = tmp_path / "nowhere" / "t.sqlite"
+    assert cli.main(["threads", "--db", str(missing)]) == 0
+    assert "No threads in" in capsys.readouterr().out
+    assert not missing.parent.exists()
+    assert cli.main(["threads", "work", "--db", str(missing)]) == 2
+    assert not missing.parent.exists()
+
+    foreign = tmp_path / "app.sqlite"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE users (name TEXT)")
+    before = foreign.read_bytes()
+    assert cli.main(["threads", "--db", str(foreign)]) == 2
+    assert "is not a threads store" in capsys.readouterr().err
+    assert foreign.read_bytes() == before

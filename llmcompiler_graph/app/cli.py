@@ -425,31 +425,48 @@ async def _react_run(baseline: CompiledStateGraph, question: str, console: Conso
 
 
 def threads_command(args: argparse.Namespace) -> int:
-    """`threads`: list the kept conversations; `threads NAME`: show one."""
-    from llmcompiler_graph.app.threads import default_db, history, open_threads, shown, summaries
+    """`threads`: list the kept conversations; `threads NAME`: show one. Reads only: a missing
+    store is reported, not created, and a file that is not one is left as it is."""
+    from llmcompiler_graph.app.threads import (
+        NotAThreadStore,
+        NoThreads,
+        default_db,
+        history,
+        open_threads,
+        shown,
+        summaries,
+    )
 
     path = args.db or default_db()
     where = shown(path)
     console = Console()
 
     async def show() -> int:
-        async with open_threads(path) as saver:
+        async with open_threads(path, read_only=True) as saver:
             if args.name is None:
                 found = await summaries(saver)
                 for thread in found:
                     asked = f"{thread.questions} question{'s' if thread.questions != 1 else ''}"
                     console.print(f"{thread.name}  ({asked}) last: {thread.last_question}")
                 if not found:
-                    console.print(f"No threads in {where} yet: ask --thread NAME starts one.")
+                    raise NoThreads
                 return 0
             messages = await history(saver, args.name)
             if not messages:
-                raise UsageProblem(f"No thread {args.name!r} in {where}.")
+                raise NoThreads
             for message in messages:
                 console.print(_history_line(message))
             return 0
 
-    return asyncio.run(show())
+    try:
+        return asyncio.run(show())
+    except NoThreads:
+        if args.name is not None:
+            raise UsageProblem(f"No thread {args.name!r} in {where}.") from None
+        console.print(f"No threads in {where} yet: ask --thread NAME starts one.")
+        return 0
+    except NotAThreadStore as exc:
+        raise UsageProblem(f"Error: {exc}") from None
 
 
 def _history_line(message: Any) -> Text:

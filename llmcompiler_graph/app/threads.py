@@ -11,8 +11,10 @@ or `AsyncPostgresSaver.from_conn_string(url)` as the graph's checkpointer, `thre
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -51,10 +53,24 @@ def default_db() -> Store:
     return Path(data) / "llmcompiler-graph" / DB_FILE
 
 
+class NoThreads(LookupError):
+    """No thread to show: the store (a SQLite file) does not exist yet, or has none."""
+
+
+class NotAThreadStore(ValueError):
+    """The SQLite file given as the store is not one (it has no checkpoint tables)."""
+
+
 @asynccontextmanager
-async def open_threads(target: Store) -> AsyncIterator[BaseCheckpointSaver]:
+async def open_threads(
+    target: Store, *, read_only: bool = False
+) -> AsyncIterator[BaseCheckpointSaver]:
     """The checkpointer keeping the threads in `target`: a SQLite file (created with its folder
-    if needed) or a Postgres database (its tables created or upgraded on first use)."""
+    if needed) or a Postgres database (its tables created or upgraded on first use).
+
+    `read_only` (for commands that only read): a SQLite file is opened read-only and must exist
+    (`NoThreads` otherwise) and hold the checkpointer's tables (`NotAThreadStore` otherwise):
+    nothing is created or altered."""
     if isinstance(target, str):
         try:
             from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
@@ -69,9 +85,33 @@ async def open_threads(target: Store) -> AsyncIterator[BaseCheckpointSaver]:
         return
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+    if read_only:
+        _check_store(target)
+        import aiosqlite
+
+        async with aiosqlite.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True) as conn:
+            saver = AsyncSqliteSaver(conn)
+            saver.is_setup = True  # its setup would create tables
+            yield saver
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     async with AsyncSqliteSaver.from_conn_string(str(target)) as saver:
         yield saver
+
+
+def _check_store(path: Path) -> None:
+    """`NoThreads` unless `path` exists; `NotAThreadStore` unless it holds checkpoint tables."""
+    if not path.is_file():
+        raise NoThreads(path)
+    problem = "it has no checkpoint tables"
+    try:
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.Error as exc:
+        tables, problem = set(), str(exc)
+    if not {"checkpoints", "writes"} <= tables:
+        raise NotAThreadStore(f"{path} is not a threads store (--db / LLMCOMPILER_DB): {problem}")
 
 
 def thread_config(name: str) -> dict[str, Any]:
