@@ -53,30 +53,30 @@ def turn_key(question_id: str | None, runtime: Runtime[Any]) -> str:
     return f"{parent_ns}|{question_id}"
 
 
-def _turn_key(turn_id: str | None) -> str:
-    return hashlib.sha1((turn_id or "").encode()).hexdigest()[:12]
+def _digest(key: str | None) -> str:
+    return hashlib.sha1((key or "").encode()).hexdigest()[:12]
 
 
-def call_id(turn_id: str | None, idx: int) -> str:
+def call_id(key: str | None, idx: int) -> str:
     """The tool call id of task `idx` of a turn: `call_<12 hex>_<idx>`."""
-    return f"call_{_turn_key(turn_id)}_{idx}"
+    return f"call_{_digest(key)}_{idx}"
 
 
-def plan_id(turn_id: str | None, round: int, part: Literal["plan", "review"]) -> str:
+def plan_id(key: str | None, round: int, part: Literal["plan", "review"]) -> str:
     """The id of a round's plan message (`part="review"`: its calls that wait for approval)."""
-    return f"{PREFIX}-{_turn_key(turn_id)}-{part}-{round}"
+    return f"{PREFIX}-{_digest(key)}-{part}-{round}"
 
 
-def _call(turn_id: str | None, task: Task) -> dict:
-    return {"name": task["tool"], "args": task["args"], "id": call_id(turn_id, task["idx"])}
+def _call(key: str | None, task: Task) -> dict:
+    return {"name": task["tool"], "args": task["args"], "id": call_id(key, task["idx"])}
 
 
 def plan_message(
-    turn_id: str | None, round: int, tasks: Iterable[Task], part: Literal["plan", "review"]
+    key: str | None, round: int, tasks: Iterable[Task], part: Literal["plan", "review"]
 ) -> AIMessage:
     """A round's tasks as one AI message of tool calls (args as written, `$N` included)."""
-    calls = [{**_call(turn_id, t), "type": "tool_call"} for t in tasks]
-    return AIMessage(content="", tool_calls=calls, id=plan_id(turn_id, round, part))
+    calls = [{**_call(key, t), "type": "tool_call"} for t in tasks]
+    return AIMessage(content="", tool_calls=calls, id=plan_id(key, round, part))
 
 
 def conversation(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
@@ -95,13 +95,13 @@ def conversation(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
     ]
 
 
-def show_call(turn_id: str | None, round: int, task: Task) -> None:
+def show_call(key: str | None, round: int, task: Task) -> None:
     """Show one task's call in `stream_mode="messages"` now, as a chunk of its round's plan
     message (chunks merge by the task id as `index`). Needs a node's context."""
-    call = _call(turn_id, task)
+    call = _call(key, task)
     chunk = AIMessageChunk(
         content="",
-        id=plan_id(turn_id, round, "plan"),
+        id=plan_id(key, round, "plan"),
         tool_call_chunks=[
             {
                 "name": call["name"],
@@ -116,7 +116,7 @@ def show_call(turn_id: str | None, round: int, task: Task) -> None:
 
 
 def result_message(
-    turn_id: str | None, task: Task, observation: Observation, *, max_chars: int
+    key: str | None, task: Task, observation: Observation, *, max_chars: int
 ) -> ToolMessage:
     """The `ToolMessage` answering a task's call: its observation as text (cut to `max_chars`),
     or its error; a value that is not text also as `artifact`, JSON-safe and cut to `max_chars`
@@ -127,13 +127,13 @@ def result_message(
     text = as_text(value) if ok else observation["error"] or observation["status"]
     return ToolMessage(
         content=truncate(text, max_chars),
-        tool_call_id=call_id(turn_id, idx),
+        tool_call_id=call_id(key, idx),
         name=task["tool"],
         status="success" if ok else "error",
         artifact=to_state(value, max_chars=max_chars)
         if ok and not isinstance(value, str)
         else None,
-        id=f"{PREFIX}-{_turn_key(turn_id)}-result-{idx}",
+        id=f"{PREFIX}-{_digest(key)}-result-{idx}",
     )
 
 
@@ -145,8 +145,8 @@ class ToolResults:
     have been dispatched, so a big value never delays them.
     """
 
-    def __init__(self, turn_id: str | None, *, max_chars: int) -> None:
-        self.turn_id, self.max_chars = turn_id, max_chars
+    def __init__(self, key: str | None, *, max_chars: int) -> None:
+        self.key, self.max_chars = key, max_chars
         self.finished: dict[int, tuple[Task, Observation]] = {}
         self.messages: dict[int, ToolMessage] = {}
         self.closed = False
@@ -160,7 +160,7 @@ class ToolResults:
         if idx not in self.messages:
             task, observation = self.finished[idx]
             self.messages[idx] = result_message(
-                self.turn_id, task, observation, max_chars=self.max_chars
+                self.key, task, observation, max_chars=self.max_chars
             )
         return self.messages[idx]
 
