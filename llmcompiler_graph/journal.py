@@ -2,43 +2,67 @@
 
 LangGraph keeps the result of a functional-API `@task` called inside a node as a pending write
 the moment it finishes, and a resumed node gets it back instead of running the task again. The
-scheduler writes two kinds of entries through one such task as they happen: each observation
-with the call it answers, and the whole plan once it has arrived. A resumed scheduler (after a
-crash, a kill or an interrupt) reads them back first, so it runs only what had not finished and,
-when the whole plan had arrived, does not wait for a planner that will not come back.
+scheduler writes three kinds of entries through one such task as they happen: each observation
+with the call it answers, the whole plan once it has arrived, and, before a tool that must run
+at most once (`idempotent=False`) is called, that the call is starting. A resumed scheduler
+(after a crash, a kill or an interrupt) reads them back first, so it runs only what had not
+finished and, when the whole plan had arrived, does not wait for a planner that will not come
+back.
+
+A recorded observation is reused by its call (tool and resolved arguments, see `call_key`), not
+by task id: a planner run again after a kill may give the same calls other ids in another
+order. A call recorded as starting and never finished is not made again: it becomes an error
+observation saying it may or may not have run. Such a start entry is confirmed in the
+checkpointer before the tool is called (a write is otherwise saved in the background), so a
+kill at any moment cannot make the call twice.
 
 Why entries and not one task per tool call: LangGraph identifies a task called in a node by the
 order of the calls (with its name), and the order tools finish in depends on timing. Entries
-are read back by position, whatever the order they were written in, and each one says which task
-it belongs to; a recorded observation is reused only for the same call (tool and arguments). So
-a resume with other timings never hands a result to the wrong task.
+are read back by position, whatever the order they were written in.
 
 Reading back: the node calls the journal task again and again; a call that was recorded before
 returns its entry without running; the first call that actually runs returns a marker carrying
 this attempt's nonce, which ends the replay (a marker with another nonce is an earlier attempt's
 end, and the replay goes on past it).
 
-Entries go through the checkpointer, so they hold tasks and observations as state keeps them
-(`state.stored_task`, `state.stored_observation`); a dependent of a task replayed after a resume
-receives the stored value. Without a checkpointer
-nothing can be resumed and nothing is journaled.
+Entries go through the checkpointer, so they hold tasks, arguments and observations as state
+keeps them (`core.values.to_state`); a dependent of a task replayed after a resume receives the
+stored value. Without a checkpointer nothing can be resumed and nothing is journaled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
+import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections import Counter
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.func import task
 
-from llmcompiler_graph.core.plan import Observation, Task
+from llmcompiler_graph.core._sync import in_thread
+from llmcompiler_graph.core.calls import call_key
+from llmcompiler_graph.core.plan import Observation, Task, make_observation
+from llmcompiler_graph.core.values import to_state
 from llmcompiler_graph.state import stored_observation, stored_task
+
+logger = logging.getLogger(__name__)
+
+CONFIG_KEY_CHECKPOINT_NS = "checkpoint_ns"
+CONFIG_KEY_CHECKPOINT_ID = "checkpoint_id"
+CONFIG_KEY_CHECKPOINT_MAP = "checkpoint_map"
+CONFIG_KEY_DURABILITY = "__pregel_durability"
+NS_SEP = "|"
+"""Where a node finds its graph's checkpoint: the keys LangGraph sets in a task's config (the
+namespace up to the last separator is the graph's; `checkpoint_map` maps it to the checkpoint
+id its pending writes go under), and the durability a run was given explicitly."""
 
 JOURNAL = "llmcompiler_journal"
 """The name its entries show under in `stream_mode="updates"`."""
@@ -56,32 +80,52 @@ class Replay:
 
     plan: list[Task] | None = None
     """The whole plan (as stored: JSON-safe), if it had arrived; None otherwise."""
-    finished: dict[int, tuple[Task, Observation]] = field(default_factory=dict)
-    """The observations recorded, with the call each answers, by task id."""
+    finished: dict[str | None, list[Observation]] = field(default_factory=dict)
+    """The observations recorded, by call key, in the order they were recorded."""
+    started: Counter[str] = field(default_factory=Counter)
+    """Calls recorded as starting (tools called at most once), by call key."""
 
-    def done(self, planned: Task, max_chars: int) -> Observation | None:
-        """The recorded observation of `planned`, if it was recorded for this very call."""
-        earlier, observation = self.finished.get(planned["idx"], (None, None))
-        if earlier is None:
+    def recorded(self, task: Task, args: Mapping[str, Any], max_chars: int) -> Observation | None:
+        """The observation recorded for `task`'s call with `args` (each one is taken once)."""
+        key = stored_call(task["tool"], args, max_chars)
+        if not (recorded := self.finished.get(key)):
             return None
-        stored = stored_task(planned, max_chars)
-        same = (earlier["tool"], earlier["args"]) == (stored["tool"], stored["args"])
-        return observation if same else None
+        if self.started[key] > 0:
+            self.started[key] -= 1
+        return {**recorded.pop(0), "idx": task["idx"]}
+
+    def unfinished(self, task: Task, args: Mapping[str, Any], max_chars: int) -> Observation | None:
+        """For a call recorded as starting that never finished: an error observation (the call
+        is not made again). None: the call is to be made."""
+        key = stored_call(task["tool"], args, max_chars)
+        if key is None or self.started[key] <= 0:
+            return None
+        self.started[key] -= 1
+        return make_observation(
+            task["idx"],
+            "error",
+            None,
+            f"{task['tool']} was called by an earlier attempt of this run that stopped before "
+            "it returned: it may or may not have run, and is not called again (its policy says "
+            "idempotent=False; rerun_unfinished=True would call it).",
+            time.time(),
+        )
 
 
 class Journal:
     """The journal of one scheduler node run (use `Journal.open`)."""
 
-    def __init__(self, max_chars: int) -> None:
+    def __init__(self, config: RunnableConfig, max_chars: int) -> None:
+        self.config = config
         self.max_chars = max_chars
         self._writes: list[Awaitable[Any] | concurrent.futures.Future[Any]] = []
 
     @classmethod
     def open(cls, config: RunnableConfig, *, max_chars: int) -> Journal | None:
         """The journal of this run, or None when the run has no checkpointer to keep it."""
-        if not _has_checkpointer(config):
+        if _saver(config) is None:
             return None
-        return cls(max_chars)
+        return cls(config, max_chars)
 
     async def replay(self) -> Replay:
         """Read back what earlier attempts of this node recorded (see the module docstring)."""
@@ -96,8 +140,9 @@ class Journal:
             elif kind == "plan":
                 replay.plan = entry["tasks"]
             elif kind == "observation":
-                idx = entry["observation"]["idx"]
-                replay.finished[idx] = (entry["task"], entry["observation"])
+                replay.finished.setdefault(entry.get("call"), []).append(entry["observation"])
+            elif kind == "started":
+                replay.started[entry["call"]] += 1
 
     async def recording(
         self, tasks: AsyncIterable[Task], complete: Callable[[], bool]
@@ -111,15 +156,24 @@ class Journal:
         if complete():
             self._write({"kind": "plan", "tasks": received})
 
-    def observation(self, task: Task, observation: Observation) -> None:
-        """Journal a finished task's observation with its call (durable once the write lands)."""
-        self._write(
-            {
-                "kind": "observation",
-                "task": stored_task(task, self.max_chars),
-                "observation": stored_observation(observation, self.max_chars),
-            }
-        )
+    def observation(
+        self, task: Task, args: Mapping[str, Any] | None, observation: Observation
+    ) -> None:
+        """Journal a finished task's observation with its call (durable once the write lands;
+        a task that never resolved its arguments is recorded under no call)."""
+        call = None if args is None else stored_call(task["tool"], args, self.max_chars)
+        stored = stored_observation(observation, self.max_chars)
+        self._write({"kind": "observation", "call": call, "observation": stored})
+
+    async def starting(self, task: Task, args: Mapping[str, Any]) -> None:
+        """Journal that `task`'s call is about to start, and return once the checkpointer holds
+        it (so a kill from here on cannot make the call again on resume)."""
+        call = stored_call(task["tool"], args, self.max_chars)
+        if call is None:
+            return
+        nonce = uuid.uuid4().hex
+        await _settle(_entry({"kind": "started", "call": call, "nonce": nonce}))
+        await self._saved(nonce)
 
     async def flush(self) -> None:
         """Wait until every entry is written (before the node returns)."""
@@ -129,6 +183,68 @@ class Journal:
     def _write(self, entry: dict[str, Any]) -> None:
         self._writes.append(_entry(entry))
 
+    async def _saved(self, nonce: str) -> None:
+        """Wait until the checkpointer holds the entry marked `nonce` among the pending writes
+        of this node's checkpoint. LangGraph saves a task's result in the background and gives
+        no handle on that write, so this reads it back (a few ms); after `SAVE_TIMEOUT`, or
+        when the run saves nothing before it exits (`durability="exit"`), it goes on with a
+        warning: the call is then protected only once the write lands."""
+        configurable = self.config.get("configurable", {})
+        if configurable.get(CONFIG_KEY_DURABILITY) == "exit":
+            _warn_once("durability='exit' saves nothing before the run ends")
+            return
+        saver = _saver(self.config)
+        namespace = configurable.get(CONFIG_KEY_CHECKPOINT_NS, "").rpartition(NS_SEP)[0]
+        checkpoint_id = configurable.get(CONFIG_KEY_CHECKPOINT_MAP, {}).get(namespace)
+        where = {
+            "configurable": {
+                "thread_id": configurable.get("thread_id"),
+                CONFIG_KEY_CHECKPOINT_NS: namespace,
+                CONFIG_KEY_CHECKPOINT_ID: checkpoint_id,
+            }
+        }
+        deadline, pause = time.monotonic() + SAVE_TIMEOUT, 0.001
+        while time.monotonic() < deadline:
+            saved = await _read(saver, where)
+            if saved is not None and any(
+                isinstance(value, dict) and value.get("nonce") == nonce
+                for _, _, value in saved.pending_writes or ()
+            ):
+                return
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        _warn_once(f"the checkpointer did not show a journal entry within {SAVE_TIMEOUT:g} s")
+
+
+SAVE_TIMEOUT = 10.0
+"""Seconds to wait for the checkpointer to hold a start entry before calling the tool anyway."""
+
+
+def stored_call(tool: str, args: Mapping[str, Any], max_chars: int) -> str | None:
+    """The call key of `tool` with `args` as state stores them: the same for the live values of
+    a first attempt and the stored values a resumed one resolves its arguments from."""
+    return call_key(tool, {name: to_state(v, max_chars=max_chars) for name, v in args.items()})
+
+
+async def _read(saver: BaseCheckpointSaver[Any], where: RunnableConfig) -> CheckpointTuple | None:
+    try:
+        return await saver.aget_tuple(where)
+    except NotImplementedError:  # a sync-only saver (a sync graph's scheduler runs off-loop)
+        return await in_thread(saver.get_tuple, where)
+
+
+def _warn_once(why: str) -> None:
+    if why not in _WARNED:
+        _WARNED.add(why)
+        logger.warning(
+            "a tool with idempotent=False is called without a confirmed journal entry (%s): a "
+            "kill while it runs may make the call again on resume",
+            why,
+        )
+
+
+_WARNED: set[str] = set()
+
 
 async def _settle(future: Any) -> Any:
     """The result of a journal write, in a sync graph's (a thread's future) or an async one's."""
@@ -137,7 +253,7 @@ async def _settle(future: Any) -> Any:
     return await future
 
 
-def _has_checkpointer(config: RunnableConfig) -> bool:
+def _saver(config: RunnableConfig) -> BaseCheckpointSaver[Any] | None:
     # A node sees the run's checkpointer only under this config key (the public re-export in
     # `langgraph.constants`; `Runtime.execution_info.thread_id` is set without one too).
-    return config.get("configurable", {}).get(CONFIG_KEY_CHECKPOINTER) is not None
+    return config.get("configurable", {}).get(CONFIG_KEY_CHECKPOINTER)

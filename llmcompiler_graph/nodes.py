@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -240,15 +240,19 @@ class Nodes:
             else None
         )
 
-        def done(task: Task) -> Observation | None:
-            observation = replay.done(task, settings.max_state_chars)
+        def done(task: Task, args: Mapping[str, Any]) -> Observation | None:
+            observation = replay.recorded(task, args, settings.max_state_chars)
+            if observation is None:
+                observation = replay.unfinished(task, args, settings.max_state_chars)
+                if observation is not None and journal:
+                    journal.observation(task, args, observation)
             if observation is not None and results is not None:
                 results.add(task, observation)
             return observation
 
-        def on_finish(task: Task, observation: Observation) -> None:
+        def on_finish(task: Task, args: Mapping[str, Any] | None, observation: Observation) -> None:
             if journal:
-                journal.observation(task, observation)
+                journal.observation(task, args, observation)
             if results is not None:
                 results.add(task, observation)
 
@@ -276,6 +280,7 @@ class Nodes:
                 prefer_sync_tools=prefer_sync_tools,
                 done=done,
                 on_finish=on_finish,
+                starting=journal.starting if journal else None,
             )
         except ProducerGone:
             logger.warning(

@@ -147,9 +147,10 @@ class Settings:
     tool_policies: ToolPolicies | None = setting(
         None,
         "Per-tool policies, tool name -> {timeout, retries, max_concurrency, backoff, "
-        'max_backoff, idempotent, requires_approval}, e.g. {"search": {"retries": 2, '
-        '"max_concurrency": 4}}; over what a tool declares in its metadata. Default: none (each '
-        "tool's own metadata, else no limit). In the env var, as JSON.",
+        "max_backoff, idempotent, rerun_unfinished, requires_approval}, e.g. "
+        '{"search": {"retries": 2, "max_concurrency": 4}}; over what a tool declares in its '
+        "metadata. Default: none (each tool's own metadata, else no limit). In the env var, "
+        "as JSON.",
         env="LLMCOMPILER_TOOL_POLICIES",
     )
     max_observation_chars: int = setting(

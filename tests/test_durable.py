@@ -42,6 +42,12 @@ _WORKER = textwrap.dedent(
         '1. work("a")\\n2. work("b")\\n3. work("slow")\\n4. work("$1")\\n'
         '5. join()<END_OF_PLAN>'
     )
+    if PHASE == "second" and os.environ.get("SWAP"):  # the planner runs again: same calls,
+        PLAN = (                                      # other ids, another order
+            'Thought: the same calls in another order.\\n'
+            '1. work("b")\\n2. work("slow")\\n3. work("a")\\n4. work("$3")\\n'
+            '5. join()<END_OF_PLAN>'
+        )
 
     def log(line):
         with open(LOG, "a") as f:
@@ -129,8 +135,8 @@ def _kill_when(tmp_path: Path, process: subprocess.Popen[str], needed: set[str])
     process.wait(timeout=10)
 
 
-def _resume(tmp_path: Path) -> dict[str, Any]:
-    second = _run(tmp_path, "second")
+def _resume(tmp_path: Path, **env: str) -> dict[str, Any]:
+    second = _run(tmp_path, "second", **env)
     out, err = second.communicate(timeout=60)
     assert second.returncode == 0, err
     return json.loads(out.strip().splitlines()[-1])
@@ -157,14 +163,15 @@ def test_sigkill_while_tools_run_reruns_only_the_unfinished_tool(tmp_path: Path)
 
 
 @pytest.mark.slow
-def test_sigkill_while_the_plan_streams_keeps_finished_tools(tmp_path: Path) -> None:
+@pytest.mark.parametrize("swap", [False, True], ids=["same-order", "swapped-order"])
+def test_sigkill_while_the_plan_streams_keeps_finished_tools(tmp_path: Path, swap: bool) -> None:
     """The planner runs again (its output was never committed); the tasks it plans again with
-    the same call reuse the results that had finished."""
+    the same call reuse the results that had finished, whatever ids and order it gives them."""
     first = _run(tmp_path, "first", PLAN_CHAR_SLEEP="0.03")
     _kill_when(tmp_path, first, {"end a", "end b"})
     assert "start result of a" not in _tool_log(tmp_path)  # the plan was still streaming
 
-    result = _resume(tmp_path)
+    result = _resume(tmp_path, **({"SWAP": "1"} if swap else {}))
 
     log = Counter(_tool_log(tmp_path))
     assert log["start a"] == 1 and log["start b"] == 1, "a finished tool ran again"
@@ -176,6 +183,7 @@ def test_sigkill_while_the_plan_streams_keeps_finished_tools(tmp_path: Path) -> 
     }
     assert result["answer"] == "all done"
     assert result["observations"]["4"] == "result of result of a"
+    assert result["observations"]["3" if swap else "1"] == "result of a"
 
 
 def test_resume_with_other_timings_gives_each_task_its_own_result() -> None:
@@ -223,3 +231,197 @@ def test_resume_with_other_timings_gives_each_task_its_own_result() -> None:
         3: "yes: value of a / value of b",
     }
     assert calls == {"a": 1, "b": 1, "confirm": 2}
+
+
+_ZYGOTE = textwrap.dedent(
+    """
+    import json, os, random, signal, sys, time
+    sys.path.insert(0, {tests!r})
+    import sqlite3
+    from helpers import ScriptedChatModel
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from llmcompiler_graph import create_llmcompiler
+
+    LOG, DB, KILLS = os.environ["TOOL_LOG"], os.environ["DB"], int(os.environ["KILLS"])
+    ORDERS = [  # the same five calls; a planner run again after a kill may write either
+        '1. work("a")\\n2. pay("b")\\n3. pay("$1")\\n4. work("$2")\\n5. pay("c")\\n'
+        '6. join()<END_OF_PLAN>',
+        '1. pay("c")\\n2. pay("b")\\n3. work("a")\\n4. pay("$3")\\n5. work("$2")\\n'
+        '6. join()<END_OF_PLAN>',
+    ]
+
+    def log(line):
+        with open(LOG, "a") as f:
+            f.write(line + "\\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def pay(to: str) -> str:
+        '''Pay someone (a side effect: at most once).'''
+        log("pay " + to)
+        time.sleep(random.uniform(0, 0.3))
+        return "paid " + to
+
+    def work(key: str) -> str:
+        '''Work on a key.'''
+        time.sleep(random.uniform(0, 0.2))
+        return "result of " + key
+
+    def attempt(thread, order):
+        random.seed()
+        plan = ORDERS[order]
+        def script(role, messages):
+            return plan if role == "planner" else "Thought: done\\nAction: Finish(all done)"
+        saver = SqliteSaver(sqlite3.connect(DB, check_same_thread=False))
+        graph = create_llmcompiler(
+            ScriptedChatModel(script=script, sleep=0.004), [pay, work], joiner="text",
+            checkpointer=saver, tool_policies={{"pay": {{"idempotent": False}}}},
+        )
+        config = {{"configurable": {{"thread_id": thread}}}}
+        if graph.get_state(config).next:
+            graph.invoke(None, config)
+        else:
+            graph.invoke({{"messages": [("user", "pay them all")]}}, config)
+        state = graph.get_state(config).values
+        log("answer " + thread + " " + json.dumps(
+            {{o["idx"]: [o["status"], o["value"], o["error"]] for o in state["observations"]}}
+        ))
+        os._exit(0)
+
+    def start(thread, attempts):
+        child = os.fork()
+        if child == 0:
+            try:
+                attempt(thread, attempts % 2)
+            finally:
+                os._exit(1)
+        return child
+
+    kills = threads = attempts = 0
+    slowest = 0.0
+    while kills < KILLS:
+        threads += 1
+        thread = "t%d" % threads
+        for _ in range(3):  # up to 3 kills of one thread, at random moments
+            attempts += 1
+            child = start(thread, attempts)
+            time.sleep(random.uniform(0.05, 1.2))
+            finished, status = os.waitpid(child, os.WNOHANG)
+            if finished:
+                break
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+            kills += 1
+        else:  # then it runs to its answer
+            attempts += 1
+            began = time.time()
+            _, status = os.waitpid(start(thread, attempts), 0)
+            slowest = max(slowest, time.time() - began)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (thread, status)
+    print(json.dumps({{"kills": kills, "threads": threads, "attempts": attempts,
+                      "slowest_last_attempt": slowest}}))
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_non_idempotent_tool_runs_at_most_once_across_random_kills(tmp_path: Path) -> None:
+    """50 SIGKILLs at random moments (plan streaming, tools running, joiner) of runs on one
+    SQLite file, each thread resumed in a fresh process until it answers, the planner writing
+    the same calls in either of two orders: every `pay` call happens at most once, and each
+    answer holds, for every payment, its result or an error saying it may have run."""
+    script = tmp_path / "zygote.py"
+    script.write_text(_ZYGOTE.format(tests=str(TESTS)))
+    env = {
+        **os.environ,
+        "TOOL_LOG": str(tmp_path / "tools.log"),
+        "DB": str(tmp_path / "checkpoints.sqlite"),
+        "KILLS": "50",
+    }
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    lines = _tool_log(tmp_path)
+    answers = [line.split(" ", 2) for line in lines if line.startswith("answer ")]
+    assert summary["kills"] >= 50 and len(answers) == summary["threads"]
+
+    payments = Counter(line for line in lines if line.startswith("pay "))
+    by_thread: dict[str, Counter[str]] = {}
+    thread_of_line = iter(t for _, t, _ in answers)
+    current = next(thread_of_line)
+    for line in lines:  # a thread's payments are the lines before its answer
+        if line.startswith("answer "):
+            current = next(thread_of_line, "")
+        elif line.startswith("pay "):
+            by_thread.setdefault(current, Counter())[line] += 1
+    assert all(n <= 1 for counts in by_thread.values() for n in counts.values()), by_thread
+
+    may_have_run = 0
+    for _, thread, observations in answers:
+        for status, value, error in json.loads(observations).values():
+            if status == "ok" and value.startswith("paid "):  # it ran, once, in this thread
+                assert by_thread[thread]["pay " + value.removeprefix("paid ")] == 1
+            elif status == "error":
+                assert "may or may not have run" in error, error
+                may_have_run += 1
+            else:
+                assert status == "skipped" or value.startswith("result of "), observations
+    assert summary["slowest_last_attempt"] < 8, "a resumed run waited for its journal"
+    print(
+        f"{summary['kills']} kills over {summary['threads']} threads, "
+        f"{sum(payments.values())} payments, {may_have_run} reported as maybe run, "
+        f"slowest resume {summary['slowest_last_attempt']:.2f} s"
+    )
+
+
+@pytest.mark.parametrize("rerun", [False, True], ids=["at-most-once", "rerun_unfinished"])
+def test_a_call_stopped_while_it_ran_is_not_made_again_unless_its_policy_says(rerun: bool) -> None:
+    """A run cancelled while a non-idempotent tool runs (its process could as well have died):
+    on resume that call is an error saying it may or may not have run, or, with
+    `rerun_unfinished`, it is made again; the finished call is reused either way."""
+    import asyncio
+
+    calls: Counter[str] = Counter()
+
+    async def pay(to: str) -> str:
+        """Pay someone."""
+        calls[to] += 1
+        await asyncio.sleep(0.3 if to == "slow" and calls[to] == 1 else 0)
+        return f"paid {to}"
+
+    plan = '1. pay("fast")\n2. pay("slow")\n3. join()<END_OF_PLAN>'
+
+    def script(role: str, messages: list[BaseMessage]) -> str:
+        return plan if role == "planner" else "Thought: ok\nAction: Finish(done)"
+
+    graph = create_llmcompiler(
+        ScriptedChatModel(script=script),
+        [pay],
+        joiner="text",
+        checkpointer=InMemorySaver(),
+        tool_policies={"pay": {"idempotent": False, "rerun_unfinished": rerun}},
+    )
+    config: Any = {"configurable": {"thread_id": "stopped"}}
+
+    async def stop_while_slow_pays() -> None:
+        run = asyncio.ensure_future(graph.ainvoke({"messages": [("user", "pay")]}, config))
+        while calls["slow"] == 0:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.05)
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+
+    asyncio.run(stop_while_slow_pays())
+    out = asyncio.run(graph.ainvoke(None, config))
+
+    observations = {o["idx"]: o for o in graph.get_state(config).values["observations"]}
+    assert out["messages"][-1].content == "done"
+    assert observations[1]["value"] == "paid fast" and calls["fast"] == 1
+    if rerun:
+        assert observations[2]["value"] == "paid slow" and calls["slow"] == 2
+    else:
+        assert observations[2]["status"] == "error" and calls["slow"] == 1
+        assert "may or may not have run" in observations[2]["error"]

@@ -44,7 +44,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -68,6 +68,9 @@ from llmcompiler_graph.core.toolbox import has_native_coroutine, has_sync_implem
 logger = logging.getLogger(__name__)
 
 Tasks = AsyncIterable[Task] | Iterable[Task]
+Done = Callable[[Task, Mapping[str, Any]], Observation | None]
+OnFinish = Callable[[Task, Mapping[str, Any] | None, Observation], None]
+Starting = Callable[[Task, Mapping[str, Any]], Awaitable[None]]
 
 BACKOFF = 0.5
 """Seconds before the first retry of a transient error, unless the tool's policy says otherwise."""
@@ -133,6 +136,13 @@ class TaskFetchingUnit:
         )
         """The tools whose identical calls within a turn reuse the first one's result (not a
         tool whose calls need approval: an approved call is an action a person asked for)."""
+        self.at_most_once = frozenset(
+            name
+            for name, policy in self.policies.items()
+            if policy.idempotent is False and not policy.rerun_unfinished
+        )
+        """The tools called at most once per task, even across a crash (see `arun`'s
+        `starting`): `idempotent=False`, unless their policy opts into re-running."""
 
     async def arun(
         self,
@@ -143,8 +153,9 @@ class TaskFetchingUnit:
         events: EventSink | None = None,
         config: RunnableConfig | None = None,
         prefer_sync_tools: bool = False,
-        done: Callable[[Task], Observation | None] | None = None,
-        on_finish: Callable[[Task, Observation], None] | None = None,
+        done: Done | None = None,
+        on_finish: OnFinish | None = None,
+        starting: Starting | None = None,
     ) -> dict[int, Observation]:
         """Execute `tasks` as they arrive; return the new observations by task id.
 
@@ -153,9 +164,12 @@ class TaskFetchingUnit:
         are ignored): a task whose call equals one of theirs reuses its observation's value
         instead of calling the tool again (their arguments are resolved against `observations`
         to compare them; see `call_key`).
-        `done(task)` gives the observation an earlier attempt of this very run recorded for the
-        task (a resumed run), which is used instead of calling the tool again; `on_finish` is
-        called with every other observation as soon as it is recorded (to make it durable).
+        A resumed run passes its record: `done(task, args)` (called with the resolved arguments
+        before the call) gives the observation an earlier attempt recorded for that call, used
+        instead of calling the tool; `on_finish(task, args, observation)` is called with every
+        other observation as soon as it is recorded (to make it durable; `args` is None when the
+        task never resolved them); `starting(task, args)` is awaited before a call of a tool
+        that must run at most once (`at_most_once`) starts, to record that it may have run.
         A tool with a sync implementation and no coroutine of its own is called on a thread of
         its own; `prefer_sync_tools` does that for every tool with a sync implementation (what
         sync graph runs want: no async client is shared across event loops).
@@ -168,8 +182,9 @@ class TaskFetchingUnit:
             events or EventSink(None, graph="", round=0),
             config,
             prefer_sync_tools,
-            done or (lambda task: None),
-            on_finish or (lambda task, observation: None),
+            done or (lambda task, args: None),
+            on_finish or (lambda task, args, observation: None),
+            starting,
         )
         return await run.execute(tasks)
 
@@ -312,12 +327,18 @@ class _Run:
         events: EventSink,
         config: RunnableConfig | None,
         prefer_sync: bool,
-        done: Callable[[Task], Observation | None],
-        on_finish: Callable[[Task, Observation], None],
+        done: Done,
+        on_finish: OnFinish,
+        starting: Starting | None,
     ) -> None:
         self.unit = unit
         self.done = done
         self.on_finish = on_finish
+        self.starting = starting
+        self.args: dict[int, Mapping[str, Any]] = {}
+        """The resolved arguments of each task dispatched and not yet finished."""
+        self.replayed: set[int] = set()
+        """Tasks whose observation comes from the record of an earlier attempt (`done`)."""
         self.events = events
         self.config = config
         self.prefer_sync = prefer_sync
@@ -370,16 +391,10 @@ class _Run:
             reason = task["error"] or f"duplicate id {task['idx']}"
             self.events.task_finished(task, error_observation(task, reason))
         elif admission == "ready":
-            self.ready(task)
+            if (observation := self.dispatch(task)) is not None:
+                self.finish(task, observation)
         elif admission != "blocked":
             self.finish(task, admission)
-
-    def ready(self, task: Task) -> None:
-        """A task whose inputs exist: its recorded observation (a resumed run), or its call."""
-        if (recorded := self.done(task)) is not None:
-            self.finish(task, recorded, recorded=True)
-        elif (observation := self.dispatch(task)) is not None:
-            self.finish(task, observation)
 
     def stopping(self) -> bool:
         """Whether the run is ending early (cancelled, or a tool's interrupt): no tool may start.
@@ -390,9 +405,10 @@ class _Run:
 
     def dispatch(self, task: Task) -> Observation | None:
         """Resolve the task's arguments and start its tool call, or return the observation it
-        gets without one (the caller records it): the result of an identical call that already
-        succeeded in this turn, or the error of resolving its arguments. The first task making
-        a call claims it: an identical task dispatched meanwhile waits for its outcome."""
+        gets without one (the caller records it): what an earlier attempt recorded for this
+        call (`done`), the result of an identical call that already succeeded in this turn, or
+        the error of resolving its arguments. The first task making a call claims it: an
+        identical task dispatched meanwhile waits for its outcome."""
         if self.stopping():
             return None
         dispatched_at = time.time()
@@ -401,6 +417,10 @@ class _Run:
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             return make_observation(task["idx"], "error", None, error, dispatched_at)
+        if (recorded := self.done(task, args)) is not None:
+            self.replayed.add(task["idx"])
+            return recorded
+        self.args[task["idx"]] = args
         key = self.cache.key(task, args)
         if key is not None and (source := self.cache.made.get(key)) is not None:
             return self.reuse(task, args, source, dispatched_at)
@@ -475,6 +495,8 @@ class _Run:
                     if self.stopping():
                         return
                     if started_at is None:
+                        if self.starting is not None and name in self.unit.at_most_once:
+                            await self.starting(task, args)  # durable before the call
                         started_at = time.time()
                         self.events.task_started(task, args, dispatched_at, started_at)
                     attempts += 1
@@ -537,23 +559,22 @@ class _Run:
             return await in_thread(tool.invoke, args, self.config)
         return await tool.ainvoke(args, self.config)
 
-    def finish(self, task: Task, observation: Observation, *, recorded: bool = False) -> None:
+    def finish(self, task: Task, observation: Observation) -> None:
         """Record an observation and release the tasks that waited for it: dispatch those now
-        ready (or take their recorded observation), skip (transitively, without recursion) those
-        whose input failed. `recorded`: the observation comes from an earlier attempt."""
-        settled = [(task, observation, recorded)]
+        ready, skip (transitively, without recursion) those whose input failed."""
+        settled = [(task, observation)]
         while settled:
-            task, observation, recorded = settled.pop()
+            task, observation = settled.pop()
             idx = task["idx"]
             released = self.dag.finish(idx, observation)
             self.events.task_finished(task, observation, self.cache.reused.get(idx))
-            if not recorded:
-                self.on_finish(task, observation)
+            if idx in self.replayed:
+                self.replayed.discard(idx)
+            else:
+                self.on_finish(task, self.args.pop(idx, None), observation)
             self.cache.settle(idx, observation)
             for waiting, failed in released:
                 if failed is not None:
-                    settled.append((waiting, skipped_observation(waiting, failed), False))
-                elif (earlier := self.done(waiting)) is not None:
-                    settled.append((waiting, earlier, True))
-                elif (reused := self.dispatch(waiting)) is not None:
-                    settled.append((waiting, reused, False))
+                    settled.append((waiting, skipped_observation(waiting, failed)))
+                elif (reached := self.dispatch(waiting)) is not None:
+                    settled.append((waiting, reached))

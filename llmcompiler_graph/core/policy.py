@@ -48,8 +48,13 @@ class ToolPolicy:
         idempotent: whether an identical call (same tool, equal resolved arguments) made
             earlier in the same user turn may stand for this one: its successful result is
             reused instead of calling the tool again. Set False for a tool with side effects
-            or a changing answer (send a message, read the clock): it is always called.
-            Default: True.
+            or a changing answer (send a message, read the clock): it is always called, and
+            at most once per task even across a crash: a call that was running when its process
+            died is not made again on resume but becomes an error observation saying it may or
+            may not have run (the call is journaled before it starts). Default: True.
+        rerun_unfinished: for a tool with `idempotent=False`: make a call that was running
+            when its process died again on resume (at least once, instead of at most once).
+            Default: False.
         requires_approval: a task calling this tool waits for a person's approval (LangGraph
             `interrupt`, LangChain's human-in-the-loop format) before it runs; the tasks that do
             not need one run as usual, as the plan streams. Default: False.
@@ -61,6 +66,7 @@ class ToolPolicy:
     backoff: float | None = None
     max_backoff: float | None = None
     idempotent: bool | None = None
+    rerun_unfinished: bool | None = None
     requires_approval: bool | None = None
 
     def __post_init__(self) -> None:
@@ -74,7 +80,7 @@ class ToolPolicy:
         """What field `name` requires that `value` is not (None when it is acceptable)."""
         if value is None:
             return None
-        if name in ("idempotent", "requires_approval"):
+        if name in ("idempotent", "rerun_unfinished", "requires_approval"):
             return None if isinstance(value, bool) else "must be True, False or None"
         kinds, low, high = _POLICY_NUMBERS[name]
         if isinstance(value, bool) or not isinstance(value, kinds):
