@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -25,8 +25,10 @@ from helpers import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
+from langchain_core.outputs import ChatGenerationChunk
+from pydantic import Field
 from test_e2e import (
     SLOW_DECODE,
     HttpClient,
@@ -345,6 +347,121 @@ def test_calls_are_told_apart_by_their_id_when_the_index_does_not(index: int | N
     assert tasks[2]["error"] == "unparsable arguments: a JSON string, not an object"
 
 
+def chunk(
+    name: str | None = None,
+    args: str | None = None,
+    id: str | None = None,
+    index: int | None = None,
+) -> AIMessageChunk:
+    """A chunk of one piece of one tool call."""
+    piece = tool_call_chunk(name=name, args=args, id=id, index=index)
+    return AIMessageChunk(content="", tool_call_chunks=[piece])
+
+
+THREE_CALLS = [
+    call("search", query="a"),
+    call("search", query="b"),
+    call("math", problem="$1 vs $2", context=["$1", "$2"]),
+    ("join", "{}"),
+]
+
+
+@pytest.mark.parametrize("size", [1, 4, 10**9], ids=["by-character", "in-pieces", "whole"])
+def test_calls_without_index_or_id_are_told_apart_by_their_name(size: int) -> None:
+    """Providers that send neither stream a call's name first, then its arguments: a piece with
+    a name starts a call, one without continues it."""
+    chunks = [
+        piece
+        for name, arguments in THREE_CALLS
+        for piece in [
+            chunk(name=name, args=""),
+            *(chunk(args=arguments[i : i + size]) for i in range(0, len(arguments), size)),
+        ]
+    ]
+    reader = ToolPlanReader(TOOLS)
+    tasks = [t for c in chunks for t in reader.feed(c)]
+    assert tasks == read(stream_of("", THREE_CALLS))
+    assert len(tasks) == 3 and tasks[2]["dependencies"] == [1, 2]
+    assert reader.joined, "join is a call of its own too"
+
+
+def test_calls_sent_whole_without_index_or_id_are_each_a_task() -> None:
+    """Each call whole in one piece (name and arguments), as a message's parsed `tool_calls`
+    become chunks without index (`AIMessageChunk(tool_calls=...)`)."""
+    chunks = [chunk(name=name, args=arguments) for name, arguments in THREE_CALLS]
+    assert read(chunks) == read(stream_of("", THREE_CALLS))
+    message = AIMessageChunk(
+        content="",
+        tool_calls=[tool_call(name=n, args=json.loads(a), id=None) for n, a in THREE_CALLS],
+    )
+    assert {c["index"] for c in message.tool_call_chunks} == {None}
+    assert read([message]) == read(stream_of("", THREE_CALLS))
+
+
+RESENDS = {
+    # a call finished, then the provider sends it again: (the chunks, once `b` was read)
+    "same-index": [chunk(name="search", args="", index=0), chunk(args='{"query": "a"}', index=0)],
+    "same-index-in-pieces": [chunk(args='{"query":', index=0), chunk(args=' "a"}', index=0)],
+    "same-id": [chunk(name="search", args='{"query": "a"}', id="call_0")],
+    "same-id-and-index": [chunk(name="search", args='{"query": "a"}', id="call_0", index=0)],
+    "same-id-then-pieces": [chunk(name="search", id="call_0"), chunk(args='{"query": "a"}')],
+    "whole-message-chunk": [
+        AIMessageChunk(
+            content="", tool_calls=[tool_call(name="search", args={"query": "a"}, id="call_0")]
+        )
+    ],
+}
+
+
+@pytest.mark.parametrize("resend", RESENDS.values(), ids=RESENDS.keys())
+def test_a_finished_call_sent_again_is_not_a_second_task(
+    resend: list[AIMessageChunk], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Recognised by its id when it has one, else by its index: the tool runs once."""
+    calls = [call("search", query="a"), call("search", query="b"), call("math", problem="$1")]
+    chunks = stream_of("", calls)  # ids call_0, call_1, call_2 at indexes 0, 1, 2
+    third = next(n for n, c in enumerate(chunks) if c.tool_call_chunks[0]["index"] == 2)
+    with caplog.at_level("WARNING"):
+        tasks = read([*chunks[:third], *resend, *chunks[third:], *resend])
+    assert tasks == read(stream_of("", calls))
+    assert caplog.records == [], "the same call again is nothing to report"
+
+
+def test_the_same_chunk_twice_is_one_task(caplog: pytest.LogCaptureFixture) -> None:
+    whole = chunk(name="search", args='{"query": "a"}', id="call_0", index=0)
+    with caplog.at_level("WARNING"):
+        tasks = read([whole, whole, chunk(name="search", args='{"query": "b"}', index=1), whole])
+    assert planned(tasks) == [(1, "search", {"query": "a"}), (2, "search", {"query": "b"})]
+    assert caplog.records == []
+
+
+@pytest.mark.parametrize(
+    "resend",
+    [
+        [chunk(name="search", args='{"query": "other"}', id="call_0")],
+        [chunk(args='{"query": "other"}', index=0)],
+        [chunk(name="lookup", args='{"query": "a"}', index=0)],
+    ],
+    ids=["other-arguments-same-id", "other-arguments-same-index", "other-tool-same-index"],
+)
+def test_a_call_sent_again_with_other_content_is_reported_not_run(
+    resend: list[AIMessageChunk], caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = [call("search", query="a"), call("search", query="b")]
+    with caplog.at_level("WARNING", logger="llmcompiler_graph.core.tool_plan"):
+        tasks = read([*stream_of("", calls), *resend])
+    assert tasks == read(stream_of("", calls))
+    (record,) = caplog.records
+    assert "again with other content" in record.getMessage()
+    assert "task 1" in record.getMessage()
+
+
+def test_a_whole_message_with_a_call_twice_runs_it_once() -> None:
+    twice = tool_call(name="search", args={"query": "a"}, id="call_0")
+    message = AIMessage("", tool_calls=[twice, tool_call(name="math", args={}, id="1"), twice])
+    assert [t["tool"] for t in read([message])] == ["search", "math"]
+
+
 def test_huge_arguments_are_read_in_linear_time() -> None:
     query = ('a\\"b\\\\c{}[] $1 ' * 100_000)[:1_000_000]
     arguments = json.dumps({"query": query})
@@ -564,6 +681,41 @@ async def test_each_task_is_published_as_its_call_closes_before_the_stream_ends(
     ]
     assert at == {1: closing[0], 2: closing[1], 3: closing[2]}
     assert max(at.values()) < len(model.sent)
+
+
+class ChunkedModel(ToolCallingModel):
+    """Streams the chunks given, as they are: a provider's own way to send tool calls."""
+
+    chunks: list[AIMessageChunk] = Field(default_factory=list)
+
+    def _chunks(self, messages: list[BaseMessage]) -> Iterator[ChatGenerationChunk]:
+        self.prompts.append(messages)
+        for chunk in self.chunks:
+            self.sent.append(chunk)
+            yield ChatGenerationChunk(message=chunk)
+
+
+async def test_the_planner_publishes_each_call_of_a_stream_without_index_once() -> None:
+    """Calls named by an id in their first piece only, no index; the first sent again whole."""
+    pieces = [
+        piece
+        for n, (name, arguments) in enumerate(THREE_CALLS)
+        for piece in [
+            chunk(name=name, args="", id=f"call_{n}"),
+            *(chunk(args=arguments[i : i + 3]) for i in range(0, len(arguments), 3)),
+        ]
+    ]
+    again = chunk(name="search", args='{"query": "a"}', id="call_0")
+    join = next(n for n, c in enumerate(pieces) if c.tool_call_chunks[0]["name"] == "join")
+    model = ChunkedModel(chunks=[*pieces[:join], again, *pieces[join:]])
+    published: list[Task] = []
+
+    tasks = await Planner(model, TOOLBOX, format="tools").aplan(
+        new_turn(), [QUESTION], published.append, events()[0]
+    )
+
+    assert published == tasks == read(stream_of("", THREE_CALLS))
+    assert len(tasks) == 3
 
 
 def test_sync_plan_is_the_same() -> None:

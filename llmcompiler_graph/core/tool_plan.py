@@ -11,7 +11,7 @@ is complete, so the task fetching unit starts it while the model still writes th
 - its JSON arguments close: the reader tracks the braces and brackets of the arguments outside
   string literals (escapes included) as they stream, each character looked at once;
 - else (arguments that are not a JSON object or array, or never close) when the next call's
-  index appears, or at the end of the stream.
+  first piece arrives (see below), or at the end of the stream.
 
 A task is decided at a character of the stream, never at a chunk boundary, so any chunking of
 the same calls yields the same tasks. Checking is the text parser's (`PlanParser.call`): unknown
@@ -21,6 +21,15 @@ message's text before a call is that call's thought, like a `Thought:` line (usu
 before the first call). A call to `join` ends the plan: later calls are ignored. A message
 without any tool call is an empty plan, which the joiner answers.
 
+The call a streamed piece (`ToolCallChunk`: name, args, id, index, any of them None) belongs to:
+the one with its id, when the call has one; else the one at its index (LangChain's `merge_lists`
+joins chunks alike: same index, ids not in conflict). A piece with neither continues the call of
+the piece before, unless it carries a name: providers that send neither stream a call's name
+first, then its arguments. A piece of a call already handed over (its id, or an index seen
+before, again: providers that re-send a finished call, whole or in pieces) never makes a second
+task, so no tool runs twice: it is compared with what was read, and other content is logged as a
+warning, not run.
+
 A model that does not stream hands over one whole `AIMessage`: its parsed `tool_calls` (then
 its `invalid_tool_calls`) are read the same way.
 """
@@ -28,6 +37,7 @@ its `invalid_tool_calls`) are read the same way.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +48,8 @@ from langchain_core.tools import BaseTool, StructuredTool
 
 from llmcompiler_graph.core.parser import PlanParser
 from llmcompiler_graph.core.plan import JOIN, Task
+
+logger = logging.getLogger(__name__)
 
 JOIN_DESCRIPTION = (
     "Ends the plan. Call it last, once, after every other call of the plan; it collects their "
@@ -83,6 +95,23 @@ class _Call:
     """Where the arguments closed (characters from their start), once they did."""
     handed: bool = False
     """Handed to the parser: later pieces of this call are ignored."""
+    task: int | None = None
+    """The id of the task it became (None: `join`, or a call after the plan ended)."""
+
+    @property
+    def arguments(self) -> str:
+        """The arguments' text up to where they closed (all of it if they never did)."""
+        return "".join(self.pieces)[: self.end]
+
+
+@dataclass
+class _Resend:
+    """A call already handed over, sent again: gathered to be compared with what was read,
+    never a task."""
+
+    call: _Call
+    name: str = ""
+    pieces: list[str] = field(default_factory=list)
 
 
 class ToolPlanReader:
@@ -97,6 +126,12 @@ class ToolPlanReader:
     ) -> None:
         self._parser = PlanParser(tools, known_ids=known_ids)
         self._call: _Call | None = None
+        """The call being read: the latest new one."""
+        self._ids: dict[str, _Call] = {}
+        self._indexes: dict[int, _Call] = {}
+        """Every call of the plan by id, and by index (the latest call at each index)."""
+        self._last: _Call | _Resend | None = None
+        """Where the previous piece went: a piece without id, index and name continues it."""
         self._text: list[str] = []
         """Message text since the last call started: the next call's thought."""
         self._completed: list[Task] = []
@@ -138,6 +173,7 @@ class ToolPlanReader:
     def close(self) -> list[Task]:
         """End of the stream: the call still open is complete; the plan ends."""
         self._complete()
+        self._compare()
         self._parser.close()
         return self._returned()
 
@@ -149,23 +185,74 @@ class ToolPlanReader:
     def _take(
         self, index: int | None, call_id: str | None, name: str | None, args: str | None
     ) -> None:
-        """One piece of a tool call. Another index, or another id (providers that send no
-        index, or every call whole), starts a new call, which completes the previous one."""
-        call = self._call
-        if (
-            call is None
-            or (index is not None and index != call.index)
-            or bool(call_id and call.id and call_id != call.id)
-        ):
+        """One piece of a tool call, to the call it belongs to (`_owner`). A new call completes
+        the previous one; a piece of a call handed over is a re-send (`_Resend`), and so is a
+        name for the current call once handed (a whole call sent twice in a row)."""
+        if self.done:
+            return
+        call = self._owner(index, call_id, name)
+        if call is None:
             self._complete()
             if self.done:
                 return
             thought = " ".join("".join(self._text).split()) or None
             self._text.clear()
             call = self._call = _Call(index, call_id, thought)
+            if index is not None:
+                self._indexes[index] = call
+        if call_id:  # the call's own id, or the first one it gets
+            call.id, self._ids[call_id] = call_id, call
+        last = self._last
+        if isinstance(last, _Resend) and last.call is call:
+            target: _Call | _Resend = last
+        elif call is self._call and not (call.handed and name):
+            target = call
+        else:
+            target = _Resend(call)
+        if target is not last:
+            self._compare()
+            self._last = target
+        if isinstance(target, _Resend):
+            target.name += name or ""
+            target.pieces += [args] if args else []
+            return
         call.name += name or ""
         if args and not call.handed:
             self._scan(call, args)
+
+    def _owner(self, index: int | None, call_id: str | None, name: str | None) -> _Call | None:
+        """The call a piece belongs to (see the module docstring), None for a new call."""
+        if call_id and call_id in self._ids:
+            return self._ids[call_id]
+        if index is not None:
+            call = self._indexes.get(index)
+        elif name:
+            return None
+        else:
+            call = self._last.call if isinstance(self._last, _Resend) else self._last
+        if call is None or (call_id and call.id):
+            return None  # an id the call does not have: another call
+        return call
+
+    def _compare(self) -> None:
+        """Once a re-sent call is over: warn if it differs from the call as it was read (name,
+        or decoded arguments). The task stays as it was first read, and runs once."""
+        resend = self._last
+        if not isinstance(resend, _Resend):
+            return
+        call, args = resend.call, "".join(resend.pieces)
+        renamed = bool(resend.name) and resend.name != call.name
+        if renamed or (args.strip() and _arguments(args) != _arguments(call.arguments)):
+            logger.warning(
+                "the model sent tool call %s (task %s) again with other content, ignored: "
+                "%.100s(%.300s), first read as %.100s(%.300s)",
+                call.id or f"#{call.index}",
+                call.task,
+                resend.name or call.name,
+                args,
+                call.name,
+                call.arguments,
+            )
 
     def _scan(self, call: _Call, piece: str) -> None:
         """Track the arguments' nesting over `piece`; complete the call where they close."""
@@ -209,9 +296,12 @@ class ToolPlanReader:
         if call is None or call.handed or self.done:
             return
         call.handed = True
-        args, problems = _arguments("".join(call.pieces)[: call.end])
+        text = call.arguments  # kept in one piece: what a re-send is checked against
+        call.pieces, call.end = [text], None
+        args, problems = _arguments(text)
         task = self._parser.call(call.name, args, thought=call.thought, problems=problems)
         if task is not None:
+            call.task = task["idx"]
             self._completed.append(task)
 
 
