@@ -441,33 +441,38 @@ _BOX_W, _BOX_H, _X_GAP, _Y_GAP = 2.6, 0.8, 3.0, 1.25
 _JOIN_W, _JOIN_H = 1.5, 0.45
 _INCH = 0.72
 """Inches per layout unit: boxes keep their size in points, so their labels fit."""
+ROW_NODES = 8
+"""At most this many boxes side by side: a wider layer (independent tasks) wraps onto more rows,
+so a picture is at most 8 boxes wide (18 in: 2,180 px saved at 120 dpi, 1,810 px inline at
+100 dpi, within a full-HD screen, labels readable) whatever the number of tasks; it grows in
+height instead."""
 
 
 def draw_dag(run: Any, path: str | Path | None = None, *, title: str | None = None) -> Figure:
     """The run's plan(s) as a picture (anything `run_plan` takes), laid out in layers by
-    dependency depth; rounds in bands, top to bottom, each ending in its join.
+    dependency depth (a layer wider than `ROW_NODES` wraps onto more rows); rounds in bands,
+    top to bottom, each ending in its join.
 
     Written to `path` when given (the format from its suffix: .png, .svg, .pdf); the Figure is
     returned either way, and a notebook shows it inline.
     """
     require_matplotlib()
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
+    from matplotlib.path import Path as Polyline
 
     plan = run_plan(run)
-    layers, bands = _layers(plan)
-    widest = max((len(layer) for layer in layers), default=1)
-    width, height = widest * _X_GAP + 1.2, len(layers) * _Y_GAP + 0.4
+    layout = _layout(plan)
+    rows, bands, blocks = layout.rows, layout.bands, layout.blocks
+    widest = max((len(row) for row in rows), default=1)
+    width, height = widest * _X_GAP + 1.2, len(rows) * _Y_GAP + 0.4
     inches = max(width * _INCH, 4.0)
     figure = _new_figure(inches, max(height * _INCH + (0.6 if title else 0), 1.5))
     ax = figure.subplots()
     ax.set_axis_off()
     ax.set_xlim(-width / 2, width / 2)
     ax.set_ylim(-height + 0.2 + _Y_GAP / 2, _Y_GAP / 2 + 0.2)
-    where = {
-        key: ((i - (len(layer) - 1) / 2) * _X_GAP, -row * _Y_GAP)
-        for row, layer in enumerate(layers)
-        for i, key in enumerate(layer)
-    }
+    row_of = {key: y for y, row in enumerate(rows) for key in row}
+    where = {key: (layout.column[key] * _X_GAP, -y * _Y_GAP) for key, y in row_of.items()}
     for number, (top, bottom) in bands.items():
         y0, y1 = -bottom * _Y_GAP - _Y_GAP / 2, -top * _Y_GAP + _Y_GAP / 2
         ax.axhspan(y0, y1, color="#000000", alpha=0.035 if number % 2 else 0.0, lw=0)
@@ -481,18 +486,25 @@ def draw_dag(run: Any, path: str | Path | None = None, *, title: str | None = No
 
     def arrow(source: str, target: str, **style: Any) -> None:
         (x1, y1), (x2, y2) = where[source], where[target]
+        start, end = (x1, y1 - half_height(source)), (x2, y2 + half_height(target))
+        style = {"arrowstyle": "-|>", "mutation_scale": 9, "color": "#555555", "lw": 0.8, **style}
+        # Into or out of a wrapped layer's inner rows: along the gaps between its columns, so
+        # that the edge never passes behind another box of the layer (and reads as its edge).
+        points, gap = [start], _Y_GAP / 2
+        if source in blocks and blocks[source][1] > row_of[source]:
+            side, below = x1 + _X_GAP / 2, -blocks[source][1] * _Y_GAP - gap
+            points += [(x1, y1 - gap), (side, y1 - gap), (side, below)]
+        if target in blocks and blocks[target][0] < row_of[target]:
+            side, above = x2 - _X_GAP / 2, -blocks[target][0] * _Y_GAP + gap
+            points += [(side, above), (side, y2 + gap), (x2, y2 + gap)]
+        if len(points) > 1:
+            ax.add_patch(FancyArrowPatch(path=Polyline([*points, end]), **style))
+            return
         skips = round((y1 - y2) / _Y_GAP) > 1
-        patch = FancyArrowPatch(
-            (x1, y1 - half_height(source)),
-            (x2, y2 + half_height(target)),
-            arrowstyle="-|>",
-            mutation_scale=9,
-            connectionstyle=f"arc3,rad={0.25 if skips else 0}",
-            shrinkA=1,
-            shrinkB=1,
-            **{"color": "#555555", "lw": 0.8, **style},
+        arc = f"arc3,rad={0.25 if skips else 0}"
+        ax.add_patch(
+            FancyArrowPatch(start, end, connectionstyle=arc, shrinkA=1, shrinkB=1, **style)
         )
-        ax.add_patch(patch)
 
     for source, target in _edges(plan):
         arrow(source, target)
@@ -537,28 +549,47 @@ def draw_dag(run: Any, path: str | Path | None = None, *, title: str | None = No
     return _save(figure, path)
 
 
-def _layers(plan: RunPlan) -> tuple[list[list[str]], dict[int, tuple[int, int]]]:
-    """Node keys per layer (top to bottom), ordered to keep edges short, and each numbered
-    round's (first, last) layer."""
+@dataclass
+class _Layout:
+    """Where `draw_dag` puts each node."""
+
+    rows: list[list[str]] = field(default_factory=list)
+    """Node keys per row, top to bottom."""
+    column: dict[str, float] = field(default_factory=dict)
+    """Each node's x, in columns from the middle."""
+    bands: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """Each numbered round's (first, last) row, when there are several rounds."""
+    blocks: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """The nodes of a layer wrapped onto several rows: its (first, last) row."""
+
+
+def _layout(plan: RunPlan) -> _Layout:
+    """The layers by dependency depth, top to bottom, each ordered to keep edges short and
+    wrapped onto rows of at most `ROW_NODES` (a shorter last row on the others' columns)."""
     depth = _depths(plan)
-    layers: list[list[str]] = []
-    bands: dict[int, tuple[int, int]] = {}
-    for rnd in plan.rounds:
-        first = len(layers)
-        tasks = plan.tasks_of(rnd)
-        deepest = max((depth[t.key] for t in tasks), default=-1)
-        layers += [[t.key for t in tasks if depth[t.key] == d] for d in range(deepest + 1)]
-        layers.append([_join_key(rnd)])
-        if rnd.number is not None and len(plan.rounds) > 1:
-            bands[rnd.number] = (first, len(layers) - 1)
     parents: dict[str, list[str]] = {}
     for source, target in _edges(plan):
         parents.setdefault(target, []).append(source)
-    position: dict[str, float] = {}
-    for layer in layers:
-        layer.sort(key=lambda k: _mean([position[p] for p in parents.get(k, []) if p in position]))
-        position.update({key: i - (len(layer) - 1) / 2 for i, key in enumerate(layer)})
-    return layers, bands
+    layout = _Layout()
+    column = layout.column
+    for rnd in plan.rounds:
+        first = len(layout.rows)
+        tasks = plan.tasks_of(rnd)
+        deepest = max((depth[t.key] for t in tasks), default=-1)
+        layers = [[t.key for t in tasks if depth[t.key] == d] for d in range(deepest + 1)]
+        for layer in [*layers, [_join_key(rnd)]]:
+            layer.sort(key=lambda k: _mean([column[p] for p in parents.get(k, []) if p in column]))
+            width, top = min(len(layer), ROW_NODES), len(layout.rows)
+            for start in range(0, len(layer), ROW_NODES):
+                row = layer[start : start + ROW_NODES]
+                offset = (width - len(row)) // 2 - (width - 1) / 2
+                column.update({key: offset + i for i, key in enumerate(row)})
+                layout.rows.append(row)
+            if len(layer) > ROW_NODES:
+                layout.blocks.update(dict.fromkeys(layer, (top, len(layout.rows) - 1)))
+        if rnd.number is not None and len(plan.rounds) > 1:
+            layout.bands[rnd.number] = (first, len(layout.rows) - 1)
+    return layout
 
 
 def _mean(values: Sequence[float]) -> float:

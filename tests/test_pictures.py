@@ -11,6 +11,7 @@ import functools
 import itertools
 import json
 import re
+import struct
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,8 @@ from llmcompiler_graph.core.plan import make_observation, make_task
 from llmcompiler_graph.measure import LLMCallRecord, ToolCall, measure
 from llmcompiler_graph.pictures import (
     INSTALL_HINT,
+    ROW_NODES,
+    _layout,
     draw_dag,
     draw_timeline,
     mermaid_escape,
@@ -280,6 +283,47 @@ def test_dag_and_timeline_of_hand_made_events(two_rounds: list[dict[str, Any]]) 
     assert len(rows) == 12
     plan = plan_from_events(two_rounds)
     assert [r.decision for r in plan.rounds] == ["replan", "finish"]
+
+
+def searches(count: int) -> list[dict[str, Any]]:
+    return [make_task(i, "search", {"query": f"q{i}"}) for i in range(1, count + 1)]
+
+
+def test_independent_tasks_wrap_onto_rows_so_the_picture_stays_narrow(tmp_path: Path) -> None:
+    """500 independent tasks were one row 129,703 px wide: now at most `ROW_NODES` boxes side
+    by side, the picture grows in height, and every task is drawn inside it."""
+    path = tmp_path / "dag.png"
+    figure = draw_dag({"tasks": searches(500), "observations": []}, path)
+
+    width, height = struct.unpack(">II", path.read_bytes()[16:24])  # the PNG's IHDR
+    assert width < 3_000 < height
+    (axes,) = figure.axes
+    heads = [text.get_text().partition("\n")[0] for text in axes.texts]
+    assert sorted(heads) == sorted([*(f"{i}. search" for i in range(1, 501)), "join"])
+    (left, right), (bottom, top) = axes.get_xlim(), axes.get_ylim()
+    assert all(
+        left < x < right and bottom < y < top for x, y in (t.get_position() for t in axes.texts)
+    )
+
+
+def test_a_wide_layer_wraps_above_the_tasks_that_need_it() -> None:
+    """Its rows on the same columns (a shorter last row too), all above the next layer."""
+    tasks = searches(2 * ROW_NODES + 1)
+    tasks.append(make_task(len(tasks) + 1, "math", {"problem": "$1 + $2"}, [1, 2]))
+    layout = _layout(plan_from_state({"tasks": tasks, "observations": []}))
+    assert [len(row) for row in layout.rows] == [ROW_NODES, ROW_NODES, 1, 1, 1]
+    assert layout.rows[3:] == [[f"t{len(tasks)}"], ["join"]]
+    columns = {layout.column[key] for row in layout.rows[:3] for key in row}
+    assert len(columns) == ROW_NODES and layout.column[layout.rows[2][0]] in columns
+    assert layout.blocks == {f"t{t['idx']}": (0, 2) for t in tasks[:-1]}
+
+
+def test_a_small_plan_keeps_its_layout(two_rounds: list[dict[str, Any]]) -> None:
+    layout = _layout(plan_from_events(two_rounds))
+    rows = [["t1", "t2", "t4", "t2_2"], ["t3"], ["join1"], ["t5", "t6", "t7"], ["join2"]]
+    assert (layout.rows, layout.bands, layout.blocks) == (rows, {1: (0, 2), 2: (3, 4)}, {})
+    assert [layout.column[key] for key in rows[0] + rows[3]] == [-1.5, -0.5, 0.5, 1.5, -1, 0, 1]
+    assert list(draw_dag(two_rounds).get_size_inches()) == pytest.approx([9.504, 4.788])
 
 
 def test_bench_plot_draws_one_panel_per_approach(
