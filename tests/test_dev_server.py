@@ -152,7 +152,7 @@ def _custom(parts: list[tuple[str, Any]]) -> list[dict[str, Any]]:
 
 def _joiner_requests(server: DevServer, since: int) -> list[Any]:
     """The joiner requests the simulator received after its `since`-th request."""
-    return [e for e in server.llm.requests[since:] if role_of(e.request) == "joiner"]
+    return [e for e in server.llm.requests_since(since) if role_of(e.request) == "joiner"]
 
 
 def _values(client: SyncLangGraphClient, thread_id: str) -> dict[str, Any]:
@@ -242,7 +242,7 @@ def test_run_context_sets_the_replan_budget(server: DevServer, client: SyncLangG
     to answer now, and a question that needs a second plan ends after one round. Without it
     (default budget 2) the joiner replans."""
     thread_id = client.threads.create()["thread_id"]
-    before = len(server.llm.requests)
+    before = server.llm.logged
 
     client.runs.wait(thread_id, GRAPH, input=_user(REPLAN.question), context={"max_replans": 0})
 
@@ -256,7 +256,7 @@ def test_run_context_sets_the_replan_budget(server: DevServer, client: SyncLangG
     assert FORCE_ANSWER in joiners[0].request.last_user_text
 
     default_thread = client.threads.create()["thread_id"]
-    before = len(server.llm.requests)
+    before = server.llm.logged
     client.runs.wait(default_thread, GRAPH, input=_user(REPLAN.question))
 
     joiners = _joiner_requests(server, before)
@@ -334,13 +334,13 @@ def test_plan_approval_pauses_before_any_tool_and_resumes_with_decisions(
     any search, and a resume command with one decision per action request runs the plan."""
     thread_id = client.threads.create()["thread_id"]
     context = {"approve_plan": True}
-    searches = len(server.tavily.requests)
+    searches = server.tavily.logged
     client.runs.wait(thread_id, GRAPH, input=_user(PARALLEL.question), context=context)
     (paused,) = client.threads.get_state(thread_id)["interrupts"]
     requests = paused["value"]["action_requests"]
     assert [r["name"] for r in requests] == ["search"] * len(PARALLEL.tasks)
     assert all(r["description"].startswith("Task ") for r in requests)
-    assert len(server.tavily.requests) == searches, "a search ran before the approval"
+    assert server.tavily.logged == searches, "a search ran before the approval"
 
     decisions = [{"type": "approve"}] * len(requests)
     client.runs.wait(
@@ -348,7 +348,7 @@ def test_plan_approval_pauses_before_any_tool_and_resumes_with_decisions(
     )
     assert client.threads.get_state(thread_id)["interrupts"] == []
     assert _values(client, thread_id)["messages"][-1]["content"] == PARALLEL.answer
-    assert len(server.tavily.requests) == searches + len(PARALLEL.tasks)
+    assert server.tavily.logged == searches + len(PARALLEL.tasks)
 
 
 def test_approval_over_the_server_renders_on_every_turn_and_survives_bad_resumes(

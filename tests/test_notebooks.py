@@ -159,7 +159,7 @@ def stand_ins() -> Any:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
 def test_notebook_runs_with_keys(path: Path, tmp_path: Path, stand_ins: Any) -> None:
     llm, search = stand_ins
-    llm_before, search_before = len(llm.requests), len(search.requests)
+    llm_before, search_before = llm.logged, search.logged
     env = kernel_env(
         OPENAI_API_KEY="sk-stand-in",
         OPENAI_BASE_URL=llm.base_url,
@@ -169,6 +169,6 @@ def test_notebook_runs_with_keys(path: Path, tmp_path: Path, stand_ins: Any) -> 
     outputs = execute(path, env, tmp_path)
     printed = "".join(stream_text(outputs))
     assert "Real model" in printed and "SIMULATED" not in printed
-    assert len(llm.requests) > llm_before  # the model calls went to OPENAI_BASE_URL
+    assert llm.logged > llm_before  # the model calls went to OPENAI_BASE_URL
     if path.name in USES_SEARCH:
-        assert len(search.requests) > search_before  # and the searches to TAVILY_BASE_URL
+        assert search.logged > search_before  # and the searches to TAVILY_BASE_URL

@@ -5,11 +5,13 @@ that they hold on a loaded 2-core machine.
 """
 
 import asyncio
+import gc
 import math
 import socket
 import subprocess
 import sys
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -32,6 +34,7 @@ from llmcompiler_graph.testing import (
     ToolCall,
     estimate_tokens,
 )
+from llmcompiler_graph.testing.loopback import KEEP_REQUESTS
 
 pytest_plugins = ["llmcompiler_graph.testing.pytest_plugin"]
 
@@ -344,6 +347,52 @@ def test_standalone_process_prints_its_url(module: str) -> None:
         finally:
             process.terminate()
         assert "Warning" not in process.stderr.read()
+
+
+# -- the request log -------------------------------------------------------------------------
+
+
+def test_the_log_keeps_the_latest_requests_and_frees_the_others() -> None:
+    """A simulator serving without end (`dev --simulate`) must not grow by every request: past
+    `keep` requests the log holds the latest `keep`, older entries are freed, and the usage
+    totals and positions (`logged`, `requests_since`) still count every request."""
+
+    def echo(request: ChatRequest) -> str:
+        return f"echo {request.last_user_text}"
+
+    with OpenAISimulator(echo, latency=LatencyModel.instant(), keep=5) as sim:
+        model = chat_model(sim)
+        served = []
+        for i in range(12):
+            model.invoke(f"q{i}")
+            served.append(weakref.ref(sim.requests[-1]))
+        entries = sim.requests
+        assert [entry.request.last_user_text for entry in entries] == [
+            f"q{i}" for i in range(7, 12)
+        ]
+        assert sim.logged == 12 and sim.requests_since(10) == entries[3:]
+        assert sim.requests_since(0) == entries and sim.requests_since(12) == []
+        assert sim.usage_totals()["completion_tokens"] == 12 * estimate_tokens("echo q0")
+        del entries
+        gc.collect()
+        assert [ref() is not None for ref in served] == [False] * 7 + [True] * 5
+
+
+def test_tavily_keeps_the_latest_searches_by_default() -> None:
+    headers = {"Authorization": "Bearer tvly-sim"}
+    with TavilySimulator() as sim, httpx.Client(base_url=sim.base_url, headers=headers) as client:
+        for i in range(KEEP_REQUESTS + 10):
+            client.post("/search", json={"query": f"q{i}"}).raise_for_status()
+        queries = [entry.query for entry in sim.requests]
+        assert queries == [f"q{i}" for i in range(10, KEEP_REQUESTS + 10)]
+        assert sim.logged == KEEP_REQUESTS + 10
+
+
+def test_the_log_is_bounded_by_default_and_can_keep_everything() -> None:
+    assert OpenAISimulator().keep == TavilySimulator().keep == KEEP_REQUESTS == 1_000
+    assert OpenAISimulator(keep=None).keep is None
+    with pytest.raises(ValueError, match="keep must be at least 1"):
+        TavilySimulator(keep=0)
 
 
 # -- Tavily ----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ class BenchWorld(SimulatedWorld):
 
     def mark(self) -> int:
         """A position in the model's request log; `llm_calls(mark)` returns what came after."""
-        return len(self.llm.requests)
+        return self.llm.logged
 
     def llm_calls(self, since: int, recorded: list[LLMCallRecord]) -> list[LLMCallRecord]:
         """The model calls since `since`, timed and counted by the simulator (the model's side)."""
@@ -34,5 +34,5 @@ class BenchWorld(SimulatedWorld):
                 prompt_tokens=entry.prompt_tokens,
                 completion_tokens=entry.completion_tokens,
             )
-            for entry in self.llm.requests[since:]
+            for entry in self.llm.requests_since(since)
         ]

@@ -17,6 +17,7 @@ A simulator subclasses :class:`LoopbackServer` and implements :meth:`LoopbackSer
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import socket
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 _STOP_GRACE_SECONDS = 2.0
+KEEP_REQUESTS = 1_000
+"""Requests a simulator's log keeps by default, the latest: a simulator serving without end
+(`dev --simulate`, a long benchmark) must not grow by every request (~10 KB a question)."""
 
 EntryT = TypeVar("EntryT")
 
@@ -219,16 +223,22 @@ class LoopbackServer(Service, Generic[EntryT]):
     :meth:`_record`; failures queued by :meth:`fail_next` are theirs to consume with
     :meth:`_take_failure`. Log entries are stamped *before* the answer's last bytes leave, so a
     test reading the log right after its client returned sees the request complete.
+
+    The log keeps the latest ``keep`` requests (None: all of them); :attr:`logged` counts every
+    request, as a position for :meth:`requests_since`.
     """
 
-    def __init__(self, *, port: int = 0) -> None:
+    def __init__(self, *, port: int = 0, keep: int | None = KEEP_REQUESTS) -> None:
+        if keep is not None and keep < 1:
+            raise ValueError(f"keep must be at least 1 (None keeps every request), not {keep}")
         self._requested_port = port
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._failures: deque[Failure] = deque()
-        self._log: list[EntryT] = []
+        self._log: deque[EntryT] = deque(maxlen=keep)
+        self._logged = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -273,15 +283,42 @@ class LoopbackServer(Service, Generic[EntryT]):
     # -- log ---------------------------------------------------------------------------------
 
     @property
+    def keep(self) -> int | None:
+        """How many of the latest requests the log keeps (None: all)."""
+        return self._log.maxlen
+
+    @property
     def requests(self) -> list[EntryT]:
-        """A snapshot of the log, oldest first (entries of requests in flight still fill in)."""
+        """A snapshot of the log, oldest first: the latest ``keep`` requests (entries of requests
+        in flight still fill in)."""
         with self._lock:
             return list(self._log)
 
+    @property
+    def logged(self) -> int:
+        """Requests logged since the server was made, those the log no longer keeps included:
+        a position for :meth:`requests_since` (``len(requests)`` stops at ``keep``)."""
+        with self._lock:
+            return self._logged
+
+    def requests_since(self, position: int) -> list[EntryT]:
+        """The entries of the requests logged after the first ``position`` (an earlier
+        :attr:`logged`) that the log still keeps, oldest first."""
+        with self._lock:
+            dropped = self._logged - len(self._log)
+            return list(itertools.islice(self._log, max(position - dropped, 0), None))
+
     def _record(self, entry: EntryT) -> EntryT:
         with self._lock:
+            if len(self._log) == self._log.maxlen:
+                self._forget(self._log[0])
             self._log.append(entry)
+            self._logged += 1
         return entry
+
+    def _forget(self, entry: EntryT) -> None:
+        """`entry` leaves the full log (called holding the lock): a subclass keeps what it
+        still needs of it, such as totals."""
 
     # -- faults ------------------------------------------------------------------------------
 

@@ -43,7 +43,12 @@ from typing import Any
 
 from llmcompiler_graph.core.roles import PROTOCOL_HEADER, ROLE_HEADER
 from llmcompiler_graph.testing.latency import LatencyModel, estimate_tokens
-from llmcompiler_graph.testing.loopback import Exchange, LoopbackServer, wait_for_interrupt
+from llmcompiler_graph.testing.loopback import (
+    KEEP_REQUESTS,
+    Exchange,
+    LoopbackServer,
+    wait_for_interrupt,
+)
 from llmcompiler_graph.testing.script import (
     ChatRequest,
     ChatResponse,
@@ -100,7 +105,8 @@ class OpenAISimulator(LoopbackServer[ChatLogEntry]):
     ``script``: a callable ``(ChatRequest) -> ChatResponse | str``, a list of answers consumed in
     order, or None (echo the last user message). ``latency``: defaults to a hosted-model-like
     :class:`LatencyModel`; use ``LatencyModel.instant()`` in unit tests. Both attributes can be
-    reassigned while the server runs; each request reads them once when it arrives.
+    reassigned while the server runs; each request reads them once when it arrives. ``keep``:
+    how many of the latest requests :attr:`requests` keeps (None: all).
     """
 
     def __init__(
@@ -110,13 +116,16 @@ class OpenAISimulator(LoopbackServer[ChatLogEntry]):
         latency: LatencyModel | None = None,
         models: Sequence[str] = ("gpt-4o-mini",),
         port: int = 0,
+        keep: int | None = KEEP_REQUESTS,
     ) -> None:
-        super().__init__(port=port)
+        super().__init__(port=port, keep=keep)
         self.script = script  # the setter normalizes it
         self.latency = latency or LatencyModel()
         self.models = tuple(models)
         self._cuts: deque[int] = deque()
         self._slowdowns: deque[float] = deque()
+        self._forgotten = (0, 0)
+        """Prompt and completion tokens of the requests the log no longer keeps."""
 
     @property
     def script(self) -> ScriptFn:
@@ -151,15 +160,21 @@ class OpenAISimulator(LoopbackServer[ChatLogEntry]):
     # -- log ---------------------------------------------------------------------------------
 
     def usage_totals(self) -> dict[str, int]:
-        """Tokens served so far: ``prompt_tokens``, ``completion_tokens``, ``total_tokens``."""
-        entries = self.requests
-        prompt = sum(e.prompt_tokens for e in entries)
-        completion = sum(e.completion_tokens for e in entries)
+        """Tokens served so far: ``prompt_tokens``, ``completion_tokens``, ``total_tokens`` (of
+        every request, those the log no longer keeps included)."""
+        with self._lock:
+            entries, (prompt, completion) = list(self._log), self._forgotten
+        prompt += sum(e.prompt_tokens for e in entries)
+        completion += sum(e.completion_tokens for e in entries)
         return {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
         }
+
+    def _forget(self, entry: ChatLogEntry) -> None:
+        prompt, completion = self._forgotten
+        self._forgotten = (prompt + entry.prompt_tokens, completion + entry.completion_tokens)
 
     # -- HTTP --------------------------------------------------------------------------------
 

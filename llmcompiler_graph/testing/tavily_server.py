@@ -28,7 +28,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmcompiler_graph.testing.loopback import Exchange, LoopbackServer, wait_for_interrupt
+from llmcompiler_graph.testing.loopback import (
+    KEEP_REQUESTS,
+    Exchange,
+    LoopbackServer,
+    wait_for_interrupt,
+)
 
 Result = dict[str, Any]
 Corpus = Mapping[str, Sequence[Mapping[str, Any]]]
@@ -121,7 +126,8 @@ class TavilySimulator(LoopbackServer[SearchLogEntry]):
     ``fallback``: results for a query nothing matches (default :func:`fabricate_results`).
     Latency per request is ``latency`` (seconds, or a callable of the query) plus, with
     ``jitter=(lo, hi)``, a uniform draw seeded by ``seed`` and the query, so a given query
-    always waits the same. All of these can be reassigned while the server runs.
+    always waits the same. All of these can be reassigned while the server runs. ``keep``: how
+    many of the latest searches :attr:`requests` keeps (None: all).
     """
 
     def __init__(
@@ -133,8 +139,9 @@ class TavilySimulator(LoopbackServer[SearchLogEntry]):
         seed: int = 0,
         fallback: Callable[[str], list[Result]] = fabricate_results,
         port: int = 0,
+        keep: int | None = KEEP_REQUESTS,
     ) -> None:
-        super().__init__(port=port)
+        super().__init__(port=port, keep=keep)
         self.corpus = DEFAULT_CORPUS if corpus is None else corpus
         self.latency = latency
         self.jitter = jitter
