@@ -22,8 +22,8 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
-from llmcompiler_graph.core.events import shorten
 from llmcompiler_graph.core.roles import is_relay, role_of
+from llmcompiler_graph.core.values import shorten
 from llmcompiler_graph.testing.latency import CHARS_PER_TOKEN
 
 RECURSION_LIMIT = 200

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from llmcompiler_graph.core.events import shorten
 from llmcompiler_graph.core.plan import as_text
+from llmcompiler_graph.core.values import shorten
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -35,7 +35,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from llmcompiler_graph.core.events import shorten
+from llmcompiler_graph.core.values import shorten
 from llmcompiler_graph.measure import Measurement, measure
 
 TaskState = Literal["planned", "running", "done", "error", "skipped"]

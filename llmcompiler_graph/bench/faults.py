@@ -21,7 +21,7 @@ from typing import Any
 from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.checkpoint.memory import InMemorySaver
 
-from llmcompiler_graph.core.events import shorten
+from llmcompiler_graph.core.values import shorten
 from llmcompiler_graph.graph import create_llmcompiler
 from llmcompiler_graph.testing import LatencyModel
 from llmcompiler_graph.testing.scenarios import SHOWCASE, ScenarioBrain

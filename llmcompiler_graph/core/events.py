@@ -25,13 +25,6 @@ SAMPLE_CHARS = 800
 """About this many characters of a finished task's value travel in its event (`value`)."""
 
 
-def shorten(text: str, limit: int) -> str:
-    """One line of at most `limit` characters: runs of whitespace flattened, an ellipsis where
-    cut (for previews, labels and error messages; prompts cut with `prompts.truncate`)."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
     """A short, single-string rendering of an observation for events and live views (never
     raises: see `plan.as_text`)."""

@@ -55,10 +55,13 @@ from llmcompiler_graph.core._sync import in_thread, run_sync
 from llmcompiler_graph.core.calls import CallCache
 from llmcompiler_graph.core.dag import Dag, error_observation, skipped_observation
 from llmcompiler_graph.core.events import EventSink
+from llmcompiler_graph.core.json_text import loads_in_slices
 from llmcompiler_graph.core.plan import (
     Observation,
+    PathError,
     Task,
     make_observation,
+    parse_container,
     resolve_args,
 )
 from llmcompiler_graph.core.policy import ToolPolicy
@@ -76,6 +79,9 @@ BACKOFF = 0.5
 """Seconds before the first retry of a transient error, unless the tool's policy says otherwise."""
 MAX_BACKOFF = 8.0
 """The longest wait between two attempts (also for a server's `Retry-After`), by default."""
+PARSE_ON_LOOP = 100_000
+"""JSON text up to this many characters is parsed on the loop when a path needs it (about 1 ms);
+longer text on a thread, in slices (`core.json_text`), while other tasks go on."""
 
 
 class TaskFetchingUnit:
@@ -300,6 +306,22 @@ def _forget(call: asyncio.Task[Any]) -> None:
         logger.warning("%s ignored its cancellation; its late result is dropped", call.get_name())
 
 
+class _ParseFirst(Exception):
+    """A path reaches into long JSON text not parsed yet: parse it off the loop first."""
+
+    def __init__(self, idx: int) -> None:
+        super().__init__(idx)
+        self.idx = idx
+
+
+def _parsed(text: str, idx: int) -> Any:
+    """Task `idx`'s JSON text parsed, or the `PathError` saying it is not valid JSON."""
+    try:
+        return parse_container(text, f"${idx}", loads_in_slices)
+    except PathError as exc:
+        return exc
+
+
 async def _as_async(tasks: Tasks) -> AsyncIterable[Task]:
     """Tasks from any source; a plain iterator (maybe a slow generator) is read off the loop, so
     tools keep starting while it blocks."""
@@ -339,6 +361,11 @@ class _Run:
         """The resolved arguments of each task dispatched and not yet finished."""
         self.replayed: set[int] = set()
         """Tasks whose observation comes from the record of an earlier attempt (`done`)."""
+        self.parsed: dict[int, Any] = {}
+        """Observations that are JSON text a path reached into, parsed (or the `PathError` of
+        text that is not JSON), by task id: each is parsed once, whatever reads it."""
+        self.parsing: dict[int, asyncio.Future[Any]] = {}
+        """Parses under way off the loop, by task id."""
         self.events = events
         self.config = config
         self.prefer_sync = prefer_sync
@@ -413,7 +440,10 @@ class _Run:
             return None
         dispatched_at = time.time()
         try:
-            args = resolve_args(task, self.dag.known)
+            args = resolve_args(task, self.dag.known, self.json_of)
+        except _ParseFirst as wait:
+            self.parse_then_dispatch(task, wait.idx)
+            return None
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             return make_observation(task["idx"], "error", None, error, dispatched_at)
@@ -432,6 +462,34 @@ class _Run:
         self.in_flight[job] = task
         job.add_done_callback(self.retire)
         return None
+
+    def json_of(self, idx: int, text: str) -> Any:
+        """What the JSON text `text`, task `idx`'s observation, holds: parsed once; long text
+        is not parsed here (`_ParseFirst`: `dispatch` has it parsed off the loop)."""
+        if idx not in self.parsed:
+            if len(text) > PARSE_ON_LOOP:
+                raise _ParseFirst(idx)
+            self.parsed[idx] = _parsed(text, idx)
+        if isinstance(parsed := self.parsed[idx], PathError):
+            raise parsed
+        return parsed
+
+    def parse_then_dispatch(self, task: Task, idx: int) -> None:
+        """Dispatch `task` once task `idx`'s JSON text is parsed, on a thread, in slices (one
+        parse for every task that waits for it); until then it counts as in flight."""
+        if (parse := self.parsing.get(idx)) is None:
+            text = self.dag.known[idx]["value"]
+            parse = in_thread(_parsed, text, idx, name=f"llmcompiler-parse-{idx}")
+            self.parsing[idx] = parse
+
+        async def dispatch_when_parsed() -> None:
+            self.parsed[idx] = await asyncio.shield(parse)
+            if (observation := self.dispatch(task)) is not None:
+                self.finish(task, observation)
+
+        job = asyncio.create_task(dispatch_when_parsed(), name=f"llmcompiler-parse-{idx}")
+        self.in_flight[job] = task
+        job.add_done_callback(self.retire)
 
     def reuse(
         self, task: Task, args: dict[str, Any], source: int, dispatched_at: float

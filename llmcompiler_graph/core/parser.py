@@ -59,8 +59,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Seq
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmcompiler_graph.core.events import shorten
 from llmcompiler_graph.core.plan import JOIN, REFERENCE, WHOLE_REFERENCE, Task, make_task
+from llmcompiler_graph.core.values import shorten
 
 END_OF_PLAN = "<END_OF_PLAN>"
 """What the planner writes after the plan; also ends the plan when `join()` is missing."""

@@ -29,13 +29,13 @@ import json
 import re
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
 from langchain_core.messages import HumanMessage
 
-from llmcompiler_graph.core.values import to_state
+from llmcompiler_graph.core.values import shorten, to_state
 
 JOIN = "join"
 """The reserved tool name that ends a plan."""
@@ -237,14 +237,14 @@ def walk_path(value: Any, path: str, idx: int, written: str | None = None) -> An
     >>> walk_path({"items": [{"name": "a"}]}, ".items[0].name", 1)
     'a'
     """
-    written = written or f"${idx}{path}"
+    written = shorten(written or f"${idx}{path}")
     where = f"${idx}"
     for step in _PATH_STEP.finditer(path):
         index, key = step[2], next((k for k in (step[1], step[3], step[4]) if k is not None), None)
         try:
             value = _step(value, index, key, where)
         except PathError as exc:
-            raise PathError(f"reference {written}: {exc}") from None
+            raise PathError(f"reference {written}: {shorten(str(exc), 1000)}") from None
         where += step[0]
     return value
 
@@ -272,30 +272,54 @@ def _step(value: Any, index: str | None, key: str | None, where: str) -> Any:
     if isinstance(value, Mapping):
         if key in value:
             return value[key]
-        raise PathError(f"no key {key!r} in {where} ({_names('keys', value)})")
+        raise PathError(f"no key {_quote(key)} in {where} ({_names('keys', value)})")
     fields = _fields(value)
     if fields is not None:
         if key in fields:
             return getattr(value, key)
-        raise PathError(f"no field {key!r} in {where} ({_names('fields', fields)})")
+        raise PathError(f"no field {_quote(key)} in {where} ({_names('fields', fields)})")
     if isinstance(value, _NO_FIELDS):
         raise PathError(f"{where} is {_a(value)}, not an object with fields")
     if key.startswith("_"):
-        raise PathError(f"{where} is {_a(value)}: its private attribute {key!r} is not readable")
+        raise PathError(
+            f"{where} is {_a(value)}: its private attribute {_quote(key)} is not readable"
+        )
     try:
         return getattr(value, key)
     except AttributeError:
-        raise PathError(f"no attribute {key!r} on {where} ({_a(value)})") from None
+        raise PathError(f"no attribute {_quote(key)} on {where} ({_a(value)})") from None
 
 
 def _json_container(text: str, where: str, wanted: str | None) -> Any:
     """`text` parsed as JSON if it holds an object or array; else the step's `PathError`."""
-    if text.lstrip()[:1] in ("{", "["):
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise PathError(f"{where} is a str that is not valid JSON ({exc})") from None
+    if holds_container(text):
+        return parse_container(text, where)
     raise PathError(f"{where} is a str, not {wanted or 'an object with fields'}")
+
+
+def holds_container(text: str) -> bool:
+    """Whether `text` is meant as a JSON object or array (a path step parses it)."""
+    start = _LEADING_SPACE.match(text)
+    return start is not None and text[start.end() : start.end() + 1] in ("{", "[")
+
+
+def parse_container(text: str, where: str, loads: Callable[[str], Any] = json.loads) -> Any:
+    """`text` parsed with `loads`, or a `PathError` saying `where` is not valid JSON."""
+    try:
+        return loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise PathError(f"{where} is a str that is not valid JSON ({shorten(str(exc))})") from None
+
+
+_LEADING_SPACE = re.compile(r"\s*")
+
+
+def _quote(name: Any) -> str:
+    """A key or field name for an error message: its repr, cut (a key may be megabytes)."""
+    return shorten(repr(name), _QUOTED)
+
+
+_QUOTED = 80
 
 
 def _fields(value: Any) -> list[str] | None:
@@ -315,7 +339,7 @@ def _names(kind: str, names: Iterable[Any]) -> str:
     listed = list(names)
     if not listed:
         return f"no {kind}"
-    shown = ", ".join(repr(n) for n in listed[:_LISTED])
+    shown = ", ".join(_quote(n) for n in listed[:_LISTED])
     more = f", ... ({len(listed)} in all)" if len(listed) > _LISTED else ""
     return f"{kind}: {shown}{more}"
 
@@ -327,20 +351,34 @@ def _a(value: Any) -> str:
     return f"{'an' if name[0] in 'aeiouAEIOU' else 'a'} {name}"
 
 
-def resolve_args(task: Task, observations: Mapping[int, Observation]) -> dict[str, Any]:
+def resolve_args(
+    task: Task,
+    observations: Mapping[int, Observation],
+    json_of: Callable[[int, str], Any] | None = None,
+) -> dict[str, Any]:
     """The task's arguments with every reference to one of its dependencies substituted.
 
     Only ids in `task["dependencies"]` are substituted, so text such as `"costs $100"` stays as
     written unless the parser decided task 100 was a real reference. Substituted values are never
     scanned again: tool output is data, not plan text. A reference's path is walked into the
-    observation (`walk_path`); one that does not resolve raises `PathError`.
+    observation (`walk_path`); one that does not resolve raises `PathError`. A path into an
+    observation that is JSON text parses it with `json_of(idx, text)` when given (the task
+    fetching unit parses each observation once, big ones off its loop; see `core.json_text`).
     """
     deps = set(task["dependencies"])
 
     def value_of(m: re.Match[str]) -> Any:
         idx = int(m.group(1) or m.group(2))
         value = observations[idx]["value"]
-        return walk_path(value, m.group(3), idx, m.group(0).strip()) if m.group(3) else value
+        if not m.group(3):
+            return value
+        written = m.group(0).strip()
+        if json_of is not None and isinstance(value, str) and holds_container(value):
+            try:
+                value = json_of(idx, value)
+            except PathError as exc:
+                raise PathError(f"reference {shorten(written)}: {exc}") from None
+        return walk_path(value, m.group(3), idx, written)
 
     def substitute_text(text: str) -> str:
         def repl(m: re.Match[str]) -> str:

@@ -491,3 +491,14 @@ def _key_text(key: object) -> str:
     except Exception:
         return _fallback(key)
     return text if type(text) is str else str.__str__(text)
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """One line of at most `limit` characters: runs of whitespace flattened, an ellipsis where
+    cut (for previews, labels and error messages; prompts cut with `prompts.truncate`). Reads
+    only the text's start, so a huge one costs no more than a short one."""
+    head = text[: limit * 8]
+    flat = " ".join(head.split())
+    if len(flat) <= limit and len(head) == len(text):
+        return flat
+    return flat[: limit - 1] + "…"
