@@ -3,7 +3,11 @@
 - `ask "question"` runs the ready-made graph (`llmcompiler_graph.graph:graph`) with a live task
   view, then prints the answer, latency, LLM calls and tokens (`--json` for a machine-readable
   result). `--simulate` runs it offline on the simulators instead. `--dag` / `--timeline` draw
-  the run's plan and timeline from its events (`llmcompiler_graph.pictures`).
+  the run's plan and timeline from its events (`llmcompiler_graph.pictures`). `--thread NAME`
+  continues a conversation kept in `--db` (`app.threads`): one ask at a time per thread (another
+  waits its turn), and `--thread NAME --resume` finishes a turn whose run stopped before its
+  answer (a new question never passes over it silently: `--abandon` gives it up, saying so).
+- `threads` lists the kept conversations, `threads NAME` shows one.
 - `demo` runs the SHOWCASE questions offline, each next to a sequential ReAct run.
 - `dev` runs `langgraph dev` (LangGraph Studio) on the project's `langgraph.json`; `--simulate`
   points it at the loopback simulators, so it runs without keys (`llmcompiler_graph.app.dev`).
@@ -24,11 +28,13 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 from dotenv import load_dotenv
 from rich.console import Console
@@ -56,8 +62,8 @@ COMMANDS_GROUP = "llmcompiler_graph.commands"
 
 DB_HELP = (
     "where the threads are kept: a SQLite file (default: LLMCOMPILER_DB, else threads.sqlite in "
-    "$XDG_DATA_HOME/llmcompiler-graph or ~/.local/share/llmcompiler-graph), or a postgresql:// "
-    "URL (needs the postgres extra)"
+    "$XDG_DATA_HOME/llmcompiler-graph or ~/.local/share/llmcompiler-graph; its threads' locks go "
+    "in PATH.locks/), or a postgresql:// URL (needs the postgres extra)"
 )
 
 SHOWCASE_COUNT = 3
@@ -84,19 +90,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageProblem as problem:
         _complain(str(problem))
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        _complain("Interrupted.")
+    except KeyboardInterrupt as exc:
+        _complain("Interrupted.", *_next_step(exc))
         return 130
     except Exception as exc:
         if args.debug:
             raise
-        _complain(f"Error: {describe_error(exc)} (run with --debug for the traceback)")
+        _complain(
+            f"Error: {describe_error(exc)} (run with --debug for the traceback)", *_next_step(exc)
+        )
         return 1
 
 
-def _complain(message: str) -> None:
+NEXT_STEP = "llmcompiler_next_step"
+"""An exception's attribute set by a command: what the user can do next (after a run that
+stopped, the `ask --thread ... --resume` that finishes it), printed after the error."""
+
+
+def _next_step(exc: BaseException) -> list[str]:
+    step = getattr(exc, NEXT_STEP, None)
+    return [step] if step else []
+
+
+def _complain(*lines: str) -> None:
     """Print to stderr without wrapping, so the commands in messages stay copyable."""
-    Console(stderr=True).print(Text(message), soft_wrap=True)
+    console = Console(stderr=True)
+    for line in lines:
+        console.print(Text(line), soft_wrap=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,9 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer a question with a live view of the tasks",
         description="Answer a question with the ready-made graph (OpenAI model, Tavily search, "
         "math, calculate). Needs OPENAI_API_KEY and TAVILY_API_KEY (environment or ./.env), "
-        "unless --simulate.",
+        "unless --simulate. With --thread NAME the question continues a conversation kept in "
+        "--db; one ask runs at a time per thread (a second one waits for the first, see --wait), "
+        "and a turn whose run stopped before its answer (killed, failed, paused for approval) "
+        "is finished with --thread NAME --resume, or given up with --abandon, before the thread "
+        "takes a new question.",
     )
-    ask.add_argument("question")
+    ask.add_argument("question", nargs="?", help="the question (none with --resume)")
     ask.add_argument(
         "--model",
         help="chat model as provider:model or a bare name (gpt-4o-mini, claude-...); default: "
@@ -141,7 +165,28 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--thread",
         metavar="NAME",
-        help="continue the conversation NAME (kept in SQLite, see --db; `threads` lists them)",
+        help="continue the conversation NAME (kept in --db; `threads` lists them); while another "
+        "ask runs on NAME, this one waits for it",
+    )
+    ask.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --thread and no question: finish the thread's unfinished turn (its run was "
+        "killed or failed before it answered) from its last checkpoint; tool calls that had "
+        "finished are not run again",
+    )
+    ask.add_argument(
+        "--abandon",
+        action="store_true",
+        help="with --thread and a question: give up the thread's unfinished turn, if any (its "
+        "question stays in the thread, unanswered), and ask the question",
+    )
+    ask.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="with --thread: wait at most SECONDS for another ask on the thread to finish, then "
+        "give up (default: as long as it takes; 0: give up at once)",
     )
     ask.add_argument(
         "--dag",
@@ -243,23 +288,51 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def ask_command(args: argparse.Namespace) -> int:
+    from llmcompiler_graph.app.threads import StoreError, ThreadBusy
+
     check_pictures(args)
     question, context = prepare_ask(args)
     console = Console()
     view_console = Console(stderr=True) if args.json else console
-    run, board, react = asyncio.run(
-        _ask(
-            question,
-            context,
-            view_console,
-            simulate=args.simulate,
-            thread=args.thread,
-            db=args.db,
-            compare_react=args.compare_react,
+    asked = Asked()
+    try:
+        asyncio.run(
+            _ask(
+                question,
+                context,
+                view_console,
+                simulate=args.simulate,
+                thread=args.thread,
+                db=args.db,
+                resume=args.resume,
+                abandon=args.abandon,
+                wait=args.wait,
+                compare_react=args.compare_react,
+                asked=asked,
+            )
         )
-    )
+    except StoreError as exc:
+        raise UsageProblem(f"Error: {exc} ({_store_origin(args)}).") from None
+    except ThreadBusy as exc:
+        raise UsageProblem(
+            f"Error: {exc}. Try again once it has finished, or let ask wait longer (--wait "
+            "SECONDS; without --wait it waits as long as it takes)."
+        ) from None
+    except (Exception, KeyboardInterrupt) as exc:
+        if asked.turn_started:
+            setattr(
+                exc,
+                NEXT_STEP,
+                f"The turn stays unfinished in thread {args.thread!r}; to finish it: "
+                f"{_resume_command(args.thread, simulate=args.simulate, db=args.db)}",
+            )
+        raise
+    run, board, react = asked.run, asked.board, asked.react
+    assert run is not None and board is not None
     if args.json:
         result = {**result_json(run, board), "simulated": args.simulate}
+        if args.resume:
+            result["resumed"] = True
         if react is not None:
             result["react"] = {"latency": round(react.latency, 3), "error": react.error}
         print(json.dumps(result, indent=2))
@@ -268,7 +341,54 @@ def ask_command(args: argparse.Namespace) -> int:
         if react is not None:
             console.print(Text(f"ReAct (sequential): {react.error or react.stats()}"))
     save_pictures(args, run, react, view_console)
+    if asked.paused is not None:
+        _complain(
+            f"The run paused before its answer: thread {args.thread!r} waits for "
+            f"{asked.paused}. {PAUSED_HELP}"
+        )
+        return 1
     return 0
+
+
+PAUSED_HELP = (
+    "The CLI cannot answer it: answer from Python with graph.ainvoke(Command(resume=...), "
+    "config) or in LangGraph Studio (README: Plan approval), or give the turn up and ask anew "
+    "(ask --thread NAME --abandon QUESTION)."
+)
+
+
+@dataclass
+class Asked:
+    """What `_ask` got done: filled in as it goes, so a run that stops midway says how far."""
+
+    run: Measurement | None = None
+    board: RunBoard | None = None
+    react: Measurement | None = None
+    turn_started: bool = False
+    """A turn of the thread began to run: if it stops, the thread keeps it unfinished."""
+    paused: str | None = None
+    """What the thread's paused run waits for (an approval), when it paused."""
+
+
+def _store_origin(args: argparse.Namespace) -> str:
+    """Where the store in a message came from, and how to choose another."""
+    if args.db is not None:
+        origin = "given by --db"
+    elif os.environ.get("LLMCOMPILER_DB"):
+        origin = "set by LLMCOMPILER_DB"
+    else:
+        origin = "the default store"
+    return f"{origin}; choose another with --db PATH|URL or LLMCOMPILER_DB"
+
+
+def _resume_command(thread: str, *, simulate: bool, db: Any) -> str:
+    """The command that finishes the unfinished turn of `thread`, on the same store."""
+    from llmcompiler_graph.app.threads import shown
+
+    line = ["llmcompiler-graph", "ask", "--thread", thread, "--resume"]
+    line += ["--simulate"] if simulate else []
+    line += ["--db", shown(db)] if db is not None else []
+    return shlex.join(line)
 
 
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
@@ -334,9 +454,11 @@ def result_json(run: Measurement, board: RunBoard) -> dict[str, Any]:
     }
 
 
-def prepare_ask(args: argparse.Namespace) -> tuple[str, Context]:
-    """The question and settings of an `ask`, once nothing stands in the way of running it."""
-    if not args.question.strip():
+def prepare_ask(args: argparse.Namespace) -> tuple[str | None, Context]:
+    """The question (None to resume the thread's turn) and settings of an `ask`, once nothing
+    stands in the way of running it."""
+    check_thread_flags(args)
+    if not args.resume and not (args.question or "").strip():
         simulate = " --simulate" if args.simulate else ""
         raise UsageProblem(
             "Error: the question is empty: ask one in quotes, e.g.\n"
@@ -353,22 +475,62 @@ def prepare_ask(args: argparse.Namespace) -> tuple[str, Context]:
         raise UsageProblem("--model has no effect with --simulate: the simulator plays one model.")
     from llmcompiler_graph.app.demo import showcase_question
 
-    return showcase_question(args.question) or args.question, read_context(_overrides(args))
+    question = args.question and (showcase_question(args.question) or args.question)
+    return question, read_context(_overrides(args))
+
+
+def check_thread_flags(args: argparse.Namespace) -> None:
+    """Refuse `--resume`, `--abandon` and `--wait` where they mean nothing, before anything
+    runs."""
+    flags = {"--resume": args.resume, "--abandon": args.abandon, "--wait": args.wait is not None}
+    given = [flag for flag, on in flags.items() if on]
+    if given and not args.thread:
+        raise UsageProblem(
+            f"Error: {given[0]} is about a conversation's thread: add --thread NAME."
+        )
+    if args.resume and args.abandon:
+        raise UsageProblem(
+            "Error: --resume finishes the unfinished turn and --abandon gives it up: choose one."
+        )
+    if args.resume and args.question is not None:
+        raise UsageProblem(
+            "Error: --resume takes no question: it finishes the thread's unfinished turn, whose "
+            "question the thread keeps."
+        )
+    if args.resume and args.compare_react:
+        raise UsageProblem("Error: --compare-react times whole runs: not with --resume.")
+    if args.wait is not None and not args.wait >= 0:
+        raise UsageProblem(f"Error: --wait takes seconds >= 0, got {args.wait:g}.")
 
 
 async def _ask(
-    question: str,
+    question: str | None,
     context: Context,
     console: Console,
     *,
     simulate: bool,
     thread: str | None = None,
     db: str | Path | None = None,
+    resume: bool = False,
+    abandon: bool = False,
+    wait: float | None = None,
     compare_react: bool = False,
-) -> tuple[Measurement, RunBoard, Measurement | None]:
-    """The run, its task board, and with `compare_react` sequential ReAct's run after it."""
-    from llmcompiler_graph.app.demo import simulation
-    from llmcompiler_graph.app.threads import default_db, open_threads, thread_config
+    asked: Asked,
+) -> None:
+    """Run the question (`resume`: the thread's unfinished turn) into `asked`: the run, its
+    task board, and with `compare_react` sequential ReAct's run after it.
+
+    A `thread` is held (`threads.hold_thread`) from before its state is read until its last
+    checkpoint is written, so that two asks on it take turns; the store's errors name it."""
+    from llmcompiler_graph.app.demo import Simulation, simulation
+    from llmcompiler_graph.app.threads import (
+        default_db,
+        hold_thread,
+        named_errors,
+        open_threads,
+        thread_config,
+        unfinished,
+    )
     from llmcompiler_graph.app.view import ask_live
     from llmcompiler_graph.graph import build_graph
     from llmcompiler_graph.graph import graph as ready_graph
@@ -376,27 +538,110 @@ async def _ask(
     from llmcompiler_graph.react import create_react_baseline
 
     async with contextlib.AsyncExitStack() as stack:
-        saver = (
-            await stack.enter_async_context(open_threads(db or default_db())) if thread else None
-        )
-        config = thread_config(thread) if thread else None
-        if not simulate:
+        saver, config = None, None
+        if thread:
+            target = db or default_db()
+            stack.enter_context(named_errors(target))  # first in, so it sees every error
+            await stack.enter_async_context(
+                hold_thread(target, thread, wait=wait, on_wait=_complain)
+            )
+            saver = await stack.enter_async_context(open_threads(target))
+            config = thread_config(thread)
+            # Before the simulators start: the thread's state reads the same through any graph.
+            kept = ready_graph.copy({"checkpointer": saver})
+            question = await _turn_question(
+                kept, thread, question, abandon=abandon, simulate=simulate, db=db
+            )
+        sim: Simulation | None = None
+        if simulate:
+            sim = await stack.enter_async_context(simulation())
+            console.print(sim.notice())
+            components = Components.build(sim.model, sim.tools, context.settings())  # all settings
+            graph = build_graph(lambda _runtime: components, name="llmcompiler", checkpointer=saver)
+        else:
             graph = ready_graph if saver is None else ready_graph.copy({"checkpointer": saver})
-            run, board = await ask_live(graph, question, console, context=context, config=config)
-            if not compare_react:
-                return run, board, None
-            model, tools = _real_model_and_tools(context)
-            baseline = create_react_baseline(model, tools)
-            return run, board, await _react_run(baseline, question, console)
-        sim = await stack.enter_async_context(simulation())
-        console.print(sim.notice())
-        components = Components.build(sim.model, sim.tools, context.settings())  # every setting
-        graph = build_graph(lambda _runtime: components, name="llmcompiler", checkpointer=saver)
-        run, board = await ask_live(graph, question, console, config=config)
-        if not compare_react:
-            return run, board, None
-        baseline = create_react_baseline(sim.model, sim.tools)
-        return run, board, await _react_run(baseline, question, console)
+        assert question is not None
+        asked.turn_started = thread is not None
+        asked.run, asked.board = await ask_live(
+            cast("CompiledStateGraph", _FromCheckpoint(graph)) if resume else graph,
+            question,
+            console,
+            number="(resumed)" if resume else "",
+            context=None if simulate else context,  # the simulated graph has its settings
+            config=config,
+        )
+        if config is not None and (paused := await unfinished(graph, config)) is not None:
+            asked.paused = paused.waits_for
+        if compare_react:
+            model, tools = (sim.model, sim.tools) if sim else _real_model_and_tools(context)
+            asked.react = await _react_run(create_react_baseline(model, tools), question, console)
+
+
+async def _turn_question(
+    graph: CompiledStateGraph,
+    thread: str,
+    question: str | None,
+    *,
+    abandon: bool,
+    simulate: bool,
+    db: Any,
+) -> str:
+    """The question this ask runs on `thread`: `question`, or (None: `--resume`) the thread's
+    unfinished turn's. While a turn is unfinished a new question is refused unless `abandon`
+    (the turn is given up, said on stderr), and a turn paused for a person's answer is never
+    resumed blindly: no question is left unanswered without a word."""
+    from langgraph.graph import END
+
+    from llmcompiler_graph.app.threads import default_db, history, shown, thread_config, unfinished
+
+    config = thread_config(thread)
+    turn = await unfinished(graph, config)
+    if turn is not None and question is not None and abandon:
+        await graph.aupdate_state(config, None, as_node=END)  # clears the turn's pending runs
+        _complain(
+            f"Gave up the unfinished turn of thread {thread!r} ({turn.question!r}): it stays in "
+            "the thread, unanswered."
+        )
+        return question
+    if turn is not None and turn.waits_for is not None:
+        raise UsageProblem(
+            f"Error: thread {thread!r} is paused: its run for {turn.question!r} waits for "
+            f"{turn.waits_for}. {PAUSED_HELP}"
+        )
+    if turn is not None and question is not None:
+        raise UsageProblem(
+            f"Error: thread {thread!r} has an unfinished turn: the run for {turn.question!r} "
+            "stopped before its answer (it was killed, or failed). Finish it first, then ask "
+            f"again:\n  {_resume_command(thread, simulate=simulate, db=db)}\nor give it up "
+            "and ask anyway: add --abandon."
+        )
+    if turn is not None:
+        return turn.question
+    if question is not None:
+        return question
+    assert graph.checkpointer is not None and not isinstance(graph.checkpointer, bool)
+    said = await history(graph.checkpointer, thread)
+    if not said:
+        raise UsageProblem(
+            f"Error: there is no thread {thread!r} in {shown(db or default_db())}: nothing to "
+            "resume."
+        )
+    raise UsageProblem(
+        f"Error: nothing to resume: thread {thread!r} has no unfinished turn (its last question "
+        "was answered); ask a new question instead."
+    )
+
+
+class _FromCheckpoint:
+    """The graph run on from its thread's last checkpoint (input None), whatever input `measure`
+    sends: how a turn whose run stopped is finished (LangGraph runs the nodes left to run; the
+    scheduler's journal keeps finished tool calls from running again)."""
+
+    def __init__(self, graph: CompiledStateGraph) -> None:
+        self.graph = graph
+
+    def astream(self, _input: Any, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        return self.graph.astream(None, *args, **kwargs)
 
 
 def _real_model_and_tools(context: Context) -> tuple[BaseChatModel, list[BaseTool]]:
@@ -430,8 +675,10 @@ def threads_command(args: argparse.Namespace) -> int:
     from llmcompiler_graph.app.threads import (
         NotAThreadStore,
         NoThreads,
+        StoreError,
         default_db,
         history,
+        named_errors,
         open_threads,
         shown,
         summaries,
@@ -459,7 +706,8 @@ def threads_command(args: argparse.Namespace) -> int:
             return 0
 
     try:
-        return asyncio.run(show())
+        with named_errors(path):
+            return asyncio.run(show())
     except NoThreads:
         if args.name is not None:
             raise UsageProblem(f"No thread {args.name!r} in {where}.") from None
@@ -467,6 +715,8 @@ def threads_command(args: argparse.Namespace) -> int:
         return 0
     except NotAThreadStore as exc:
         raise UsageProblem(f"Error: {exc}") from None
+    except StoreError as exc:
+        raise UsageProblem(f"Error: {exc} ({_store_origin(args)}).") from None
 
 
 def _history_line(message: Any) -> Text:
