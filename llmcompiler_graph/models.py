@@ -3,7 +3,9 @@
 `load_chat_model` reads a spec the way LangChain's `init_chat_model` does: `"provider:model"`, or
 a bare name whose provider LangChain infers (`"gpt-4o-mini"` -> openai, `"claude-..."` ->
 anthropic, ...). OpenAI models are our `RoleAwareChatOpenAI`; the others come from the `langchain`
-package's `init_chat_model`, and a missing package is an `ImportError` saying what to install.
+package's `init_chat_model`, and a missing package is an `ImportError` saying what to install
+(`require_packages` checks before a run); a provider LangChain does not know is a `ValueError`
+naming the ones it knows.
 `describe_model_error` turns a provider's failure (key, model, rate limit, connection) into one
 sentence on what to check, whichever provider it is.
 """
@@ -105,16 +107,25 @@ class MissingPackageError(ImportError, ValueError):
 def parse_model_spec(spec: str) -> tuple[str, str]:
     """`"provider:model"` or a bare model name -> `(provider, model)`, as `init_chat_model`
     reads it: a known provider prefix is split off, else the provider is inferred from the name
-    (`"gpt-4o-mini"` -> `("openai", "gpt-4o-mini")`); an unknown prefix that looks like a
-    provider name is kept as one (LangChain may know it). `ValueError` if neither works."""
+    (`"gpt-4o-mini"` -> `("openai", "gpt-4o-mini")`). `ValueError` if neither works, naming
+    the providers LangChain knows when the prefix is a provider it does not know (`"foo:bar"`:
+    installing a `langchain-foo` would not help)."""
     prefix, sep, rest = spec.partition(":")
-    if sep and rest and prefix in _known_providers():
+    known = _known_providers()
+    if sep and rest and prefix in known:
         return prefix, rest
     inferred = infer_provider(spec) if spec else None
     if inferred is not None:
         return inferred, spec
     if sep and rest and _PROVIDER_NAME.fullmatch(prefix):
-        return prefix.replace("-", "_").lower(), rest
+        provider = prefix.replace("-", "_").lower()
+        if provider in known:
+            return provider, rest
+        raise ValueError(
+            f"unknown model provider {prefix!r} (in {spec!r}): LangChain's init_chat_model "
+            f"knows {', '.join(sorted(known))}. For an OpenAI-compatible server (vLLM, Ollama, "
+            "...) write 'openai:<model>' and set OPENAI_BASE_URL."
+        )
     raise ValueError(
         "model must be 'provider:model' (e.g. 'openai:gpt-4o-mini', "
         "'anthropic:claude-sonnet-4-5', 'ollama:llama3.1:8b') or a name whose provider LangChain "
@@ -157,23 +168,31 @@ def load_chat_model(spec: str, **kwargs: Any) -> BaseChatModel:
     `ImportError` says what to install (e.g. `pip install langchain langchain-anthropic`).
     `kwargs` go to the model's constructor.
     """
-    provider, name = parse_model_spec(spec)
+    provider, name = require_packages(spec)
     if provider == "openai":
         return _chat_openai()(model=name, streaming=True, stream_usage=True, **kwargs)
+    return _langchain_attribute("init_chat_model")(name, model_provider=provider, **kwargs)
+
+
+def require_packages(spec: str) -> tuple[str, str]:
+    """`parse_model_spec(spec)`, once the packages its models need are installed: else a
+    `MissingPackageError` says what to `pip install` (the `langchain` package, for its
+    `init_chat_model`, and the provider's integration; OpenAI's is a dependency of ours)."""
+    provider, name = parse_model_spec(spec)
+    if provider == "openai":
+        return provider, name
     package = provider_package(provider)
-    init_chat_model = _langchain_attribute("init_chat_model")
-    missing = [] if init_chat_model is not None else ["langchain"]
+    missing = [] if _langchain_attribute("init_chat_model") is not None else ["langchain"]
     if not _installed(package.replace("-", "_")) and not (
         provider == "ollama" and _installed("langchain_community")  # LangChain's fallback
     ):
         missing.append(package)
     if missing:
         raise MissingPackageError(
-            f"The model {spec!r} (provider {provider!r}) needs {' and '.join(missing)}: "
+            f"the model {spec!r} (provider {provider!r}) needs {' and '.join(missing)}: "
             f"pip install {' '.join(missing)}"
         )
-    assert init_chat_model is not None
-    return init_chat_model(name, model_provider=provider, **kwargs)
+    return provider, name
 
 
 def describe_model_error(exc: BaseException, spec: str | None = None) -> str | None:

@@ -451,7 +451,8 @@ height instead."""
 def draw_dag(run: Any, path: str | Path | None = None, *, title: str | None = None) -> Figure:
     """The run's plan(s) as a picture (anything `run_plan` takes), laid out in layers by
     dependency depth (a layer wider than `ROW_NODES` wraps onto more rows); rounds in bands,
-    top to bottom, each ending in its join.
+    top to bottom, each ending in its join. An edge across rows runs along the gaps between
+    the boxes, never behind one.
 
     Written to `path` when given (the format from its suffix: .png, .svg, .pdf); the Figure is
     returned either way, and a notebook shows it inline.
@@ -462,7 +463,7 @@ def draw_dag(run: Any, path: str | Path | None = None, *, title: str | None = No
 
     plan = run_plan(run)
     layout = _layout(plan)
-    rows, bands, blocks = layout.rows, layout.bands, layout.blocks
+    rows, bands = layout.rows, layout.bands
     widest = max((len(row) for row in rows), default=1)
     width, height = widest * _X_GAP + 1.2, len(rows) * _Y_GAP + 0.4
     inches = max(width * _INCH, 4.0)
@@ -481,30 +482,26 @@ def draw_dag(run: Any, path: str | Path | None = None, *, title: str | None = No
 
     joins = {_join_key(rnd) for rnd in plan.rounds}
 
-    def half_height(key: str) -> float:
-        return (_JOIN_H if key in joins else _BOX_H) / 2
+    def size(key: str) -> tuple[float, float]:
+        return (_JOIN_W, _JOIN_H) if key in joins else (_BOX_W, _BOX_H)
+
+    # Each row's boxes as (x, half width), for the edges that pass it.
+    spans = [tuple((where[key][0], size(key)[0] / 2) for key in row) for row in rows]
 
     def arrow(source: str, target: str, **style: Any) -> None:
         (x1, y1), (x2, y2) = where[source], where[target]
-        start, end = (x1, y1 - half_height(source)), (x2, y2 + half_height(target))
+        start, end = (x1, y1 - size(source)[1] / 2), (x2, y2 + size(target)[1] / 2)
         style = {"arrowstyle": "-|>", "mutation_scale": 9, "color": "#555555", "lw": 0.8, **style}
-        # Into or out of a wrapped layer's inner rows: along the gaps between its columns, so
-        # that the edge never passes behind another box of the layer (and reads as its edge).
-        points, gap = [start], _Y_GAP / 2
-        if source in blocks and blocks[source][1] > row_of[source]:
-            side, below = x1 + _X_GAP / 2, -blocks[source][1] * _Y_GAP - gap
-            points += [(x1, y1 - gap), (side, y1 - gap), (side, below)]
-        if target in blocks and blocks[target][0] < row_of[target]:
-            side, above = x2 - _X_GAP / 2, -blocks[target][0] * _Y_GAP + gap
-            points += [(side, above), (side, y2 + gap), (x2, y2 + gap)]
-        if len(points) > 1:
-            ax.add_patch(FancyArrowPatch(path=Polyline([*points, end]), **style))
+        passed = set(spans[row_of[source] + 1 : row_of[target]])
+        if not passed:  # the next row: straight across the gap between the rows
+            ax.add_patch(FancyArrowPatch(start, end, shrinkA=1, shrinkB=1, **style))
             return
-        skips = round((y1 - y2) / _Y_GAP) > 1
-        arc = f"arc3,rad={0.25 if skips else 0}"
-        ax.add_patch(
-            FancyArrowPatch(start, end, connectionstyle=arc, shrinkA=1, shrinkB=1, **style)
-        )
+        # Across rows (a replan's task needing an earlier round's, a join waiting for a task
+        # rows up, a wrapped layer): along the gap below the source's row to an x where no box
+        # of the rows between stands, down there, and along the gap above the target's row.
+        side, gap = _clear_x(passed, x1, x2), _Y_GAP / 2
+        points = [start, (x1, y1 - gap), (side, y1 - gap), (side, y2 + gap), (x2, y2 + gap), end]
+        ax.add_patch(FancyArrowPatch(path=Polyline(points), **style))
 
     for source, target in _edges(plan):
         arrow(source, target)
@@ -525,7 +522,7 @@ def draw_dag(run: Any, path: str | Path | None = None, *, title: str | None = No
     for key, state, lines in nodes:
         fill, stroke = STATE_COLORS[state]
         x, y = where[key]
-        w, h = (_JOIN_W, _JOIN_H) if state == "join" else (_BOX_W, _BOX_H)
+        w, h = size(key)
         ax.add_patch(
             FancyBboxPatch(
                 (x - w / 2, y - h / 2),
@@ -549,6 +546,17 @@ def draw_dag(run: Any, path: str | Path | None = None, *, title: str | None = No
     return _save(figure, path)
 
 
+def _clear_x(rows: Iterable[tuple[tuple[float, float], ...]], x1: float, x2: float) -> float:
+    """An x at which a vertical line passes no box of `rows` (each box an (x, half width)),
+    the nearest to `x1` and `x2`: one of them, else the middle of a gap beside a box (between
+    two columns, or beyond a row's ends)."""
+    clearance = (_X_GAP - _BOX_W) / 2  # half the gap between two columns
+    boxes = {box for row in rows for box in row}
+    beside = {x + side * (half + clearance) for x, half in boxes for side in (-1, 1)}
+    clear = [x for x in {x1, x2} | beside if all(abs(x - c) >= h + clearance / 2 for c, h in boxes)]
+    return min(clear, key=lambda x: (abs(x - x1) + abs(x - x2), abs(x - x1), x))
+
+
 @dataclass
 class _Layout:
     """Where `draw_dag` puts each node."""
@@ -559,8 +567,6 @@ class _Layout:
     """Each node's x, in columns from the middle."""
     bands: dict[int, tuple[int, int]] = field(default_factory=dict)
     """Each numbered round's (first, last) row, when there are several rounds."""
-    blocks: dict[str, tuple[int, int]] = field(default_factory=dict)
-    """The nodes of a layer wrapped onto several rows: its (first, last) row."""
 
 
 def _layout(plan: RunPlan) -> _Layout:
@@ -579,14 +585,12 @@ def _layout(plan: RunPlan) -> _Layout:
         layers = [[t.key for t in tasks if depth[t.key] == d] for d in range(deepest + 1)]
         for layer in [*layers, [_join_key(rnd)]]:
             layer.sort(key=lambda k: _mean([column[p] for p in parents.get(k, []) if p in column]))
-            width, top = min(len(layer), ROW_NODES), len(layout.rows)
+            width = min(len(layer), ROW_NODES)
             for start in range(0, len(layer), ROW_NODES):
                 row = layer[start : start + ROW_NODES]
                 offset = (width - len(row)) // 2 - (width - 1) / 2
                 column.update({key: offset + i for i, key in enumerate(row)})
                 layout.rows.append(row)
-            if len(layer) > ROW_NODES:
-                layout.blocks.update(dict.fromkeys(layer, (top, len(layout.rows) - 1)))
         if rnd.number is not None and len(plan.rounds) > 1:
             layout.bands[rnd.number] = (first, len(layout.rows) - 1)
     return layout
@@ -650,6 +654,16 @@ class _Row:
     note: str = ""
 
 
+_PALE = 0.3
+"""The opacity of a bar's waiting part: for an LLM call's first token, a task's free slot."""
+_WAIT_COLOR = "#b0b0b0"
+"""The thin line of a task waiting for its inputs."""
+_NO_CALL, _REUSED = "x", "D"
+"""The markers of a task's outcome without a call of its own (rejected or skipped; reused)."""
+_MARKS = {_NO_CALL: "no call (rejected, skipped)", _REUSED: "reused an earlier result"}
+"""What each marker means, in the legend."""
+
+
 def draw_timeline(
     run: TimedRun | Sequence[Mapping[str, Any]],
     path: str | Path | None = None,
@@ -707,10 +721,19 @@ def draw_timelines(
         if kind in kinds:
             named.setdefault(color, []).append(kind)
     handles: list[Any] = [Patch(color=c, label=" / ".join(k)) for c, k in named.items()]
-    if any(row.ticks for panel in rows for row in panel):
+    drawn = [row for panel in rows for row in panel]
+    if any(alpha < 1 for row in drawn for _, _, alpha in row.spans):
+        label = "pale: waiting (LLM: for its first token; task: for a free slot)"
+        handles.append(Patch(color="#7f7f7f", alpha=_PALE, label=label))
+    if any(row.waits for row in drawn):
+        handles.append(Line2D([], [], color=_WAIT_COLOR, lw=1, label="task waits for its inputs"))
+    if any(row.ticks for row in drawn):
         handles.append(Line2D([], [], color="black", marker="|", ls="", label="task planned"))
-    if handles:
-        _legend(figure, handles)
+    for marker, meaning in _MARKS.items():
+        if any(mark == marker for row in drawn for _, mark in row.marks):
+            handles.append(Line2D([], [], color="#555555", marker=marker, ls="", label=meaning))
+    handles.append(Line2D([], [], color="black", lw=0.8, ls="--", label="answer"))
+    _legend(figure, handles)
     if title:
         _plain(figure.suptitle(shorten(title, 110), fontsize=10))
     return _save(figure, path)
@@ -722,7 +745,7 @@ def _draw_rows(ax: Axes, rows: Sequence[_Row]) -> None:
         for start, end, alpha in row.spans:
             ax.barh(y, end - start, left=start, color=color, alpha=alpha, height=0.7)
         for start, end in row.waits:
-            ax.plot([start, end], [y, y], color="#b0b0b0", linewidth=1)
+            ax.plot([start, end], [y, y], color=_WAIT_COLOR, linewidth=1)
         for at, marker in row.marks:
             ax.plot(at, y, marker=marker, color=color, markersize=6, ls="")
         for at, idx in row.ticks:
@@ -754,7 +777,7 @@ def _llm_spans(calls: Iterable[Any], t0: float) -> tuple[tuple[float, float, flo
         if call.first_token is None:
             spans.append((start, end, 1.0))
         else:
-            spans += [(start, call.first_token - t0, 0.3), (call.first_token - t0, end, 1.0)]
+            spans += [(start, call.first_token - t0, _PALE), (call.first_token - t0, end, 1.0)]
     return tuple(spans)
 
 
@@ -820,12 +843,12 @@ def _task_row(task: PlanTask, t0: float, end: float) -> _Row:
         waits.append((task.planned_at - t0, dispatched - t0))
     if task.started_at is None:
         if task.finished_at is not None:
-            marks.append((task.finished_at - t0, "x"))
+            marks.append((task.finished_at - t0, _NO_CALL))
     elif task.state == "reused":
-        marks.append((task.started_at - t0, "D"))
+        marks.append((task.started_at - t0, _REUSED))
     else:
         if task.dispatched_at is not None and task.started_at > task.dispatched_at:
-            spans.append((task.dispatched_at - t0, task.started_at - t0, 0.3))
+            spans.append((task.dispatched_at - t0, task.started_at - t0, _PALE))
         finish = task.finished_at if task.finished_at is not None else end
         spans.append((task.started_at - t0, finish - t0, 1.0))
     return _Row(label, task.state, tuple(spans), tuple(waits), marks=tuple(marks))

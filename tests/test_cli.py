@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 import sys
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from rich.console import Console
 
 import llmcompiler_graph.bench
 from llmcompiler_graph.app import cli, demo
-from llmcompiler_graph.app.view import LiveView, head_start, readable
+from llmcompiler_graph.app.view import LiveView, RunBoard, head_start, readable
 from llmcompiler_graph.core.events import SAMPLE_CHARS, preview
 from llmcompiler_graph.core.values import sample
 from llmcompiler_graph.testing.scenarios import SHOWCASE
@@ -78,7 +79,7 @@ def test_ask_simulate_shows_tasks_answer_and_cost(capsys) -> None:
     assert "3 tasks in 1 round: 3 done" in out
     assert " s · 3 LLM calls · " in out  # planner, math, joiner
     assert "\x1b[" not in out  # plain lines when not on a terminal
-    assert err == ""
+    assert err == "" and "no script" not in out  # a scripted question: nothing to suggest
 
 
 def test_ask_simulate_json(capsys) -> None:
@@ -91,10 +92,10 @@ def test_ask_simulate_json(capsys) -> None:
     assert result["latency"] > 0
     assert result["llm_calls"] == 3
     assert result["tokens"]["total"] == result["tokens"]["input"] + result["tokens"]["output"] > 0
-    assert [(t["idx"], t["tool"], t["state"]) for t in result["tasks"]] == [
-        (1, "search", "done"),
-        (2, "search", "done"),
-        (3, "math", "done"),
+    assert [(t["idx"], t["tool"], t["status"]) for t in result["tasks"]] == [
+        (1, "search", "ok"),  # the events' word (`task_finished.status`), not the view's "done"
+        (2, "search", "ok"),
+        (3, "math", "ok"),
     ]
     math = result["tasks"][2]
     assert math["dependencies"] == [1, 2]
@@ -112,7 +113,7 @@ def test_ask_simulate_honours_every_setting(capsys, monkeypatch: pytest.MonkeyPa
 
     result = json.loads(capsys.readouterr().out)
     searches = [t for t in result["tasks"] if t["tool"] == "search"]
-    assert searches and all(t["state"] == "error" for t in searches), searches
+    assert searches and all(t["status"] == "error" for t in searches), searches
 
 
 def test_ask_simulate_answers_any_question_with_a_labelled_simulated_plan(capsys) -> None:
@@ -130,6 +131,11 @@ def test_ask_simulate_answers_any_question_with_a_labelled_simulated_plan(capsys
     ]
     assert result["answer"].startswith("population of lyon: the most cited figure is")
     assert "population of porto" in result["answer"] and "Simulated" in result["answer"]
+    note = err[err.index("Simulated: ") :]  # after the answer: the scripted questions to try
+    assert "no script" in note and "showcase" in note
+    for scenario in SHOWCASE:
+        assert f'llmcompiler-graph ask --simulate "{scenario.question}"' in note
+    assert "dependent tasks and a replan" in note
 
 
 @pytest.mark.parametrize("simulate", [["--simulate"], []])
@@ -151,8 +157,8 @@ def test_ask_refuses_a_bad_setting_as_a_usage_error(
     assert cli.main(["ask", *simulate, "--max-replans", "-1", "Which is older?"]) == 2
 
     err = " ".join(capsys.readouterr().err.split())
-    assert err.startswith("Error: --max-replans: max_replans must be an integer >= 0, got -1")
-    assert "LLMCOMPILER_MAX_REPLANS" in err and "Traceback" not in err
+    assert err.startswith("Error: --max-replans must be an integer >= 0, got -1.")
+    assert "LLMCOMPILER_MAX_REPLANS" not in err and "Traceback" not in err
 
 
 def test_ask_refuses_a_bad_env_setting_naming_the_variable(
@@ -168,22 +174,27 @@ def test_ask_refuses_a_bad_env_setting_naming_the_variable(
     assert "LLMCOMPILER_MAX_TASKS='lots' is not an integer" in capsys.readouterr().err
 
 
-def test_ask_with_another_provider_names_its_key_then_its_package(
+def test_ask_with_another_provider_names_its_package_then_its_key(
     no_keys: None, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    """A provider without a KEY_HELP entry still gets the missing-key message; with the keys,
-    a provider package that is not installed is a usage error with the pip command."""
+    """A provider package that is not installed is a usage error with the pip command, said
+    before the keys (a key would not make the model load); once it is installed, a provider
+    without a KEY_HELP entry still gets the missing-key message."""
     if importlib.util.find_spec("langchain_xai") is not None:
         pytest.skip("langchain-xai is installed")
     assert cli.main(["ask", "--model", "xai:grok-2", "Which is older?"]) == 2
-    assert "export XAI_API_KEY=" in capsys.readouterr().err
-
-    monkeypatch.setenv("XAI_API_KEY", "xai-test")
-    monkeypatch.setenv("TAVILY_API_KEY", "tvly-test")
-    assert cli.main(["ask", "--model", "xai:grok-2", "Which is older?"]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "Error: the model 'xai:grok-2' (provider 'xai') needs" in err
-    assert "pip install" in err and "langchain-xai" in err
+    assert "pip install" in err and "langchain-xai" in err and "XAI_API_KEY" not in err
+
+    langchain = types.ModuleType("langchain")
+    langchain.chat_models = types.ModuleType("langchain.chat_models")  # type: ignore[attr-defined]
+    langchain.chat_models.init_chat_model = print  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "langchain", langchain)
+    monkeypatch.setitem(sys.modules, "langchain.chat_models", langchain.chat_models)
+    monkeypatch.setitem(sys.modules, "langchain_xai", types.ModuleType("langchain_xai"))
+    assert cli.main(["ask", "--model", "xai:grok-2", "Which is older?"]) == 2
+    assert "export XAI_API_KEY=" in capsys.readouterr().err
 
 
 def test_demo_compares_with_react(capsys) -> None:
@@ -322,6 +333,45 @@ def test_live_view_on_a_terminal_draws_in_place() -> None:
     assert "round 2" in final and "plan 2: 3 tasks, implicit join" in final
     assert "6 tasks in 2 rounds" in final
     assert "#4   search" not in final  # no plain lines on a terminal
+
+
+def test_a_finished_tasks_line_says_when_it_finished_and_how_long_it_ran() -> None:
+    """Each plain line's time is when its event happened: the start on a task's 'running' line,
+    the end and the duration on its last one (the start again there read as its end)."""
+    console = Console(record=True, width=160, file=io.StringIO())
+    with LiveView(console) as view:
+        for e in EVENTS:
+            view.handle(e)
+    lines = [line.rstrip() for line in console.export_text().splitlines()]
+
+    assert [line for line in lines if line.startswith("  #4   search")] == [
+        "  #4   search     planned  query='Eiffel Tower height in metres'",
+        "  #4   search     running    +2.30s",
+        "  #4   search     done       +3.00s in 0.70s  The tower is 330 metres tall.",
+    ]
+    rejected = [line for line in lines if line.startswith("  #3   telepathy")][-1]
+    assert rejected == "  #3   telepathy  error      +0.50s           unknown tool 'telepathy'"
+
+
+def test_json_tasks_say_their_status_in_the_events_words() -> None:
+    """`ask --json` and the events agree: `ok`, `error`, `skipped`, and before a task's end
+    `planned` or `running`."""
+    board = RunBoard()
+    for e in EVENTS:
+        board.handle(e)
+    assert [r["status"] for r in board.records()] == [
+        "error",
+        "skipped",
+        "error",
+        "ok",
+        "error",
+        "ok",
+    ]
+    assert all("state" not in r for r in board.records())
+    midway = RunBoard()
+    for e in EVENTS[:4]:  # the search started, the math planned
+        midway.handle(e)
+    assert [r["status"] for r in midway.records()] == ["running", "planned"]
 
 
 RESULTS = [

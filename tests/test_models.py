@@ -54,6 +54,23 @@ def test_a_bad_spec_says_what_to_write(spec: str) -> None:
         load_chat_model(spec)
 
 
+@pytest.mark.parametrize("spec", ["foo:bar", "my-cloud:model-1"])
+def test_an_unknown_provider_is_named_with_the_known_ones(spec: str) -> None:
+    """A provider LangChain does not know is not a package to install (`langchain-foo`)."""
+    provider = spec.partition(":")[0]
+    with pytest.raises(ValueError, match=f"^unknown model provider '{provider}'") as refused:
+        load_chat_model(spec)
+    said = str(refused.value)
+    assert "anthropic, " in said and "openai:<model>" in said and "OPENAI_BASE_URL" in said
+    assert "pip install" not in said and not isinstance(refused.value, ImportError)
+    with pytest.raises(ValueError, match="unknown model provider"):
+        parse_model_spec(spec)
+
+
+def test_a_known_provider_may_be_written_as_langchain_normalizes_it() -> None:
+    assert parse_model_spec("Google-GenAI:gemini-2.5-flash") == ("google_genai", "gemini-2.5-flash")
+
+
 @pytest.fixture
 def fake_langchain(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
     """`langchain` installed, as a stand-in whose `init_chat_model` records its calls."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import math
 import re
 import struct
 import sys
@@ -285,6 +286,27 @@ def test_dag_and_timeline_of_hand_made_events(two_rounds: list[dict[str, Any]]) 
     assert [r.decision for r in plan.rounds] == ["replan", "finish"]
 
 
+def test_the_timeline_legend_explains_every_mark(two_rounds: list[dict[str, Any]]) -> None:
+    """Not only the colours: the pale bars (waiting for a first token or a free slot), the
+    thin lines (waiting for inputs), the markers of tasks without a call, the answer's line."""
+    (legend,) = draw_timeline(two_rounds).legends
+    entries = [text.get_text() for text in legend.get_texts()]
+
+    assert "pale: waiting (LLM: for its first token; task: for a free slot)" in entries
+    assert "task waits for its inputs" in entries and "task planned" in entries
+    assert "no call (rejected, skipped)" in entries and "reused an earlier result" in entries
+    assert entries[-1] == "answer"
+    one = {"event": "task_planned", "time": 1.0, "idx": 1, "tool": "search", "dependencies": []}
+    plain = draw_timeline([one])
+    (legend,) = plain.legends  # only what the picture shows
+    assert [text.get_text() for text in legend.get_texts()] == [
+        "planner",
+        "planned",
+        "task planned",
+        "answer",
+    ]
+
+
 def searches(count: int) -> list[dict[str, Any]]:
     return [make_task(i, "search", {"query": f"q{i}"}) for i in range(1, count + 1)]
 
@@ -315,15 +337,88 @@ def test_a_wide_layer_wraps_above_the_tasks_that_need_it() -> None:
     assert layout.rows[3:] == [[f"t{len(tasks)}"], ["join"]]
     columns = {layout.column[key] for row in layout.rows[:3] for key in row}
     assert len(columns) == ROW_NODES and layout.column[layout.rows[2][0]] in columns
-    assert layout.blocks == {f"t{t['idx']}": (0, 2) for t in tasks[:-1]}
 
 
 def test_a_small_plan_keeps_its_layout(two_rounds: list[dict[str, Any]]) -> None:
     layout = _layout(plan_from_events(two_rounds))
     rows = [["t1", "t2", "t4", "t2_2"], ["t3"], ["join1"], ["t5", "t6", "t7"], ["join2"]]
-    assert (layout.rows, layout.bands, layout.blocks) == (rows, {1: (0, 2), 2: (3, 4)}, {})
+    assert (layout.rows, layout.bands) == (rows, {1: (0, 2), 2: (3, 4)})
     assert [layout.column[key] for key in rows[0] + rows[3]] == [-1.5, -0.5, 0.5, 1.5, -1, 0, 1]
     assert list(draw_dag(two_rounds).get_size_inches()) == pytest.approx([9.504, 4.788])
+
+
+def planned(round: int, at: float, idx: int, dependencies: list[int]) -> dict[str, Any]:
+    return {"event": "task_planned", "round": round, "time": at, "idx": idx, "tool": "search",
+            "args": {"query": f"q{idx}"}, "dependencies": dependencies}  # fmt: skip
+
+
+@pytest.fixture
+def replan_under_the_join() -> list[dict[str, Any]]:
+    """Round 2's tasks need round 1's middle task, straight above round 1's join, and a task
+    two rows up (a straight or arched edge would run through the join and a task)."""
+    return [
+        {"event": "plan_started", "round": 1, "time": 0.0},
+        *(planned(1, 0.1 * idx, idx, []) for idx in (1, 2, 3)),
+        {"event": "plan_finished", "round": 1, "time": 0.5, "tasks": 3, "joined": True},
+        {"event": "joiner_decision", "round": 1, "time": 1.0, "decision": "replan"},
+        {"event": "plan_started", "round": 2, "time": 1.1},
+        planned(2, 1.2, 4, [2]),
+        planned(2, 1.3, 5, [1, 4]),
+        planned(2, 1.4, 6, [3, 4]),
+        {"event": "plan_finished", "round": 2, "time": 1.5, "tasks": 3, "joined": True},
+    ]
+
+
+def boxes_crossed(figure: Any) -> list[tuple[str, str]]:
+    """(where an edge starts, a box it runs through) for each edge of a DAG picture that runs
+    through a box, each named by the first line of its label. A box counts inside its outline
+    shrunk a little: an edge's own ends are on its source's and its target's outline."""
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    (axes,) = figure.axes
+    labels = [(text.get_position(), text.get_text().partition("\n")[0]) for text in axes.texts]
+    boxes = []  # (name, left, bottom, right, top)
+    for patch in axes.patches:
+        if isinstance(patch, FancyBboxPatch):
+            x, y, w, h = patch.get_x(), patch.get_y(), patch.get_width(), patch.get_height()
+            name = next(
+                n for (tx, ty), n in labels if math.dist((tx, ty), (x + w / 2, y + h / 2)) < 0.01
+            )
+            boxes.append((name, x + 0.05, y + 0.05, x + w - 0.05, y + h - 0.05))
+    crossed = []
+    for patch in axes.patches:
+        if isinstance(patch, FancyArrowPatch):
+            lines = patch.get_path().to_polygons(closed_only=False)
+            points = [tuple(point) for line in lines for point in line]
+            source = min(boxes, key=lambda b: math.dist(points[0], ((b[1] + b[3]) / 2, b[2])))
+            along = [
+                (x1 + (x2 - x1) * i / 50, y1 + (y2 - y1) * i / 50)
+                for line in lines
+                for (x1, y1), (x2, y2) in itertools.pairwise(line)
+                for i in range(51)
+            ]
+            crossed += [
+                (source[0], name)
+                for name, left, bottom, right, top in boxes
+                if any(left < x < right and bottom < y < top for x, y in along)
+            ]
+    return crossed
+
+
+@pytest.fixture
+def wrapped_layer() -> dict[str, Any]:
+    """A layer wrapped onto 3 rows, two of its tasks feeding one below it."""
+    tasks = searches(2 * ROW_NODES + 1)
+    tasks.append(make_task(len(tasks) + 1, "math", {"problem": "$1 + $2"}, [1, 2]))
+    return {"tasks": tasks, "observations": []}
+
+
+@pytest.mark.parametrize("run", ["two_rounds", "replan_under_the_join", "wrapped_layer"])
+def test_dag_edges_run_between_the_boxes(run: str, request: pytest.FixtureRequest) -> None:
+    """An edge that skips rows (a task of round 2 needing one of round 1, a join waiting for a
+    task two rows up, a task needing one in a wrapped layer's first row) goes around the boxes
+    of the rows between, along the gaps."""
+    assert boxes_crossed(draw_dag(request.getfixturevalue(run))) == []
 
 
 def test_bench_plot_draws_one_panel_per_approach(

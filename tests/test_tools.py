@@ -655,3 +655,23 @@ def test_async_searches_share_one_connection_pool_per_loop(monkeypatch: pytest.M
     assert next_loop is not first  # a client never crosses event loops
     monkeypatch.setenv("TAVILY_HTTP_PROXY", "http://proxy.invalid:3128")
     assert asyncio.run(twice())[0] is None  # tavily-python builds its own, with the proxy
+
+
+# --- plain functions as tools ----------------------------------------------------------------
+
+
+def test_a_function_without_a_docstring_is_refused_by_name() -> None:
+    """LangChain's own error does not say which function; ours does, and what to do."""
+    from llmcompiler_graph.core.toolbox import Toolbox
+
+    def lookup(query: str) -> str:
+        return query
+
+    with pytest.raises(
+        ValueError, match=r"^The tool function 'lookup' has no docstring"
+    ) as refused:
+        Toolbox([calculate, lookup])
+    assert "add one" in str(refused.value) and "description=" in str(refused.value)
+
+    lookup.__doc__ = "Look the query up."
+    assert list(Toolbox([calculate, lookup])) == ["calculate", "lookup"]

@@ -341,6 +341,11 @@ def ask_command(args: argparse.Namespace) -> int:
         if react is not None:
             console.print(Text(f"ReAct (sequential): {react.error or react.stats()}"))
     save_pictures(args, run, react, view_console)
+    if args.simulate and asked.paused is None:
+        from llmcompiler_graph.app.demo import showcase_question
+
+        if showcase_question(run.question) is None:
+            view_console.print(showcase_note(), soft_wrap=True)
     if asked.paused is not None:
         _complain(
             f"The run paused before its answer: thread {args.thread!r} waits for "
@@ -355,6 +360,28 @@ PAUSED_HELP = (
     "config) or in LangGraph Studio (README: Plan approval), or give the turn up and ask anew "
     "(ask --thread NAME --abandon QUESTION)."
 )
+
+
+def showcase_note() -> Text:
+    """After a simulated answer to a question the simulator has no script for (its plan
+    improvised, its data made up): the scripted questions, each with what its plan shows of
+    LLMCompiler (parallel tasks, dependent tasks, a replan)."""
+    from llmcompiler_graph.testing.scenarios import SHOWCASE
+
+    lines = []
+    for scenario in SHOWCASE:
+        shown = {
+            "dependent tasks": any(task["dependencies"] for task in scenario.tasks),
+            "a replan": len(scenario.rounds) > 1,
+        }
+        shows = " and ".join(what for what, there in shown.items() if there) or "parallel tasks"
+        lines.append(f'\n  llmcompiler-graph ask --simulate "{scenario.question}"  # {shows}')
+    return Text.assemble(
+        ("Simulated: ", "bold yellow"),
+        "this question has no script: the simulated model improvised its plan and made up "
+        "the data. Try a scripted showcase question:",
+        *lines,
+    )
 
 
 @dataclass
@@ -468,8 +495,8 @@ def prepare_ask(args: argparse.Namespace) -> tuple[str | None, Context]:
     if not args.simulate:
         load_dotenv_file()
         context = read_context(_overrides(args))
+        check_model(context.model)  # first: no key helps a model that cannot load
         require_keys(context.model)
-        check_model(context.model)
         return args.question, context
     if args.model:
         raise UsageProblem("--model has no effect with --simulate: the simulator plays one model.")

@@ -325,8 +325,8 @@ def _real(
     env = {**os.environ, **config_env(config, data)}  # as `langgraph dev` will see it
     with _patched_environ(env):
         context = read_context({}, command="dev")
+        check_model(context.model)  # what the model is before whose key is missing
         require_keys(context.model, command="dev")
-        check_model(context.model)
     launch = plan_launch(args, extra, config, dict(os.environ), config.parent)
     console.print(
         Text.assemble(

@@ -1,4 +1,4 @@
-"""Checks the commands make before a run starts: settings, keys, the model's provider package.
+"""Checks the commands make before a run starts: settings, the model, keys.
 
 Each problem is a `UsageProblem` whose message says what to fix and how; `ask` and `dev` both use
 them (the CLI prints the message and exits with 2).
@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
 from llmcompiler_graph.context import Context
+from llmcompiler_graph.settings import SettingError
 
 KEY_HELP = {
     "OPENAI_API_KEY": ("sk-...", "https://platform.openai.com/api-keys"),
@@ -28,18 +30,27 @@ FLAGS = {"model": "--model", "max_replans": "--max-replans", "joiner": "--joiner
 
 def read_context(overrides: dict[str, Any], command: str = "ask") -> Context:
     """The run's settings: `overrides` (from flags) over the environment and the defaults; a
-    value the run cannot use is a usage error naming the flag or the variable."""
+    value the run cannot use is a usage error naming where it came from: the flag, or the
+    environment variable."""
     try:
         return Context.of(overrides)
-    except ValueError as exc:
-        said = str(exc)
-        given = [flag for name, flag in FLAGS.items() if name in overrides]
-        flags = [flag for flag in given if said.startswith(flag[2:].replace("-", "_") + " ")]
-        where = f"{flags[0]}: " if flags else ""
+    except ValueError as exc:  # a SettingError, or a variable's text that is not a value
+        said = _sourced(exc, overrides) if isinstance(exc, SettingError) else exc
         raise UsageProblem(
-            f"Error: {where}{exc}\nSee llmcompiler-graph {command} --help, or "
+            f"Error: {said}\nSee llmcompiler-graph {command} --help, or "
             "llmcompiler-graph env-example for every setting."
         ) from None
+
+
+def _sourced(exc: SettingError, overrides: dict[str, Any]) -> SettingError:
+    """`exc` saying where its value came from: the flag that gave it, else the environment
+    variable (a command's context has no other source; `Context` cannot tell them apart)."""
+    name = exc.name.partition("[")[0]
+    if name in overrides and name in FLAGS:
+        return SettingError(FLAGS[name], exc.value, exc.requirement)
+    env = next((f.metadata["env"] for f in fields(Context) if f.name == name), None)
+    source = f" (env {env})" if env and os.environ.get(env, "").strip() else ""
+    return SettingError(exc.name, exc.value, exc.requirement, source)
 
 
 def require_keys(model: str, command: str = "ask") -> None:
@@ -58,28 +69,15 @@ def require_keys(model: str, command: str = "ask") -> None:
 
 
 def check_model(model: str) -> None:
-    """Refuse a model whose provider package is not installed, saying what to install (what
-    `load_chat_model` would raise at the first LLM call, before anything runs)."""
-    import importlib.util
+    """Refuse a model spec that cannot load, saying why: malformed, a provider LangChain does
+    not know, or a provider package to install (what `load_chat_model` would raise at the first
+    LLM call, before anything runs)."""
+    from llmcompiler_graph.models import require_packages
 
-    from llmcompiler_graph.models import parse_model_spec, provider_package
-
-    provider = parse_model_spec(model)[0]
-    if provider == "openai":
-        return
-    package = provider_package(provider)
-    needed = [
-        name
-        for name in ("langchain", package)
-        if importlib.util.find_spec(name.replace("-", "_")) is None
-    ]
-    if provider == "ollama" and importlib.util.find_spec("langchain_community") is not None:
-        needed = [name for name in needed if name != package]  # LangChain's fallback
-    if needed:
-        raise UsageProblem(
-            f"Error: the model {model!r} (provider {provider!r}) needs {' and '.join(needed)}: "
-            f"pip install {' '.join(needed)}"
-        )
+    try:
+        require_packages(model)
+    except ValueError as exc:  # a `MissingPackageError` is one too
+        raise UsageProblem(f"Error: {exc}") from None
 
 
 def missing_keys_message(missing: Sequence[str], command: str = "ask") -> str:

@@ -41,6 +41,7 @@ from llmcompiler_graph.measure import Measurement, measure
 TaskState = Literal["planned", "running", "done", "error", "skipped"]
 
 _STATE_OF_STATUS: dict[str, TaskState] = {"ok": "done", "error": "error", "skipped": "skipped"}
+_STATUS_OF_STATE = {state: status for status, state in _STATE_OF_STATUS.items()}
 _STATE_STYLE: dict[TaskState, str] = {
     "planned": "dim",
     "running": "yellow",
@@ -145,6 +146,12 @@ class TaskRow:
     @property
     def final(self) -> bool:
         return self.state not in ("planned", "running")
+
+    @property
+    def status(self) -> str:
+        """The state in the events' words: `task_finished`'s `status` (`ok`, `error`,
+        `skipped`) once finished, else `planned` or `running`."""
+        return _STATUS_OF_STATE.get(self.state, self.state)
 
     @property
     def result(self) -> str:
@@ -263,7 +270,8 @@ class RunBoard:
         return line
 
     def records(self) -> list[dict[str, Any]]:
-        """The tasks as JSON-able dicts, times in seconds from the origin."""
+        """The tasks as JSON-able dicts, times in seconds from the origin; each task's `status`
+        in the events' words (`ok`, not the view's `done`)."""
         return [
             {
                 "idx": row.idx,
@@ -271,7 +279,7 @@ class RunBoard:
                 "tool": row.tool,
                 "args": row.args,
                 "dependencies": row.dependencies,
-                "state": row.state,
+                "status": row.status,
                 "start": _rounded(self.offset(row.started_at)),
                 "duration": _rounded(row.duration),
                 "preview": row.preview,
@@ -435,11 +443,12 @@ class LiveView:
         if kind == "task_planned":
             after = f"  after {','.join(map(str, row.dependencies))}" if row.dependencies else ""
             return f"{head} {shorten(format_args(row.args), ARGS_CHARS)}{after}".rstrip()
-        start = _seconds(self.board.offset(row.started_at))
         if kind == "task_started":
-            return f"{head} {start:>8}"
-        took = _seconds(row.duration, sign="")
-        line = f"{head} {start:>8} {took:>7}  "
+            return f"{head} {_seconds(self.board.offset(row.started_at)):>8}"
+        # When it finished (each line says when its event happened: the start is on the
+        # task's 'running' line), and how long it ran (a rejected or skipped task never ran).
+        took = "" if row.duration is None else f"in {row.duration:.2f}s"
+        line = f"{head} {at:>8} {took:>8}  "
         lines = [shorten(text, RESULT_CHARS) for text in row.result_lines[:RESULT_LINES]] or [""]
         more = "\n".join(" " * len(line) + text for text in lines[1:])
         return (line + lines[0]).rstrip() + (f"\n{more}" if more else "")

@@ -28,7 +28,7 @@ class Toolbox(Mapping[str, BaseTool]):
         self._tools: dict[str, BaseTool] = {}
         self._schemas: dict[str, dict[str, Any]] = {}
         for item in tools:
-            tool = item if isinstance(item, BaseTool) else as_tool(item)
+            tool = item if isinstance(item, BaseTool) else _function_tool(item)
             if tool.name == JOIN:
                 raise ValueError("'join' is reserved for the end of a plan: rename that tool.")
             if tool.name in self._tools:
@@ -65,6 +65,22 @@ class Toolbox(Mapping[str, BaseTool]):
             description = "\n   ".join(tool.description.strip().splitlines())
             entries.append(f"{n}. {name}({params})\n   {description}")
         return "\n".join(entries)
+
+
+def _function_tool(function: Callable[..., Any]) -> BaseTool:
+    """A plain function as a tool. Its docstring is the description the planner chooses tools
+    by; LangChain refuses a function without one, but does not say which function."""
+    try:
+        return as_tool(function)
+    except ValueError as exc:
+        if getattr(function, "__doc__", "") is not None:
+            raise
+        name = getattr(function, "__name__", repr(function))
+        raise ValueError(
+            f"The tool function {name!r} has no docstring: add one that says what it does and "
+            "returns (the planner reads it to choose tools), or pass a tool with a description, "
+            f'e.g. StructuredTool.from_function({name}, description="...").'
+        ) from exc
 
 
 def has_sync_implementation(tool: BaseTool) -> bool:
