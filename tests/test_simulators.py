@@ -492,3 +492,49 @@ def test_a_follow_up_question_gets_its_own_scenario_not_the_scripted_one_before_
     assert brain.scenario(request).question == "And how big is Oslo?"
     first = ChatRequest.from_body({"messages": messages[:1]}, 0.0, role="planner")
     assert brain.scenario(first) is SHOWCASE[0]
+
+
+def test_tavily_makes_up_a_figure_a_name_or_nothing(tavily_simulator: TavilySimulator) -> None:
+    """A query no corpus entry matches finds a figure in its attribute's unit, a name as the
+    top result's title (for a dependent search's `$1[0].title`), or, asking for news, nothing;
+    every made-up page says it is simulated."""
+    client = tavily(tavily_simulator)
+
+    figure = client.search("Eiffel Tower height")["results"]
+    assert figure[0]["content"].startswith("Eiffel Tower height: the most cited figure is ")
+    assert figure[0]["content"].split(". ")[0].endswith(" metres")
+    named = client.search("film that won the Palme d'Or in 2019")["results"]
+    film = named[0]["title"]
+    assert named[0]["content"].startswith(f"film that won the Palme d'Or in 2019: {film}.")
+    assert all("(simulated result)" in result["content"] for result in (*figure, *named))
+    assert client.search("latest population of Oslo")["results"] == []
+    assert client.search("film that won the Palme d'Or in 2019")["results"] == named
+
+
+def test_a_follow_up_question_is_read_against_the_conversation() -> None:
+    """An unscripted follow-up gets a plan about the earlier question's subject, so the same
+    words after another question plan another search."""
+    from llmcompiler_graph.testing.scenarios import SHOWCASE, ScenarioBrain
+    from llmcompiler_graph.testing.script import ChatRequest
+
+    brain = ScenarioBrain(SHOWCASE)
+
+    def plan(*questions: str) -> str:
+        messages = []
+        for question in questions:
+            messages += [
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": "."},
+            ]
+        request = ChatRequest.from_body({"messages": messages[:-1]}, 0.0, role="planner")
+        return str(brain(request))
+
+    assert "search(query='population of Eiffel Tower')" in plan(
+        "How tall is the Eiffel Tower?", "What about its population?"
+    )
+    assert "search(query='population of Big Ben')" in plan(
+        "How tall is Big Ben?", "What about its population?"
+    )
+    assert "calculate(expression='451.5 / 3')" in plan(
+        "What is 17.5% of 2,340 plus the square root of 1764?", "What is it divided by 3?"
+    )

@@ -20,19 +20,34 @@ hit and the expressions its math problems translate to. `ScenarioBrain` is a scr
   than pasting whole observations (hundreds of decoded tokens LLMCompiler's `$1` never costs).
 
 So LLMCompiler and ReAct can be compared on exactly the same questions, tools and model.
+
+A question no scenario scripts gets one improvised by `simulated_planner` (`generic_scenario`):
+the plan a real model would write for it (calculate for arithmetic, parallel searches then math
+for a comparison, a dependent search for a multi-hop question, a replan when a search finds
+nothing, a follow-up read against the conversation), answered from what the search simulator
+finds, and labelled as simulated.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Literal
 
 from llmcompiler_graph.core.parser import parse_plan
-from llmcompiler_graph.core.plan import JOIN, Task, as_text, is_whole_reference
+from llmcompiler_graph.core.plan import (
+    JOIN,
+    REFERENCE,
+    PathError,
+    Task,
+    as_text,
+    is_whole_reference,
+    walk_path,
+)
 from llmcompiler_graph.testing.script import ChatRequest, ChatResponse, ToolCall, message_text
-from llmcompiler_graph.testing.tavily_server import fabricate_results
+from llmcompiler_graph.testing.tavily_server import Corpus, find
 
 Role = Literal["planner", "joiner", "math", "react"]
 
@@ -88,37 +103,29 @@ def merged_corpus(scenarios: Iterable[Scenario]) -> dict[str, list[dict[str, Any
     return corpus
 
 
-MAX_GENERIC_SEARCHES = 4
-"""A question the scenarios do not know gets at most this many searches."""
+def generic_scenario(
+    question: str, history: Sequence[str] = (), corpus: Corpus | None = None
+) -> Scenario:
+    """The scenario the simulated model improvises for a question no scenario scripts, asked
+    after the `history` of earlier questions of its conversation: the plan a real model would
+    write (calculate for arithmetic, parallel searches then math for a comparison, a dependent
+    search for a multi-hop question, a replan when a search finds nothing...) and the answer to
+    what its searches find in `corpus`, else in the made-up facts; see `simulated_planner`.
+    Labelled as simulated."""
+    from llmcompiler_graph.testing.simulated_planner import improvise  # it builds Scenarios
 
-_FRAME = re.compile(r"(what|which|who|whom|whose|how|where|when|why)\b", re.IGNORECASE)
-_PARTS = re.compile(r",|;|\band\b|\bor\b|\bvs\.?|\bversus\b", re.IGNORECASE)
-
-
-def generic_scenario(question: str) -> Scenario:
-    """A plausible scenario for any question: one search per part of the question (split at
-    commas, "and", "or", "vs"; a leading "which is bigger" frame dropped), run in parallel,
-    then an answer quoting the first sentence of each search's top result (simulated, from
-    `fabricate_results`). Labelled as simulated."""
-    stem = question.strip().rstrip("?.! ")
-    parts = [p.strip() for p in _PARTS.split(stem) if len(p.strip()) > 2] or [
-        stem or "the question"
-    ]
-    queries = list(dict.fromkeys(parts))[:MAX_GENERIC_SEARCHES]
-    lines = [f"{i}. search(query={q!r})" for i, q in enumerate(queries, 1)]
-    thought = "Each part of the question is an independent lookup."
-    plan = "\n".join([f"Thought: {thought}", *lines, f"{len(lines) + 1}. join()<END_OF_PLAN>"])
-    found = [fabricate_results(q)[0]["content"].split(". ")[0] for q in queries]
-    answer = " ".join(f"{sentence}." for sentence in found) + " (Simulated answer and data.)"
-    return Scenario(question, (Round(plan),), answer)
+    return improvise(question, history, partial(find, corpus or {}))
 
 
 class ScenarioBrain:
     """A simulator script that plays every role for a set of scenarios (see the module doc);
-    a question none of them asks gets a `generic_scenario`."""
+    a question none of them asks gets a `generic_scenario`, read against the questions before
+    it in its conversation."""
 
     def __init__(self, scenarios: Iterable[Scenario]) -> None:
         self.scenarios = {s.question: s for s in scenarios}
+        self.improvised: dict[tuple[str, ...], Scenario] = {}
+        """The generic scenarios made so far, by the questions of their conversation."""
 
     def __call__(self, request: ChatRequest) -> ChatResponse | str:
         role = role_of(request)
@@ -133,12 +140,20 @@ class ScenarioBrain:
 
     def scenario(self, request: ChatRequest) -> Scenario:
         """The scenario of the latest question in the conversation (earlier turns may differ);
-        a question no scenario asks gets a generic one."""
-        questions = [message_text(m).strip() for m in request.messages if m.get("role") == "user"]
-        asked = next((q for q in reversed(questions) if not q.startswith(_RESULTS)), "")
-        if not asked:
+        a question no scenario asks gets a generic one, which may build on the earlier
+        questions ("What about its population?")."""
+        users = [message_text(m).strip() for m in request.messages if m.get("role") == "user"]
+        questions = [q for q in users if not q.startswith(_RESULTS)]
+        if not questions or not questions[-1]:
             raise LookupError(f"no question in this conversation: {request.last_user_text[:200]!r}")
-        return self.scenarios.setdefault(asked, generic_scenario(asked))
+        asked = questions[-1]
+        if asked in self.scenarios:
+            return self.scenarios[asked]
+        key = tuple(questions)
+        if key not in self.improvised:
+            corpus = merged_corpus(self.scenarios.values())
+            self.improvised[key] = generic_scenario(asked, questions[:-1], corpus)
+        return self.improvised[key]
 
     def plan(self, scenario: Scenario, request: ChatRequest) -> ChatResponse | str:
         """The plan of the round the request is at (rounds are told apart by their first id):
@@ -185,7 +200,7 @@ class ScenarioBrain:
 
     def math(self, request: ChatRequest) -> str:
         text = request.last_user_text
-        for scenario in self.scenarios.values():
+        for scenario in [*self.scenarios.values(), *self.improvised.values()]:
             for problem, expression in scenario.math.items():
                 if problem in text:
                     return f"```text\n{expression}\n```"
@@ -271,16 +286,24 @@ def _fill(value: Any, results: Mapping[int, Any]) -> Any:
         idx = is_whole_reference(value)
         if idx is not None and idx in results:
             return as_text(results[idx])
-        return re.sub(
-            r"\$\{?(\d+)\}?",
-            lambda m: as_text(results.get(int(m.group(1)), m.group(0))),
-            value,
-        )
+        return REFERENCE.sub(lambda m: _copied(m, results), value)
     if isinstance(value, list):
         return [_fill(v, results) for v in value]
     if isinstance(value, dict):
         return {k: _fill(v, results) for k, v in value.items()}
     return value
+
+
+def _copied(reference: re.Match[str], results: Mapping[int, Any]) -> str:
+    """The text a reference inside a string stands for; with a path (`$1[0].title`), the part
+    of the result it names."""
+    idx = int(reference.group(1) or reference.group(2))
+    if idx not in results:
+        return reference.group(0)
+    try:
+        return as_text(walk_path(results[idx], reference.group(3), idx))
+    except PathError:
+        return reference.group(0)
 
 
 def _page(title: str, url: str, content: str) -> list[dict[str, Any]]:

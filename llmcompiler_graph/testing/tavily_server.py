@@ -10,8 +10,9 @@ The real ``tavily.TavilyClient`` / ``AsyncTavilyClient`` talk to it unchanged wh
 ``title`` / ``url`` / ``content`` / ``score`` / ``raw_content``, ``response_time``,
 ``request_id``, and ``usage`` when asked) from a small corpus: every entry whose keyword occurs
 in the query (case-insensitive), in corpus order. A query that matches nothing gets results
-fabricated deterministically from its text (with a number in them, so a demo can compute on
-it). A request without an API key gets 401, as from Tavily.
+made up deterministically from its text (`made_up`: a figure to compute on, a name for a
+dependent search, or nothing for a query asking for news). A request without an API key gets
+401, as from Tavily.
 
 Run it alone with ``python -m llmcompiler_graph.testing.tavily_server --port 0``.
 """
@@ -19,15 +20,14 @@ Run it alone with ``python -m llmcompiler_graph.testing.tavily_server --port 0``
 from __future__ import annotations
 
 import argparse
-import hashlib
 import random
-import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmcompiler_graph.testing import made_up
 from llmcompiler_graph.testing.loopback import (
     KEEP_REQUESTS,
     Exchange,
@@ -98,25 +98,23 @@ class SearchLogEntry:
 
 
 def fabricate_results(query: str) -> list[Result]:
-    """Two plausible results made from the query alone: same query, same results."""
-    digest = hashlib.sha256(query.encode()).hexdigest()
-    slug = re.sub(r"[^a-z0-9]+", "-", query.lower()).strip("-") or "query"
-    subject = query.strip() or "this topic"
-    figure = int(digest[:6], 16) % 9000 + 1000
-    return [
-        {
-            "title": f"{subject} - Overview",
-            "url": f"https://encyclopedia.example/{slug}",
-            "content": f"{subject}: the most cited figure is {figure:,}. "
-            f"This overview summarizes what is known about {subject} (simulated result).",
-        },
-        {
-            "title": f"Latest on {subject}",
-            "url": f"https://news.example/{slug}-{digest[:8]}",
-            "content": f"Recent reporting on {subject} confirms the figure of {figure:,} "
-            "(simulated result).",
-        },
-    ]
+    """What a query no corpus entry matches finds: made up from the query alone (same query,
+    same results), each marked "(simulated result)"; see `made_up`."""
+    return made_up.results(query)
+
+
+def find(
+    corpus: Corpus, query: str, fallback: Callable[[str], list[Result]] = fabricate_results
+) -> list[Result]:
+    """Every result of every corpus entry whose keyword occurs in `query` (case-insensitive),
+    each page once, in corpus order; else `fallback(query)`. Copies, without scores."""
+    lowered = query.lower()
+    matches: dict[str, Result] = {}  # by URL: a page two keywords match is listed once
+    for keyword, results in corpus.items():
+        if keyword.lower() in lowered:
+            for result in results:
+                matches.setdefault(result["url"], dict(result))
+    return list(matches.values()) or [dict(result) for result in fallback(query)]
 
 
 class TavilySimulator(LoopbackServer[SearchLogEntry]):
@@ -162,13 +160,7 @@ class TavilySimulator(LoopbackServer[SearchLogEntry]):
 
     def search(self, query: str, max_results: int = 5) -> list[Result]:
         """The results ``/search`` returns for ``query``, best first."""
-        lowered = query.lower()
-        matches: dict[str, Result] = {}  # by URL: a page two keywords match is listed once
-        for keyword, results in self.corpus.items():
-            if keyword.lower() in lowered:
-                for result in results:
-                    matches.setdefault(result["url"], dict(result))
-        found = list(matches.values()) or [dict(result) for result in self.fallback(query)]
+        found = find(self.corpus, query, self.fallback)
         for rank, result in enumerate(found):
             result.setdefault("score", round(max(0.9 - 0.1 * rank, 0.1), 2))
         return found[:max_results]

@@ -7,9 +7,10 @@ What the demo, the benchmark and your own offline experiments run on::
 
 The model is the real `ChatOpenAI` (from `load_chat_model`, so each call names its role) and
 the search tool the real `tavily-python` client; only the services behind them are loopback
-stand-ins, answering from the scenarios' scripts (`ScenarioBrain`). Their HTTP clients belong to
-the world (never shared with another event loop) and ignore proxy settings: everything they
-reach is on 127.0.0.1.
+stand-ins, answering from the scenarios' scripts (`ScenarioBrain`); any other question gets the
+plan a real model would write, improvised by `simulated_planner`, and facts `made_up` for it
+(each marked as simulated). Their HTTP clients belong to the world (never shared with another
+event loop) and ignore proxy settings: everything they reach is on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ from llmcompiler_graph.testing.openai_server import OpenAISimulator
 from llmcompiler_graph.testing.scenarios import Scenario, ScenarioBrain, merged_corpus
 from llmcompiler_graph.testing.tavily_server import TavilySimulator
 from llmcompiler_graph.tools import calculate, create_math_tool, create_search_tool
-
-"""What the simulated model calls itself."""
 
 
 class SimulatedWorld(Service):
