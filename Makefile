@@ -1,8 +1,9 @@
 # Set-up and everyday commands; needs only python3 (>= 3.11) and make.
 #
 #   make demo    create .venv, install the package, run the offline demo (no keys, no network)
-#   make test    the same set-up, then lint and the tests; the inner loop:
-#                make test PYTEST_ARGS='-m "not slow"'
+#   make test    the same set-up, then lint and the tests (about 10 minutes on 2 cores); the inner
+#                loop: make test PYTEST_ARGS='-m "not slow"' (about 2 minutes)
+#   make docs    the documentation site, built strictly into build/site (docs/, mkdocs.yml)
 #
 # The virtualenv is made once; the package is (re)installed when pyproject.toml is newer than the
 # last install (a stamp file inside the virtualenv). Overridable: PYTHON (the interpreter that
@@ -24,12 +25,16 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint bench dev clean
+.PHONY: help demo test lint docs docs-serve docs-results notebooks bench dev clean
 
 help:
 	@echo "make demo    set up $(VENV), then run the offline demo (llmcompiler-graph demo)"
 	@echo "make test    set up $(VENV), then ruff and pytest; the inner loop: make test PYTEST_ARGS='-m \"not slow\"'"
 	@echo "make lint    ruff check . and ruff format --check ."
+	@echo "make docs    build the documentation site into build/site (mkdocs build --strict)"
+	@echo "make docs-serve  serve the site on 127.0.0.1:8000, rebuilt on every change"
+	@echo "make docs-results  measure again what the docs show: benchmark, scheduler, pictures (~13 min)"
+	@echo "make notebooks  run every notebook headless on the simulators (into build/notebooks)"
 	@echo "make bench   the offline benchmark against ReAct, e.g. make bench BENCH_ARGS='--examples 5'"
 	@echo "make dev     LangGraph Studio on the graph (keys from .env); offline, no keys: make dev DEV_ARGS=--simulate"
 	@echo "make clean   remove $(VENV) and the caches"
@@ -44,6 +49,30 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The site; strict: a broken link or anchor, or a missing snippet, fails the build.
+docs: $(STAMP)
+	$(BIN)/python -m mkdocs build --strict
+
+docs-serve: $(STAMP)
+	$(BIN)/python -m mkdocs serve
+
+# The measured outputs the docs include (docs/snippets/) and their pictures (docs/images/), each
+# as the project's own commands print or draw it.
+SNIPPETS := docs/snippets
+SHOWCASE_Q := Who directed the highest-grossing film of 2019, and how old were they then?
+docs-results: $(STAMP)
+	@echo '<!-- llmcompiler-graph bench --examples 5 (make docs-results) -->' > $(SNIPPETS)/bench-results.md
+	$(BIN)/llmcompiler-graph bench --examples 5 --quiet >> $(SNIPPETS)/bench-results.md
+	@echo '<!-- python -m llmcompiler_graph.bench.scheduler_overhead (make docs-results) -->' > $(SNIPPETS)/scheduler-overhead.md
+	$(BIN)/python -m llmcompiler_graph.bench.scheduler_overhead >> $(SNIPPETS)/scheduler-overhead.md
+	$(BIN)/llmcompiler-graph ask --simulate --compare-react --dag docs/images/dag-showcase.png \
+	  --timeline docs/images/timeline-showcase.png "$(SHOWCASE_Q)"
+
+# The notebooks, top to bottom on the simulators; the executed copies go to build/notebooks.
+notebooks: $(STAMP)
+	LLMCOMPILER_NOTEBOOK_SIMULATE=1 $(BIN)/jupyter nbconvert --to notebook --execute \
+	  --ExecutePreprocessor.timeout=300 --output-dir build/notebooks notebooks/*.ipynb
+
 bench: $(STAMP)
 	$(BIN)/llmcompiler-graph bench $(BENCH_ARGS)
 
@@ -52,7 +81,7 @@ dev: $(STAMP)
 
 # The package and its extras, again whenever pyproject.toml changes.
 $(STAMP): pyproject.toml | $(BIN)/python
-	@echo 'Installing llmcompiler-graph[$(EXTRAS)] into $(VENV) (about a minute the first time)'
+	@echo 'Installing llmcompiler-graph[$(EXTRAS)] into $(VENV) (a minute or two the first time)'
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	@touch $@

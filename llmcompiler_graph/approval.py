@@ -41,7 +41,7 @@ says `requires_approval` (tool metadata `{"llmcompiler": {"requires_approval": T
 The interrupt needs a checkpointer (`create_llmcompiler(..., checkpointer=...)`, a parent graph's,
 or the LangGraph server's). A tool can also pause itself: calling `langgraph.types.interrupt()`
 inside a tool pauses the run there, and the resumed run calls that tool again with the same
-arguments, the other finished tasks of the plan kept (see the README's "Plan approval").
+arguments, the other finished tasks of the plan kept (see docs/approval.md).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Everything here is drawn from what a run already gives you, so it works for a graph in this
 process and for one on a LangGraph server alike:
 
-- the custom events (`stream_mode="custom"`, see the README's "Events"), a `measure.Measurement`
+- the custom events (`stream_mode="custom"`, see docs/events.md), a `measure.Measurement`
   (events plus the LLM and tool calls it measured), or a benchmark `Run`;
 - or the graph's state (`graph.get_state(config).values`: `tasks` and `observations`).
 
@@ -138,7 +138,7 @@ _KNOWN_EVENTS = frozenset(_PLAN_EVENTS + _TASK_EVENTS)
 
 def plan_from_events(events: Iterable[Mapping[str, Any]]) -> RunPlan:
     """The plan of one run (one user turn) from its custom events, in any order: they are
-    sorted by `time`, as the README says; events of other kinds are ignored."""
+    sorted by `time`, as docs/events.md says; events of other kinds are ignored."""
     plan = RunPlan()
     rounds: dict[int, PlanRound] = {}
 

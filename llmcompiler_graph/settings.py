@@ -5,7 +5,8 @@ which have the same names and defaults (a test keeps them equal). The ready-made
 `Context` (`llmcompiler_graph.context`) has the same fields, each falling back to the environment
 variable named in its metadata, plus the model, temperature and search fields; it hands the
 graph a `Settings` too. So the fields below are the one list of settings: their descriptions are
-what Studio shows, the env-example files and the README's table are checked against them.
+what Studio shows, and the env-example files and the generated settings reference
+(docs/settings.md) are checked against them.
 
 Every value passes `check`, on every path (library, environment, Studio's context, CLI): a
 boolean is a real boolean or one of the usual strings (`"false"` is false); a number is finite

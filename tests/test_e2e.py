@@ -620,10 +620,10 @@ async def test_messages_stream_shows_the_answer_and_on_request_the_plan(
     joiner: JoinerFormat,
     stream_plan: bool,
 ) -> None:
-    """README contract: `stream_mode="messages"` shows the final answer (not the joiner's raw
-    decision, nor the math tool's inner call) and, with `stream_plan=True`, the plan's tokens.
-    The lean and text joiners stream the answer's tokens as one message whose id the final
-    `AIMessage` in state keeps; the structured joiner's answer comes whole."""
+    """Documented (docs/messages.md): `stream_mode="messages"` shows the final answer (not the
+    joiner's raw decision, nor the math tool's inner call) and, with `stream_plan=True`, the
+    plan's tokens. The lean and text joiners stream the answer's tokens as one message whose id
+    the final `AIMessage` in state keeps; the structured joiner's answer comes whole."""
     graph = build(chat_model(llm, http_client), tavily, joiner=joiner, stream_plan=stream_plan)
     chunks: dict[str, str] = {}
     ids: dict[str, set[str | None]] = {}

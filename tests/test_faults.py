@@ -1,5 +1,5 @@
-"""Every injected fault ends the run quickly, with an answer or a clear error (the README's
-Reliability table comes from the same runs: `python -m llmcompiler_graph.bench.faults`)."""
+"""Every injected fault ends the run quickly, with an answer or a clear error (docs/reliability.md's
+fault table comes from the same runs: `python -m llmcompiler_graph.bench.faults`)."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from llmcompiler_graph import create_llmcompiler
 from llmcompiler_graph.context import READY_MADE_ONLY, Context
 from llmcompiler_graph.core.policy import ToolPolicy
 from llmcompiler_graph.settings import SettingError, Settings
+from llmcompiler_graph.settings_reference import markdown_table
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -133,20 +134,25 @@ def test_context_is_the_settings_plus_the_ready_made_graphs_own_fields() -> None
             assert types[f.name] == own[f.name], f.name
 
 
-def _readme_settings_table() -> dict[str, tuple[str, str]]:
-    """The README's settings table: field -> (env variable, default as written)."""
+def _reference_table() -> dict[str, tuple[str, str]]:
+    """The generated settings reference (the docs' settings page): field -> (env variable,
+    default as shown)."""
     rows = {}
-    for line in (REPO / "README.md").read_text().splitlines():
-        if m := re.match(r"\| `(\w+)` \| `(LLMCOMPILER_\w+)`[^|]*\| ([^|]+) \|", line):
-            rows[m.group(1)] = (m.group(2), m.group(3).strip().strip("`"))
+    for line in markdown_table().splitlines():
+        if m := re.match(r"\| `(\w+)`<br>`(LLMCOMPILER_\w+)` \| ([^|]+) \|", line):
+            rows[m.group(1)] = (m.group(2), m.group(3).strip().strip("`").replace(",", ""))
     return rows
 
 
-def test_the_readme_table_lists_every_setting_with_its_variable_and_default(
+def test_the_settings_reference_lists_every_setting_with_its_variable_and_default(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The docs' table is rendered from the fields (never copied by hand), whatever the
+    environment says; the settings page holds the marker the build replaces with it."""
     _clear_env(monkeypatch)
-    table, defaults = _readme_settings_table(), Context()
+    defaults = Context()
+    monkeypatch.setenv("LLMCOMPILER_MAX_REPLANS", "7")  # the built-in default is shown, not this
+    table = _reference_table()
     assert list(table) == [f.name for f in fields(Context)]
     for f in fields(Context):
         env, written = table[f.name]
@@ -154,6 +160,7 @@ def test_the_readme_table_lists_every_setting_with_its_variable_and_default(
         shown = "none" if default is None else str(default).lower()
         assert env == f.metadata["env"], f.name
         assert written == shown or float(written) == default, (f.name, written, default)
+    assert "<!-- settings-table -->" in (REPO / "docs" / "settings.md").read_text()
 
 
 def test_every_setting_is_in_both_env_example_files() -> None:

@@ -357,7 +357,7 @@ def ask_command(args: argparse.Namespace) -> int:
 
 PAUSED_HELP = (
     "The CLI cannot answer it: answer from Python with graph.ainvoke(Command(resume=...), "
-    "config) or in LangGraph Studio (README: Plan approval), or give the turn up and ask anew "
+    "config) or in LangGraph Studio (docs/approval.md), or give the turn up and ask anew "
     "(ask --thread NAME --abandon QUESTION)."
 )
 

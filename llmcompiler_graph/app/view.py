@@ -1,7 +1,7 @@
 """A live view of an LLMCompiler run, drawn from its custom stream events alone.
 
-Only the public events of `stream_mode="custom"` (see the README) feed it, so the same view works
-for a graph in this process and for one on a LangGraph server (events from `langgraph-sdk`'s
+Only the public events of `stream_mode="custom"` (docs/events.md) feed it, so the same view
+works for a graph in this process and for one on a LangGraph server (events from `langgraph-sdk`'s
 `client.runs.stream(..., stream_mode="custom")`). On a terminal it is a `rich` Live table that
 updates in place; elsewhere (CI logs, pipes, captured output) it prints one plain line per event,
 without escape codes.

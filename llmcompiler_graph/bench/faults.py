@@ -1,6 +1,6 @@
 """Fault injection: each fault the package must survive, its outcome and the time the run took.
 
-`python -m llmcompiler_graph.bench.faults` prints the table the README's Reliability section
+`python -m llmcompiler_graph.bench.faults` prints the table docs/reliability.md
 shows; `tests/test_faults.py` asserts every row. Each fault runs one question of the showcase
 (two parallel searches) on the simulators, with the real `ChatOpenAI` and `tavily-python`
 clients, a checkpointer, and tight limits: `llm_timeout=1`, `llm_retries=1`, `task_timeout=1`.

@@ -1,4 +1,4 @@
-"""The custom stream events (`stream_mode="custom"`): a public contract, documented in the README.
+"""The custom stream events (`stream_mode="custom"`): a public contract (docs/events.md).
 
 Every event is a flat JSON-able dict with an `event` name, the emitting graph's `graph` name, the
 `round` of the plan (1 for the first plan of a user turn) and a wall-clock `time` (`time.time()`).

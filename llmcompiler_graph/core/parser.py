@@ -1,4 +1,4 @@
-"""Incremental parser for the planner's text plan language (README, "The plan language").
+"""Incremental parser for the planner's text plan language (docs/plan-language.md).
 
 The planner streams lines such as `3. math("...", context=[$1, $2])`. `PlanParser` turns each one
 into a `Task` the moment its call's closing parenthesis arrives, so the scheduler can dispatch it

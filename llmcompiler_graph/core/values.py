@@ -9,7 +9,7 @@ server and Studio show state as JSON. `to_state` makes one copy that all of them
 `dict` with `str` keys, `list`, `str`, `int` within the signed 64-bit range, finite `float`,
 `bool` and `None`, and no bigger than `max_chars` characters.
 
-The mapping keeps what a model needs to read the value (README table):
+The mapping keeps what a model needs to read the value (docs/design.md, "What state keeps"):
 
 ==============================================  ===============================================
 Python value                                    In state
