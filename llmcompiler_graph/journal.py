@@ -55,11 +55,11 @@ from llmcompiler_graph.state import stored_observation, stored_task
 
 logger = logging.getLogger(__name__)
 
-CONFIG_KEY_CHECKPOINT_NS = "checkpoint_ns"
-CONFIG_KEY_CHECKPOINT_ID = "checkpoint_id"
-CONFIG_KEY_CHECKPOINT_MAP = "checkpoint_map"
-CONFIG_KEY_DURABILITY = "__pregel_durability"
-NS_SEP = "|"
+_NS_KEY = "checkpoint_ns"
+_ID_KEY = "checkpoint_id"
+_MAP_KEY = "checkpoint_map"
+_DURABILITY_KEY = "__pregel_durability"
+_NS_SEP = "|"
 """Where a node finds its graph's checkpoint: the keys LangGraph sets in a task's config (the
 namespace up to the last separator is the graph's; `checkpoint_map` maps it to the checkpoint
 id its pending writes go under), and the durability a run was given explicitly."""
@@ -190,17 +190,17 @@ class Journal:
         when the run saves nothing before it exits (`durability="exit"`), it goes on with a
         warning: the call is then protected only once the write lands."""
         configurable = self.config.get("configurable", {})
-        if configurable.get(CONFIG_KEY_DURABILITY) == "exit":
+        if configurable.get(_DURABILITY_KEY) == "exit":
             _warn_once("durability='exit' saves nothing before the run ends")
             return
         saver = _saver(self.config)
-        namespace = configurable.get(CONFIG_KEY_CHECKPOINT_NS, "").rpartition(NS_SEP)[0]
-        checkpoint_id = configurable.get(CONFIG_KEY_CHECKPOINT_MAP, {}).get(namespace)
+        namespace = configurable.get(_NS_KEY, "").rpartition(_NS_SEP)[0]
+        checkpoint_id = configurable.get(_MAP_KEY, {}).get(namespace)
         where = {
             "configurable": {
                 "thread_id": configurable.get("thread_id"),
-                CONFIG_KEY_CHECKPOINT_NS: namespace,
-                CONFIG_KEY_CHECKPOINT_ID: checkpoint_id,
+                _NS_KEY: namespace,
+                _ID_KEY: checkpoint_id,
             }
         }
         deadline, pause = time.monotonic() + SAVE_TIMEOUT, 0.001
