@@ -130,10 +130,18 @@ def test_the_answer_streams_before_the_reply_ends() -> None:
 
 def test_text_protocol_holds_back_what_follows_the_last_parenthesis() -> None:
     reader = ReplyReader(bare_is_answer=False, plans=False)
-    assert reader.feed("Thought: ok\nAction: Finish(f(x") == ""  # no `)` yet
-    assert reader.feed(") is 2") == "f(x"
+    assert reader.feed("Thought: ok\nAction: Finish(f(x") == "f(x"  # before any `)`: the answer
+    assert reader.feed(") is 2") == ""  # the `)` may close Finish(: what follows waits
     assert reader.feed(")") == ") is 2"
     assert reader.close().answer == "f(x) is 2"
+
+
+def test_text_protocol_streams_an_answer_without_parentheses() -> None:
+    reader = ReplyReader(bare_is_answer=False, plans=False)
+    assert reader.feed("Thought: ok\nAction: Finish(Rome") == "Rome"
+    assert reader.feed(" is bigger") == " is bigger"
+    assert reader.feed(")\n") == ""
+    assert reader.close().answer == "Rome is bigger"
 
 
 def test_a_lean_replan_carries_the_next_plan() -> None:

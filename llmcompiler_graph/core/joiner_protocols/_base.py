@@ -123,8 +123,9 @@ class ReplyReader:
     `feed(text)` returns the answer text that may be shown now; `close()` returns the decision.
     What was shown (`shown`) is always the start of the final answer, however the reply is
     chunked: leading whitespace is dropped and trailing whitespace held back; in the text
-    protocol the argument of `Finish(` runs to the reply's last `)`, so text after the latest `)`
-    is held back until another `)` comes or the reply ends. With `bare_is_answer` (lean), a reply
+    protocol the argument of `Finish(` runs to the reply's last `)`, so once a `)` has come, text
+    after the latest `)` is held back until another `)` comes or the reply ends (an answer
+    without `)` streams as it is written). With `bare_is_answer` (lean), a reply
     that starts with neither `Answer:`, `Replan:`, `Thought` nor `Action` is the answer itself.
     With `plans`, a replan's text is its feedback up to the first plan line, then the plan.
 
@@ -220,7 +221,10 @@ class ReplyReader:
         if self.mode not in ("answer", "finish"):
             return ""
         text = self.text
-        end = len(text) if self.mode == "answer" else max(self._closing, self._body)
+        # `Finish(`'s argument runs to the reply's last `)`: before the first `)` all of it is
+        # the answer's (no `)` ever: all of it; one later: it ends after this), after one only
+        # the text up to the latest `)` is sure to be.
+        end = len(text) if self.mode == "answer" or self._closing < 0 else self._closing
         visible = text[self._body : end].lstrip().rstrip()
         if len(visible) <= len(self.shown):
             return ""
