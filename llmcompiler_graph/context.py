@@ -164,8 +164,7 @@ class Context:
                 setattr(self, f.name, _checked(f, f.name, hints[f.name], getattr(self, f.name)))
             self.settings()
         except SettingError as exc:
-            env = _ENV_FIELDS[exc.name.partition("[")[0]].metadata["env"]
-            source = f" (given in the context, or env {env})"
+            source = f" (given in the context, or env {env_variable(exc.name)})"
             raise SettingError(exc.name, exc.value, exc.requirement, source) from None
 
     def settings(self) -> Settings:
@@ -188,6 +187,14 @@ class Context:
 
 
 _ENV_FIELDS: dict[str, Field[Any]] = {f.name: f for f in fields(Context)}
+
+
+def env_variable(name: str) -> str | None:
+    """The environment variable of setting `name` (`tool_policies[search]` counts as
+    `tool_policies`), or None for a name that is not a setting."""
+    field = _ENV_FIELDS.get(name.partition("[")[0])
+    return None if field is None else field.metadata["env"]
+
 
 OTHER_VARIABLES = ("LLMCOMPILER_DB", "LLMCOMPILER_NOTEBOOK_SIMULATE", "LLMCOMPILER_SERVER_VENV")
 """`LLMCOMPILER_*` variables that are not settings: the CLI's thread store, the notebooks' and

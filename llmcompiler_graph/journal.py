@@ -80,27 +80,31 @@ class Replay:
 
     plan: list[Task] | None = None
     """The whole plan (as stored: JSON-safe), if it had arrived; None otherwise."""
-    finished: dict[str | None, list[Observation]] = field(default_factory=dict)
+    finished: dict[str, list[Observation]] = field(default_factory=dict)
     """The observations recorded, by call key, in the order they were recorded."""
     started: Counter[str] = field(default_factory=Counter)
     """Calls recorded as starting (tools called at most once), by call key."""
 
-    def recorded(self, task: Task, args: Mapping[str, Any], max_chars: int) -> Observation | None:
-        """The observation recorded for `task`'s call with `args` (each one is taken once)."""
-        key = stored_call(task["tool"], args, max_chars)
-        if not (recorded := self.finished.get(key)):
+    @property
+    def empty(self) -> bool:
+        """Nothing recorded for any call (a first attempt): no call needs looking up."""
+        return not self.finished and not self.started
+
+    def recorded(self, task: Task, call: str) -> Observation | None:
+        """The observation recorded for `task`'s call (its `stored_call` key; each record is
+        taken once)."""
+        if not (recorded := self.finished.get(call)):
             return None
-        if self.started[key] > 0:
-            self.started[key] -= 1
+        if self.started[call] > 0:
+            self.started[call] -= 1
         return {**recorded.pop(0), "idx": task["idx"]}
 
-    def unfinished(self, task: Task, args: Mapping[str, Any], max_chars: int) -> Observation | None:
+    def unfinished(self, task: Task, call: str) -> Observation | None:
         """For a call recorded as starting that never finished: an error observation (the call
         is not made again). None: the call is to be made."""
-        key = stored_call(task["tool"], args, max_chars)
-        if key is None or self.started[key] <= 0:
+        if self.started[call] <= 0:
             return None
-        self.started[key] -= 1
+        self.started[call] -= 1
         return make_observation(
             task["idx"],
             "error",
@@ -140,7 +144,7 @@ class Journal:
             elif kind == "plan":
                 replay.plan = entry["tasks"]
             elif kind == "observation":
-                replay.finished.setdefault(entry.get("call"), []).append(entry["observation"])
+                replay.finished.setdefault(entry["call"], []).append(entry["observation"])
             elif kind == "started":
                 replay.started[entry["call"]] += 1
 
@@ -156,12 +160,12 @@ class Journal:
         if complete():
             self._write({"kind": "plan", "tasks": received})
 
-    def observation(
-        self, task: Task, args: Mapping[str, Any] | None, observation: Observation
-    ) -> None:
-        """Journal a finished task's observation with its call (durable once the write lands;
-        a task that never resolved its arguments is recorded under no call)."""
-        call = None if args is None else stored_call(task["tool"], args, self.max_chars)
+    def observation(self, task: Task, call: str | None, observation: Observation) -> None:
+        """Journal a finished task's observation under its call (`stored_call`; durable once the
+        write lands). A task without a call key (it never resolved its arguments, or they cannot
+        be encoded) is not journaled: a resume could never match it to a call."""
+        if call is None:
+            return
         stored = stored_observation(observation, self.max_chars)
         self._write({"kind": "observation", "call": call, "observation": stored})
 

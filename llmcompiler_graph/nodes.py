@@ -41,7 +41,7 @@ from llmcompiler_graph.handoff import (
     streams,
     superstep_key,
 )
-from llmcompiler_graph.journal import Journal, Replay
+from llmcompiler_graph.journal import Journal, Replay, stored_call
 from llmcompiler_graph.messages import (
     ToolResults,
     conversation,
@@ -230,7 +230,8 @@ class Nodes:
     ) -> SchedulerUpdate:
         components, turn = self.components(runtime), current_turn(state)
         settings = components.settings
-        journal = Journal.open(config, max_chars=settings.max_state_chars)
+        cap = settings.max_state_chars
+        journal = Journal.open(config, max_chars=cap)
         replay = await journal.replay() if journal else Replay()
         results = (
             ToolResults(
@@ -240,19 +241,24 @@ class Nodes:
             else None
         )
 
+        def call_of(task: Task, args: Mapping[str, Any] | None) -> str | None:
+            return None if args is None else stored_call(task["tool"], args, cap)
+
         def done(task: Task, args: Mapping[str, Any]) -> Observation | None:
-            observation = replay.recorded(task, args, settings.max_state_chars)
+            if (call := call_of(task, args)) is None:
+                return None
+            observation = replay.recorded(task, call)
             if observation is None:
-                observation = replay.unfinished(task, args, settings.max_state_chars)
+                observation = replay.unfinished(task, call)
                 if observation is not None and journal:
-                    journal.observation(task, args, observation)
+                    journal.observation(task, call, observation)
             if observation is not None and results is not None:
                 results.add(task, observation)
             return observation
 
         def on_finish(task: Task, args: Mapping[str, Any] | None, observation: Observation) -> None:
             if journal:
-                journal.observation(task, args, observation)
+                journal.observation(task, call_of(task, args), observation)
             if results is not None:
                 results.add(task, observation)
 
@@ -278,7 +284,7 @@ class Nodes:
                 events=self.events(round),
                 config=config,
                 prefer_sync_tools=prefer_sync_tools,
-                done=done,
+                done=None if replay.empty else done,  # a first attempt looks nothing up
                 on_finish=on_finish,
                 starting=journal.starting if journal else None,
             )
@@ -293,12 +299,12 @@ class Nodes:
                 streams.release(key)
             if journal:
                 await journal.flush()
-        kept = {idx: stored_observation(o, settings.max_state_chars) for idx, o in new.items()}
+        kept = {idx: stored_observation(o, cap) for idx, o in new.items()}
         merged = {**turn.observations, **kept}
         update: SchedulerUpdate = {"observations": [merged[idx] for idx in sorted(merged)]}
         written = results.written() if results is not None else []
         if review is not None:
-            edited = {i: stored_task(t, settings.max_state_chars) for i, t in review.edited.items()}
+            edited = {i: stored_task(t, cap) for i, t in review.edited.items()}
             update["tasks"] = [edited.get(t["idx"], t) for t in turn.tasks]
             update["awaiting_approval"] = []
             update["review"] = "\n".join(review.rejections)

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import fields
 from typing import Any
 
-from llmcompiler_graph.context import Context
+from llmcompiler_graph.context import Context, env_variable
 from llmcompiler_graph.settings import SettingError
 
 KEY_HELP = {
@@ -48,7 +47,7 @@ def _sourced(exc: SettingError, overrides: dict[str, Any]) -> SettingError:
     name = exc.name.partition("[")[0]
     if name in overrides and name in FLAGS:
         return SettingError(FLAGS[name], exc.value, exc.requirement)
-    env = next((f.metadata["env"] for f in fields(Context) if f.name == name), None)
+    env = env_variable(name)
     source = f" (env {env})" if env and os.environ.get(env, "").strip() else ""
     return SettingError(exc.name, exc.value, exc.requirement, source)
 
