@@ -21,9 +21,12 @@ order of the calls (with its name), and the order tools finish in depends on tim
 are read back by position, whatever the order they were written in.
 
 Reading back: the node calls the journal task again and again; a call that was recorded before
-returns its entry without running; the first call that actually runs returns a marker carrying
-this attempt's nonce, which ends the replay (a marker with another nonce is an earlier attempt's
-end, and the replay goes on past it).
+returns its entry without running; a call that actually runs returns a marker carrying this
+attempt's nonce (a marker with another nonce is an earlier attempt's). LangGraph saves writes on
+background threads, in no fixed order, so a kill can leave a gap: entry 7 saved, entry 6 not.
+The replay therefore counts the entries the checkpointer holds first and goes on, past its own
+markers filling the gaps, until it has read them all; the attempt's own entries then take
+positions no earlier attempt used.
 
 Entries go through the checkpointer, so they hold tasks, arguments and observations as state
 keeps them (`core.values.to_state`); a dependent of a task replayed after a resume receives the
@@ -60,9 +63,14 @@ _ID_KEY = "checkpoint_id"
 _MAP_KEY = "checkpoint_map"
 _DURABILITY_KEY = "__pregel_durability"
 _NS_SEP = "|"
+_RETURN = "__return__"
 """Where a node finds its graph's checkpoint: the keys LangGraph sets in a task's config (the
 namespace up to the last separator is the graph's; `checkpoint_map` maps it to the checkpoint
-id its pending writes go under), and the durability a run was given explicitly."""
+id its pending writes go under), the durability a run was given explicitly, and the channel a
+task's result is saved under."""
+
+_KINDS = frozenset({"end", "plan", "observation", "started"})
+"""The kinds of entry: how the journal's writes are told from other task results."""
 
 JOURNAL = "llmcompiler_journal"
 """The name its entries show under in `stream_mode="updates"`."""
@@ -135,13 +143,21 @@ class Journal:
         """Read back what earlier attempts of this node recorded (see the module docstring)."""
         nonce = uuid.uuid4().hex
         replay = Replay()
+        held = len(await self._entries())
+        read = gaps = 0
         while True:
             entry = await _settle(_entry({"kind": "end", "nonce": nonce}))
             kind = entry.get("kind")
-            if kind == "end":
-                if entry.get("nonce") == nonce:
+            if kind == "end" and entry.get("nonce") == nonce:
+                gaps += 1
+                if read >= held:
                     return replay
-            elif kind == "plan":
+                if gaps > MAX_GAPS:
+                    logger.warning("the journal read %d of %d entries it holds", read, held)
+                    return replay
+                continue
+            read += 1
+            if kind == "plan":
                 replay.plan = entry["tasks"]
             elif kind == "observation":
                 replay.finished.setdefault(entry["call"], []).append(entry["observation"])
@@ -193,32 +209,42 @@ class Journal:
         no handle on that write, so this reads it back (a few ms); after `SAVE_TIMEOUT`, or
         when the run saves nothing before it exits (`durability="exit"`), it goes on with a
         warning: the call is then protected only once the write lands."""
-        configurable = self.config.get("configurable", {})
-        if configurable.get(_DURABILITY_KEY) == "exit":
+        if self.config.get("configurable", {}).get(_DURABILITY_KEY) == "exit":
             _warn_once("durability='exit' saves nothing before the run ends")
             return
-        saver = _saver(self.config)
-        namespace = configurable.get(_NS_KEY, "").rpartition(_NS_SEP)[0]
-        checkpoint_id = configurable.get(_MAP_KEY, {}).get(namespace)
-        where = {
-            "configurable": {
-                "thread_id": configurable.get("thread_id"),
-                _NS_KEY: namespace,
-                _ID_KEY: checkpoint_id,
-            }
-        }
         deadline, pause = time.monotonic() + SAVE_TIMEOUT, 0.001
         while time.monotonic() < deadline:
-            saved = await _read(saver, where)
-            if saved is not None and any(
-                isinstance(value, dict) and value.get("nonce") == nonce
-                for _, _, value in saved.pending_writes or ()
-            ):
+            if any(entry.get("nonce") == nonce for entry in await self._entries()):
                 return
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
         _warn_once(f"the checkpointer did not show a journal entry within {SAVE_TIMEOUT:g} s")
 
+    async def _entries(self) -> list[dict[str, Any]]:
+        """The journal entries the checkpointer holds among the pending writes of this node's
+        checkpoint (the task results whose value is an entry)."""
+        configurable = self.config.get("configurable", {})
+        namespace = configurable.get(_NS_KEY, "").rpartition(_NS_SEP)[0]
+        where: RunnableConfig = {
+            "configurable": {
+                "thread_id": configurable.get("thread_id"),
+                _NS_KEY: namespace,
+                _ID_KEY: configurable.get(_MAP_KEY, {}).get(namespace),
+            }
+        }
+        if where["configurable"][_ID_KEY] is None:  # its checkpoint is not known: no entries
+            return []
+        saved = await _read(_saver(self.config), where)
+        return [
+            value
+            for _, channel, value in (saved.pending_writes or () if saved else ())
+            if channel == _RETURN and isinstance(value, dict) and value.get("kind") in _KINDS
+        ]
+
+
+MAX_GAPS = 256
+"""How many of its own markers a replay writes looking for the entries it holds before it gives
+up (a kill leaves a gap only where a write was in flight)."""
 
 SAVE_TIMEOUT = 10.0
 """Seconds to wait for the checkpointer to hold a start entry before calling the tool anyway."""

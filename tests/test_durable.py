@@ -426,3 +426,65 @@ def test_a_call_stopped_while_it_ran_is_not_made_again_unless_its_policy_says(re
     else:
         assert observations[2]["status"] == "error" and calls["slow"] == 1
         assert "may or may not have run" in observations[2]["error"]
+
+
+def test_a_start_entry_saved_after_a_lost_write_is_still_read_on_resume() -> None:
+    """LangGraph saves writes on background threads in no fixed order, so a kill can leave the
+    journal with a gap (an observation lost, the start entry after it saved). The resume reads
+    past the gap: the call that had started is not made again."""
+    import asyncio
+
+    calls: Counter[str] = Counter()
+
+    async def pay(to: str) -> str:
+        """Pay someone."""
+        calls[to] += 1
+        await asyncio.sleep(0.3 if calls[to] == 1 else 0)
+        return f"paid {to}"
+
+    def work(key: str) -> str:
+        """Work on a key."""
+        calls[key] += 1
+        return f"result of {key}"
+
+    plan = '1. work("a")\n2. pay("$1")\n3. join()<END_OF_PLAN>'
+
+    def script(role: str, messages: list[BaseMessage]) -> str:
+        return plan if role == "planner" else "Thought: ok\nAction: Finish(done)"
+
+    saver = InMemorySaver()
+    graph = create_llmcompiler(
+        ScriptedChatModel(script=script),
+        [pay, work],
+        joiner="text",
+        checkpointer=saver,
+        tool_policies={"pay": {"idempotent": False}},
+    )
+    config: Any = {"configurable": {"thread_id": "gap"}}
+
+    async def stop_while_paying() -> None:
+        run = asyncio.ensure_future(graph.ainvoke({"messages": [("user", "pay")]}, config))
+        while calls["result of a"] == 0:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.05)
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+
+    asyncio.run(stop_while_paying())
+    lost = 0
+    for writes in saver.writes.values():
+        for key, (_, _, typed, _) in list(writes.items()):
+            value = saver.serde.loads_typed(typed)
+            if isinstance(value, dict) and value.get("kind") == "observation":
+                del writes[key]  # the observation's write never reached the disk
+                lost += 1
+    assert lost == 1 and calls["result of a"] == 1
+
+    asyncio.run(graph.ainvoke(None, config))
+
+    observations = {o["idx"]: o for o in graph.get_state(config).values["observations"]}
+    assert calls["result of a"] == 1, "the payment was made again"
+    assert observations[2]["status"] == "error"
+    assert "may or may not have run" in observations[2]["error"]
+    assert observations[1]["value"] == "result of a" and calls["a"] == 2  # lost, so run again
