@@ -11,6 +11,8 @@
 - `demo` runs the SHOWCASE questions offline, each next to a sequential ReAct run.
 - `dev` runs `langgraph dev` (LangGraph Studio) on the project's `langgraph.json`; `--simulate`
   points it at the loopback simulators, so it runs without keys (`llmcompiler_graph.app.dev`).
+- `simulate` serves the loopback simulators on fixed ports and prints the settings that point a
+  deployed server at them, to smoke-test it without keys (`llmcompiler_graph.app.simulate`).
 - `env-example` prints the template of every setting (the repository's `.env.example`, shipped in
   the package), or writes it (`--write .env`) without overwriting a file.
 - Other commands come from the `llmcompiler_graph.commands` entry points (`bench`, registered by
@@ -71,6 +73,9 @@ SHOWCASE_COUNT = 3
 
 DEV_PORT = 2024
 """`dev`'s default port: `langgraph dev`'s own."""
+
+SIMULATE_PORTS = (8765, 8766)
+"""`simulate`'s default ports: the OpenAI simulator's, the Tavily simulator's."""
 
 EXIT_USAGE = 2
 """Exit code for what the user must fix before a run can start (keys, unknown question)."""
@@ -278,6 +283,51 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--no-browser", action="store_true", help="do not open Studio in the browser")
     dev.add_argument("--config", type=Path, metavar="PATH", help="the langgraph.json to serve")
     dev.set_defaults(run=dev_command, passes_on=True)
+
+    openai_port, tavily_port = SIMULATE_PORTS
+    simulate = commands.add_parser(
+        "simulate",
+        parents=[common],
+        help="serve the model and search simulators for a deployed server (no keys needed)",
+        description="Serve the loopback OpenAI- and Tavily-compatible simulators `dev --simulate` "
+        "uses, on fixed ports, until Ctrl-C or SIGTERM; print (and with --env-file write) the "
+        "settings that point a server at them (langhost serve, docker), so a deployment can be "
+        "smoke-tested with no API keys and nothing leaving the machine. Answers are made up; "
+        "each request served is shown in one line.",
+    )
+    simulate.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the interface to listen on (default: 127.0.0.1). Any other (0.0.0.0: all, e.g. "
+        "for a container) lets whoever reaches the ports use the simulators",
+    )
+    simulate.add_argument(
+        "--openai-port",
+        type=int,
+        default=openai_port,
+        metavar="N",
+        help=f"the OpenAI simulator's port (default: {openai_port}; 0: any free one)",
+    )
+    simulate.add_argument(
+        "--tavily-port",
+        type=int,
+        default=tavily_port,
+        metavar="N",
+        help=f"the Tavily simulator's port (default: {tavily_port}; 0: any free one)",
+    )
+    simulate.add_argument(
+        "--instant",
+        action="store_true",
+        help="no simulated latency (default: the demo's, like a hosted model and search)",
+    )
+    simulate.add_argument(
+        "--env-file",
+        type=Path,
+        metavar="PATH",
+        help="also write the settings to PATH in dotenv format (langhost serve, docker "
+        "--env-file); a file simulate did not write is never overwritten",
+    )
+    simulate.set_defaults(run=simulate_command)
 
     for name, entry in plugin_commands().items():
         commands.add_parser(name, add_help=False, help=f"arguments go to {entry.value}")
@@ -800,6 +850,13 @@ def dev_command(args: argparse.Namespace) -> int:
     from llmcompiler_graph.app.dev import dev_command as run_dev
 
     return run_dev(args, args.extra, Console())
+
+
+def simulate_command(args: argparse.Namespace) -> int:
+    """`simulate`: the simulators on fixed ports, for a deployed server (see `app.simulate`)."""
+    from llmcompiler_graph.app.simulate import simulate_command as run_simulate
+
+    return run_simulate(args)
 
 
 def demo_command(args: argparse.Namespace) -> int:

@@ -38,7 +38,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
@@ -47,6 +47,9 @@ from rich.text import Text
 import llmcompiler_graph
 from llmcompiler_graph.app.preflight import UsageProblem
 from llmcompiler_graph.testing.latency import SIMULATED_MODEL
+
+if TYPE_CHECKING:
+    from llmcompiler_graph.app.simulate import Simulators
 
 STUDIO_URL = "https://smith.langchain.com/studio/?baseUrl={api}"
 STARTUP_TIMEOUT = 120.0
@@ -163,11 +166,19 @@ def simulated_env(base: Mapping[str, str], openai_url: str, tavily_url: str) -> 
     return {
         **env,
         **OFFLINE,
-        **SIMULATED_KEYS,
-        "OPENAI_BASE_URL": openai_url,
-        "TAVILY_BASE_URL": tavily_url,
-        "LLMCOMPILER_MODEL": SIMULATED_SPEC,
+        **simulator_settings(openai_url, tavily_url),
         "PYTHONUNBUFFERED": "1",
+    }
+
+
+def simulator_settings(openai_url: str, tavily_url: str) -> dict[str, str]:
+    """The variables that point a server's graph at the simulators (`openai_url` ends in /v1)."""
+    return {
+        "OPENAI_BASE_URL": openai_url,
+        "OPENAI_API_KEY": SIMULATED_KEYS["OPENAI_API_KEY"],
+        "TAVILY_BASE_URL": tavily_url,
+        "TAVILY_API_KEY": SIMULATED_KEYS["TAVILY_API_KEY"],
+        "LLMCOMPILER_MODEL": SIMULATED_SPEC,
     }
 
 
@@ -217,31 +228,41 @@ def plan_launch(
 def supervise(launch: Launch, console: Console, banner: RenderableType) -> int:
     """Run `langgraph dev` until it exits, or until Ctrl-C / SIGTERM stops it (and its whole
     process group); print `banner` once it answers `/ok`. Returns the exit code."""
-    previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
     process: subprocess.Popen[bytes] | None = None
+    with stopped_by_signals():
+        try:
+            process = subprocess.Popen(
+                launch.command,
+                cwd=launch.cwd,
+                env=launch.env,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own group: stopped as a whole, never by a stray ^C
+            )
+            if _wait_until_up(launch.api, process):
+                for part in banner.renderables if isinstance(banner, Group) else [banner]:
+                    console.print(part, soft_wrap=isinstance(part, Text))  # URLs kept whole
+            elif process.poll() is None:
+                console.print(Text(f"langgraph dev has not answered {launch.api}/ok yet; waiting."))
+            code = process.wait()
+            if code:
+                console.print(Text(f"langgraph dev exited with code {code}.", style="red"))
+            return code
+        except (KeyboardInterrupt, Stopped):
+            console.print(Text("Stopping langgraph dev…"))
+            return 0
+        finally:
+            if process is not None:
+                stop_group(process)
+
+
+@contextlib.contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """Inside the block SIGTERM and SIGHUP raise `Stopped`, as Ctrl-C raises KeyboardInterrupt;
+    the previous handlers are back after it."""
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
     try:
-        process = subprocess.Popen(
-            launch.command,
-            cwd=launch.cwd,
-            env=launch.env,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own group: stopped as a whole, never by a stray ^C
-        )
-        if _wait_until_up(launch.api, process):
-            for part in banner.renderables if isinstance(banner, Group) else [banner]:
-                console.print(part, soft_wrap=isinstance(part, Text))  # URLs kept whole
-        elif process.poll() is None:
-            console.print(Text(f"langgraph dev has not answered {launch.api}/ok yet; waiting."))
-        code = process.wait()
-        if code:
-            console.print(Text(f"langgraph dev exited with code {code}.", style="red"))
-        return code
-    except (KeyboardInterrupt, Stopped):
-        console.print(Text("Stopping langgraph dev…"))
-        return 0
+        yield
     finally:
-        if process is not None:
-            stop_group(process)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -348,22 +369,16 @@ def _simulated(
     data: dict[str, Any],
     console: Console,
 ) -> int:
-    from llmcompiler_graph.app.demo import SEARCH_JITTER, SEARCH_SEED
     from llmcompiler_graph.app.preflight import read_context
-    from llmcompiler_graph.testing.latency import LatencyModel
-    from llmcompiler_graph.testing.openai_server import OpenAISimulator
-    from llmcompiler_graph.testing.scenarios import SHOWCASE, ScenarioBrain, merged_corpus
-    from llmcompiler_graph.testing.tavily_server import TavilySimulator
+    from llmcompiler_graph.app.simulate import simulators
 
     with _patched_environ(simulated_env(os.environ, "http://127.0.0.1/v1", "http://127.0.0.1")):
         read_context({}, command="dev")  # the LLMCOMPILER_* settings passed on must be valid
-    latency = LatencyModel()
     with (
-        OpenAISimulator(ScenarioBrain(SHOWCASE), latency=latency) as llm,
-        TavilySimulator(merged_corpus(SHOWCASE), jitter=SEARCH_JITTER, seed=SEARCH_SEED) as search,
+        simulators() as sims,
         tempfile.TemporaryDirectory(prefix="llmcompiler-dev-") as scratch,
     ):
-        env = simulated_env(os.environ, llm.base_url, search.base_url)
+        env = simulated_env(os.environ, sims.llm.base_url, sims.search.base_url)
         served = Path(scratch) / "langgraph.json"
         served.write_text(json.dumps({k: v for k, v in data.items() if k != "env"}, indent=2))
         launch = plan_launch(args, extra, served, env, config.parent)
@@ -377,28 +392,20 @@ def _simulated(
             ),
             soft_wrap=True,
         )
-        banner = simulated_banner(launch, llm.base_url, search.base_url, latency, SEARCH_JITTER)
+        banner = simulated_banner(launch, sims)
         return supervise(launch, console, banner)
 
 
-def simulated_banner(
-    launch: Launch,
-    openai_url: str,
-    tavily_url: str,
-    latency: Any,
-    jitter: tuple[float, float],
-) -> Group:
+def simulated_banner(launch: Launch, sims: Simulators) -> Group:
     """What `dev --simulate` says once the server is up: what is made up, and where to look
     (the URLs outside the box, so that they copy whole)."""
     from llmcompiler_graph.app.demo import SHOWCASE_QUESTIONS
 
-    lo, hi = jitter
     text = Text.assemble(
         ("SIMULATED model and search: answers are made up.\n", "bold"),
         "The model (OpenAI-compatible) and the Tavily search are loopback stand-ins in this "
-        f"process ({openai_url}, {tavily_url}): the first token after {latency.ttft_base:g} s, "
-        f"then {latency.tokens_per_second:g} tokens/s; each search {lo:g}-{hi:g} s. They know "
-        "the demo's questions:\n",
+        f"process ({sims.llm.base_url}, {sims.search.base_url}): {sims.describe_latency()}. "
+        "They know the demo's questions:\n",
         *(f"  - {question}\n" for question in SHOWCASE_QUESTIONS),
         "and answer any other with one simulated search per part of the question, labelled as "
         "simulated. Ctrl-C stops the server and the simulators.",

@@ -148,8 +148,8 @@ class _HTTPServer(ThreadingHTTPServer):
     block_on_close = False  # stop() waits for handlers itself, with a bound
     request_queue_size = 128
 
-    def __init__(self, app: LoopbackServer[Any], port: int) -> None:
-        super().__init__((HOST, port), _Handler)
+    def __init__(self, app: LoopbackServer[Any], host: str, port: int) -> None:
+        super().__init__((host, port), _Handler)
         self.app = app
         self._open: set[socket.socket] = set()
         self._open_changed = threading.Condition()
@@ -225,12 +225,16 @@ class LoopbackServer(Service, Generic[EntryT]):
     test reading the log right after its client returned sees the request complete.
 
     The log keeps the latest ``keep`` requests (None: all of them); :attr:`logged` counts every
-    request, as a position for :meth:`requests_since`.
+    request, as a position for :meth:`requests_since`. ``host`` is the interface it listens on:
+    loopback unless told otherwise (``"0.0.0.0"``: all, e.g. for a container to reach it).
     """
 
-    def __init__(self, *, port: int = 0, keep: int | None = KEEP_REQUESTS) -> None:
+    def __init__(
+        self, *, host: str = HOST, port: int = 0, keep: int | None = KEEP_REQUESTS
+    ) -> None:
         if keep is not None and keep < 1:
             raise ValueError(f"keep must be at least 1 (None keeps every request), not {keep}")
+        self.host = host
         self._requested_port = port
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -246,7 +250,7 @@ class LoopbackServer(Service, Generic[EntryT]):
         """Bind and serve in the background; a running server is left as is."""
         if self._httpd is None:
             self._stopping.clear()
-            self._httpd = _HTTPServer(self, self._requested_port)
+            self._httpd = _HTTPServer(self, self.host, self._requested_port)
             self._thread = threading.Thread(
                 target=self._httpd.serve_forever,
                 kwargs={"poll_interval": 0.05},
@@ -277,8 +281,9 @@ class LoopbackServer(Service, Generic[EntryT]):
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (only while running)."""
-        return f"http://{HOST}:{self.port}"
+        """``http://HOST:PORT`` (only while running; 127.0.0.1 when it listens on all)."""
+        host = HOST if self.host in ("", "0.0.0.0") else self.host
+        return f"http://{host}:{self.port}"
 
     # -- log ---------------------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ from typing import Any
 from llmcompiler_graph.core.roles import PROTOCOL_HEADER, ROLE_HEADER
 from llmcompiler_graph.testing.latency import LatencyModel, estimate_tokens
 from llmcompiler_graph.testing.loopback import (
+    HOST,
     KEEP_REQUESTS,
     Exchange,
     LoopbackServer,
@@ -115,10 +116,11 @@ class OpenAISimulator(LoopbackServer[ChatLogEntry]):
         *,
         latency: LatencyModel | None = None,
         models: Sequence[str] = ("gpt-4o-mini",),
+        host: str = HOST,
         port: int = 0,
         keep: int | None = KEEP_REQUESTS,
     ) -> None:
-        super().__init__(port=port, keep=keep)
+        super().__init__(host=host, port=port, keep=keep)
         self.script = script  # the setter normalizes it
         self.latency = latency or LatencyModel()
         self.models = tuple(models)

@@ -31,6 +31,7 @@ finds, and labelled as simulated.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -117,6 +118,10 @@ def generic_scenario(
     return improvise(question, history, partial(find, corpus or {}))
 
 
+IMPROVISED_KEPT = 1_000
+"""How many improvised conversations a `ScenarioBrain` remembers (the latest)."""
+
+
 class ScenarioBrain:
     """A simulator script that plays every role for a set of scenarios (see the module doc);
     a question none of them asks gets a `generic_scenario`, read against the questions before
@@ -124,8 +129,9 @@ class ScenarioBrain:
 
     def __init__(self, scenarios: Iterable[Scenario]) -> None:
         self.scenarios = {s.question: s for s in scenarios}
-        self.improvised: dict[tuple[str, ...], Scenario] = {}
-        """The generic scenarios made so far, by the questions of their conversation."""
+        self.improvised: OrderedDict[tuple[str, ...], Scenario] = OrderedDict()
+        """The latest `IMPROVISED_KEPT` generic scenarios made, by the questions of their
+        conversation (a forgotten one is made again, the same, if asked again)."""
 
     def __call__(self, request: ChatRequest) -> ChatResponse | str:
         role = role_of(request)
@@ -153,6 +159,8 @@ class ScenarioBrain:
         if key not in self.improvised:
             corpus = merged_corpus(self.scenarios.values())
             self.improvised[key] = generic_scenario(asked, questions[:-1], corpus)
+            while len(self.improvised) > IMPROVISED_KEPT:  # a simulator may serve for days
+                self.improvised.popitem(last=False)
         return self.improvised[key]
 
     def plan(self, scenario: Scenario, request: ChatRequest) -> ChatResponse | str:

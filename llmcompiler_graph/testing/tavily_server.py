@@ -29,6 +29,7 @@ from typing import Any
 
 from llmcompiler_graph.testing import made_up
 from llmcompiler_graph.testing.loopback import (
+    HOST,
     KEEP_REQUESTS,
     Exchange,
     LoopbackServer,
@@ -136,10 +137,11 @@ class TavilySimulator(LoopbackServer[SearchLogEntry]):
         jitter: tuple[float, float] | None = None,
         seed: int = 0,
         fallback: Callable[[str], list[Result]] = fabricate_results,
+        host: str = HOST,
         port: int = 0,
         keep: int | None = KEEP_REQUESTS,
     ) -> None:
-        super().__init__(port=port, keep=keep)
+        super().__init__(host=host, port=port, keep=keep)
         self.corpus = DEFAULT_CORPUS if corpus is None else corpus
         self.latency = latency
         self.jitter = jitter
