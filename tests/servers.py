@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -47,6 +47,8 @@ import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+DEPLOY_CONFIG = REPO / "deploy" / "langgraph.json"
+"""The server's config: the graph with the runtime's mends, `/ready`, the auth handler."""
 REQUIREMENTS = REPO / "deploy" / "requirements-server.txt"
 SERVER_VENV = Path(os.environ.get("LLMCOMPILER_SERVER_VENV") or REPO / ".venv-server")
 """The server's virtualenv (gitignored); `.ci/run` puts it in its temporary directory."""
@@ -183,6 +185,11 @@ class Postgres:
         )
         self.port = free_port()
         self.log = self.root / "postgres.log"
+        self._serve()
+        return self
+
+    def _serve(self) -> None:
+        data, sockets = self.root / "data", self.root / "sockets"
         self.process = start_logged(
             [self.bin / "postgres", "-D", data, "-p", str(self.port), "-k", sockets, *POSTGRES],
             self.log,
@@ -193,7 +200,14 @@ class Postgres:
         except RuntimeError as error:
             self.stop()
             raise RuntimeError(f"{error}\n{self.log.read_text(errors='replace')}") from None
-        return self
+
+    def outage(self, seconds: float, during: Callable[[], Any] = lambda: None) -> None:
+        """Stop PostgreSQL (fast shutdown: its clients' connections are cut), call `during`,
+        wait out `seconds` in all, start it again on its port and data."""
+        assert self.process is not None
+        stop_process(self.process, signal.SIGINT)
+        _down_for(seconds, during)
+        self._serve()
 
     def _ready(self) -> bool:
         check = [self.bin / "pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port)]
@@ -241,7 +255,7 @@ class Redis:
 
     def start(self) -> Redis:
         self.root = Path(tempfile.mkdtemp(prefix="llmcompiler-redis-"))
-        self.port = free_port()
+        self.port = self.port or free_port()  # a restart keeps the port its clients know
         self.log = self.root / "redis.log"
         self.process = start_logged(
             [self.executable, "--port", str(self.port), "--dir", str(self.root), *REDIS], self.log
@@ -269,6 +283,19 @@ class Redis:
             self.process = None
         if self.root != Path():
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def outage(self, seconds: float, during: Callable[[], Any] = lambda: None) -> None:
+        """Stop Redis (its data is lost: no persistence), call `during`, wait out `seconds` in
+        all, start it again on its port."""
+        self.stop()
+        _down_for(seconds, during)
+        self.start()
+
+
+def _down_for(seconds: float, during: Callable[[], Any]) -> None:
+    began = time.monotonic()
+    during()
+    time.sleep(max(0.0, seconds - (time.monotonic() - began)))
 
 
 # -- the server's virtualenv -----------------------------------------------------------------
@@ -307,15 +334,14 @@ def server_venv() -> Path:
 # -- the LangGraph API server ----------------------------------------------------------------
 
 
-def config_file(scratch: Path) -> Path:
-    """`langgraph.json` itself; on a checkout with a `.env` (real keys, perhaps real endpoints),
-    a copy without its `env` entry, so the server stays on loopback."""
-    config = REPO / "langgraph.json"
+def config_file(scratch: Path, config: Path = REPO / "langgraph.json") -> Path:
+    """`config` itself; on a checkout with a `.env` (real keys, perhaps real endpoints), a copy
+    without its `env` entry, so the server stays on loopback."""
     if not (REPO / ".env").exists():
         return config
     data = json.loads(config.read_text())
     data.pop("env", None)
-    copy = scratch / "langgraph.json"
+    copy = scratch / config.name
     copy.write_text(json.dumps(data))
     return copy
 
@@ -355,6 +381,9 @@ class ApiServer:
     env: dict[str, str]
     workers: int = 1
     jobs_per_worker: int = 1
+    config: Path = REPO / "langgraph.json"
+    """The `langgraph.json` served (its graphs and auth named by module, as the server runs in
+    the repository with this package installed)."""
     url: str = ""
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -388,7 +417,7 @@ class ApiServer:
             str(self.venv / "bin" / "langhost"),
             "serve",
             "-c",
-            str(config_file(self.scratch)),
+            str(config_file(self.scratch, self.config)),
             "--host",
             "127.0.0.1",
             "--port",

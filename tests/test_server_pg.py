@@ -25,11 +25,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from helpers import SCENARIOS, WITH_MATH, planned, task_events
 from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk._sync.client import SyncLangGraphClient
-from servers import ApiServer, Postgres, Redis, connected_to, server_env, server_venv, services
+from servers import (
+    DEPLOY_CONFIG,
+    ApiServer,
+    Postgres,
+    Redis,
+    connected_to,
+    server_env,
+    server_venv,
+    services,
+)
 from test_durable import worker_script
 
 from llmcompiler_graph.testing import LatencyModel, OpenAISimulator, TavilySimulator
@@ -50,6 +60,9 @@ JOBS_PER_WORKER = 10
 HEARTBEAT = 5
 """`LG_BG_JOB_HEARTBEAT` of the kill test's deployment: a dead worker's run is reclaimed
 within about 2x this (the heartbeat key's lifetime), plus one sweep interval."""
+
+KEY = "operator-key-for-the-tests"
+"""The API key of the one user these tests are (the deployment's auth handler wants one)."""
 
 FAST = LatencyModel(ttft_base=0.01, ttft_per_prompt_token=0.0, tokens_per_second=5_000.0)
 """Instant-ish: real SSE chunks, no noticeable waiting."""
@@ -104,10 +117,12 @@ class Stack:
                 LLMCOMPILER_MODEL="openai:gpt-4o-mini",
                 PG_POOL_SIZE="10",
                 PG_MAX_OVERFLOW="10",
+                LLMCOMPILER_API_KEYS=f"operator:{KEY}",
                 **env,
             ),
             workers=workers,
             jobs_per_worker=jobs,
+            config=DEPLOY_CONFIG,
         )
         self.servers.append(server)
         server.migrate()
@@ -139,7 +154,7 @@ def cluster(stack: Stack) -> ApiServer:
 
 
 def _client(server: ApiServer) -> SyncLangGraphClient:
-    return get_sync_client(url=server.url, api_key=None, timeout=RUN_TIMEOUT)
+    return get_sync_client(url=server.url, api_key=KEY, timeout=RUN_TIMEOUT)
 
 
 def _user(text: str) -> dict[str, Any]:
@@ -198,10 +213,31 @@ def test_threads_survive_a_server_restart(stack: Stack) -> None:
 # -- load over several workers ---------------------------------------------------------------
 
 
+WAYS = ("runs.wait", "runs.join", "runs.stream")
+"""How a client gets a run's result: each is used for a third of the load's runs."""
+
+
+async def _result(client: Any, way: str, thread_id: str, question: str) -> dict[str, Any]:
+    """The run's final values as the client receives them (not as stored)."""
+    if way == "runs.wait":
+        return await client.runs.wait(thread_id, GRAPH, input=_user(question))
+    if way == "runs.join":
+        run = await client.runs.create(thread_id, GRAPH, input=_user(question))
+        return await client.runs.join(thread_id, run["run_id"])
+    last: dict[str, Any] = {}
+    async for part in client.runs.stream(
+        thread_id, GRAPH, input=_user(question), stream_mode="values"
+    ):
+        if part.event == "values":
+            last = part.data
+    return last
+
+
 def test_200_concurrent_runs_over_4_workers(stack: Stack, cluster: ApiServer) -> None:
-    """200 runs submitted at once, one thread each: every answer belongs to its question, every
-    task of a run searches its own question, every search ran exactly once, and more than one
-    worker ran them."""
+    """200 runs submitted at once, one thread each: what every client receives (`runs.wait`,
+    `runs.join` or the last `values` event of `runs.stream`) is its own question's final answer,
+    as stored; every task of a run searches its own question, every search ran exactly once, and
+    more than one worker ran them."""
     tokens = [f"R{i:03d}x" for i in range(RUNS)]
     scenarios = [
         generic_scenario(f"What is the length of river {token} and the height of peak {token}?")
@@ -210,42 +246,51 @@ def test_200_concurrent_runs_over_4_workers(stack: Stack, cluster: ApiServer) ->
     stack.know(*scenarios)
     stack.search.rule = lambda query: 0.05
 
-    async def one(client: Any, question: str) -> tuple[str, float]:
+    async def one(client: Any, n: int, question: str) -> tuple[str, float, dict[str, Any]]:
         began = time.perf_counter()
         thread = await client.threads.create()
-        await client.runs.wait(thread["thread_id"], GRAPH, input=_user(question))
-        return thread["thread_id"], time.perf_counter() - began
+        got = await _result(client, WAYS[n % len(WAYS)], thread["thread_id"], question)
+        return thread["thread_id"], time.perf_counter() - began, got
 
-    async def everything() -> tuple[list[tuple[str, float]], float]:
-        client = get_client(url=cluster.url, api_key=None, timeout=600.0)
+    async def everything() -> tuple[list[tuple[str, float, dict[str, Any]]], float]:
+        client = get_client(url=cluster.url, api_key=KEY, timeout=600.0)
         began = time.perf_counter()
-        done = await asyncio.gather(*(one(client, s.question) for s in scenarios))
+        done = await asyncio.gather(*(one(client, n, s.question) for n, s in enumerate(scenarios)))
         return list(done), time.perf_counter() - began
 
     results, seconds = asyncio.run(everything())
     busy_workers = connected_to(stack.search.port, cluster.worker_pids())
 
+    stale: Counter[str] = Counter()
     with _client(cluster) as client:
-        for token, scenario, (thread_id, _) in zip(tokens, scenarios, results, strict=True):
+        for n, (token, scenario, (thread_id, _, got)) in enumerate(
+            zip(tokens, scenarios, results, strict=True)
+        ):
             values = _values(client, thread_id)
+            runs = client.runs.list(thread_id)
+            way = WAYS[n % len(WAYS)]
+            assert "messages" in values, (way, runs, got)
             assert values["messages"][-1]["content"] == scenario.answer
+            if got.get("messages", [{}])[-1].get("content") != scenario.answer:
+                stale[way] += 1
             queries = _queries(values)
             assert len(queries) == 2 and all(token in q for q in queries), queries
             assert [o["status"] for o in values["observations"]] == ["ok", "ok"]
             assert all(token in json.dumps(o["value"]) for o in values["observations"])
             assert Counter(e.query for e in stack.search.of(token)) == dict.fromkeys(queries, 1)
-            runs = client.runs.list(thread_id)
             assert [r["status"] for r in runs] == ["success"]
 
-    latencies = sorted(latency for _, latency in results)
+    latencies = sorted(latency for _, latency, _ in results)
     p95 = latencies[int(0.95 * len(latencies)) - 1]
     print(
         f"\n{RUNS} runs over {WORKERS} workers x {JOBS_PER_WORKER} jobs: {seconds:.1f} s, "
         f"{RUNS / seconds:.1f} runs/s; latency (submit -> answer) "
         f"p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s, max {latencies[-1]:.2f} s; "
-        f"workers seen searching: {len(busy_workers)}"
+        f"workers seen searching: {len(busy_workers)}; clients given a stale result: "
+        f"{dict(stale) or 0}"
     )
     assert len(busy_workers) > 1, "every run went to one worker"
+    assert not stale, f"clients were given another result than the stored answer: {dict(stale)}"
 
 
 # -- streaming and plan approval through the server -----------------------------------------
@@ -362,6 +407,8 @@ def test_a_killed_workers_run_finishes_on_another_without_rerunning_finished_too
         f"search calls {dict(calls)}; planner calls {planner_calls}"
     )
     assert status == "success"
+    # the heartbeat key lives 2x HEARTBEAT after its last refresh; a sweep every 2x HEARTBEAT
+    assert taken_over < 4 * HEARTBEAT + 5, f"taken over only after {taken_over:.1f} s"
     assert finished["messages"][-1]["content"] == scenario.answer
     assert values["messages"][-1]["content"] == scenario.answer
     kinds = [
@@ -452,3 +499,112 @@ def test_create_llmcompiler_with_a_postgres_checkpointer_resumes_after_sigkill(
     assert starts == {"start a": 1, "start b": 1, "start result of a": 1, "start slow": 2}
     assert result["answer"] == "all done"
     assert result["observations"]["3"] == "result of slow"
+
+
+# -- stopping a server with runs in flight ------------------------------------------------------
+
+DRAINED_RUNS = 5
+
+
+def test_runs_in_flight_when_the_server_stops_finish_after_it_starts_again(stack: Stack) -> None:
+    """SIGTERM to a server while 5 runs wait on their searches, then the server started again
+    on the same database: every run finishes with its answer, and no search that had finished
+    is made again."""
+    server = stack.deployment("drain", workers=1, jobs=DRAINED_RUNS)
+    tokens = [f"D{i:02d}x" for i in range(DRAINED_RUNS)]
+    scenarios = [
+        generic_scenario(f"How long is the canal {token}, and how wide is the lock {token}?")
+        for token in tokens
+    ]
+    stack.know(*scenarios)
+    slow = {s.tasks[1]["args"]["query"] for s in scenarios}
+    stack.search.rule = lambda query: 6.0 if query in slow else 0.05
+
+    with _client(server) as client:
+        runs = []
+        for scenario in scenarios:
+            thread_id = client.threads.create()["thread_id"]
+            run = client.runs.create(thread_id, GRAPH, input=_user(scenario.question))
+            runs.append((thread_id, run["run_id"]))
+        _wait_for(lambda: all(len(stack.search.of(t)) == 2 for t in tokens), 60)
+        time.sleep(0.5)  # the fast searches' journal entries reach Postgres
+    began = time.monotonic()
+    server.stop()
+    stopped = time.monotonic() - began
+    server.start()
+    with _client(server) as client:
+        joined = [client.runs.join(thread_id, run_id) for thread_id, run_id in runs]
+        statuses = Counter(client.runs.get(t, r)["status"] for t, r in runs)
+    finished = time.monotonic() - began
+
+    calls = Counter(e.query for t in tokens for e in stack.search.of(t))
+    print(
+        f"\nSIGTERM with {DRAINED_RUNS} runs in flight: stopped in {stopped:.1f} s; after the "
+        f"restart all done {finished:.1f} s after the SIGTERM; statuses {dict(statuses)}; "
+        f"searches made again: {sum(n - 1 for n in calls.values())} (the {len(slow)} in flight)"
+    )
+    assert statuses == {"success": DRAINED_RUNS}
+    assert [j["messages"][-1]["content"] for j in joined] == [s.answer for s in scenarios]
+    assert all(calls[q] == 1 for q in calls if q not in slow), calls
+    assert all(calls[q] <= 2 for q in slow), calls
+
+
+# -- outages under load (last: they restart the services every deployment shares) -----------
+
+OUTAGE_RUNS = 20
+OUTAGE_SECONDS = 10.0
+
+
+@pytest.mark.parametrize("service", ["redis", "postgres"])
+def test_runs_in_flight_through_an_outage_finish_with_their_answers(
+    stack: Stack, service: str
+) -> None:
+    """Redis (its data lost) or PostgreSQL stopped for 10 s and started again while 20 runs wait
+    on their searches: every run ends `success`, and what `runs.join` gives each client is its
+    answer."""
+    server = stack.deployment(
+        f"outage-{service}", workers=2, jobs=OUTAGE_RUNS, LG_BG_JOB_HEARTBEAT=str(HEARTBEAT)
+    )
+    tokens = [f"O{service[0]}{i:02d}x" for i in range(OUTAGE_RUNS)]
+    scenarios = [
+        generic_scenario(f"How tall is tower {token}, and how old is bridge {token}?")
+        for token in tokens
+    ]
+    stack.know(*scenarios)
+    stack.search.rule = lambda query: 4.0 if any(t in query for t in tokens) else 0.05
+
+    with _client(server) as client:
+        runs = []
+        for scenario in scenarios:
+            thread_id = client.threads.create()["thread_id"]
+            run = client.runs.create(thread_id, GRAPH, input=_user(scenario.question))
+            runs.append((thread_id, run["run_id"]))
+        _wait_for(lambda: all(stack.search.of(token) for token in tokens), 60)
+        began = time.monotonic()
+        ready_before = httpx.get(f"{server.url}/ready", timeout=10).json()
+        probes: list[httpx.Response] = []
+        getattr(stack, service).outage(
+            OUTAGE_SECONDS,
+            during=lambda: probes.append(httpx.get(f"{server.url}/ready", timeout=10)),
+        )
+        joined = [client.runs.join(thread_id, run_id) for thread_id, run_id in runs]
+        finished = time.monotonic() - began
+        statuses = Counter(client.runs.get(t, r)["status"] for t, r in runs)
+        stored = [_values(client, thread_id) for thread_id, _ in runs]
+
+    answers = [s.answer for s in scenarios]
+    given = [j.get("messages", [{}])[-1].get("content") for j in joined]
+    kept = [v["messages"][-1]["content"] for v in stored]
+    right_given = sum(g == a for g, a in zip(given, answers, strict=True))
+    right_kept = sum(k == a for k, a in zip(kept, answers, strict=True))
+    print(
+        f"\n{service} outage of {OUTAGE_SECONDS:g} s under {OUTAGE_RUNS} runs: statuses "
+        f"{dict(statuses)}; answers given {right_given}, stored {right_kept} of {OUTAGE_RUNS}; "
+        f"all done {finished:.1f} s after the outage began"
+    )
+    assert ready_before == {"ready": True, "postgres": "ok", "redis": "ok"}
+    assert probes[0].status_code == 503, probes[0].text
+    assert probes[0].json()[service].startswith("failed"), probes[0].json()
+    assert statuses == {"success": OUTAGE_RUNS}, server.output()[-3000:]
+    assert kept == answers
+    assert given == answers
