@@ -2,8 +2,8 @@
 
 LangGraph keeps the result of a functional-API `@task` called inside a node as a pending write
 the moment it finishes, and a resumed node gets it back instead of running the task again. The
-scheduler writes three kinds of entries through one such task as they happen: each observation
-with the call it answers, the whole plan once it has arrived, and, before a tool that must run
+scheduler writes three kinds of entries through one such task as they happen: the observations
+with the calls they answer, the whole plan once it has arrived, and, before a tool that must run
 at most once (`idempotent=False`) is called, that the call is starting. A resumed scheduler
 (after a crash, a kill or an interrupt) reads them back first, so it runs only what had not
 finished and, when the whole plan had arrived, does not wait for a planner that will not come
@@ -19,6 +19,17 @@ kill at any moment cannot make the call twice.
 Why entries and not one task per tool call: LangGraph identifies a task called in a node by the
 order of the calls (with its name), and the order tools finish in depends on timing. Entries
 are read back by position, whatever the order they were written in.
+
+A plan whose planner finished in an earlier attempt, before the scheduler's journal held the
+whole plan, runs in catch-up: a later superstep, with a journal of its own. Every entry carries
+its round (the turn's question and the round number), and a catch-up also reads the entries of
+its round that the earlier supersteps' journals hold, so it reuses what finished there and does
+not make again a call that had started there.
+
+Observations are written in batches: those that finish in the same turn of the event loop go
+out as one entry, written as soon as that turn ends (so nothing waits longer to be durable).
+LangGraph looks at every write of the node when a task is called, so one entry per observation
+made each one cost more as the plan grew (0.5 ms a task at 100 tasks, 2.2 ms at 5,000).
 
 Reading back: the node calls the journal task again and again; a call that was recorded before
 returns its entry without running; a call that actually runs returns a marker carrying this
@@ -69,7 +80,7 @@ namespace up to the last separator is the graph's; `checkpoint_map` maps it to t
 id its pending writes go under), the durability a run was given explicitly, and the channel a
 task's result is saved under."""
 
-_KINDS = frozenset({"end", "plan", "observation", "started"})
+_KINDS = frozenset({"end", "plan", "observations", "started"})
 """The kinds of entry: how the journal's writes are told from other task results."""
 
 JOURNAL = "llmcompiler_journal"
@@ -127,28 +138,35 @@ class Replay:
 class Journal:
     """The journal of one scheduler node run (use `Journal.open`)."""
 
-    def __init__(self, config: RunnableConfig, max_chars: int) -> None:
+    def __init__(self, config: RunnableConfig, max_chars: int, round_key: str) -> None:
         self.config = config
         self.max_chars = max_chars
+        self.round_key = round_key
         self._writes: list[Awaitable[Any] | concurrent.futures.Future[Any]] = []
+        self._batch: list[dict[str, Any]] = []
+        """Observations finished in this turn of the event loop, written when it ends."""
 
     @classmethod
-    def open(cls, config: RunnableConfig, *, max_chars: int) -> Journal | None:
-        """The journal of this run, or None when the run has no checkpointer to keep it."""
+    def open(cls, config: RunnableConfig, *, max_chars: int, round_key: str) -> Journal | None:
+        """The journal of this run of round `round_key`, or None when the run has no
+        checkpointer to keep it."""
         if _saver(config) is None:
             return None
-        return cls(config, max_chars)
+        return cls(config, max_chars, round_key)
 
-    async def replay(self) -> Replay:
-        """Read back what earlier attempts of this node recorded (see the module docstring)."""
-        nonce = uuid.uuid4().hex
+    async def replay(self, *, catch_up: bool = False) -> Replay:
+        """Read back what earlier attempts of this node recorded, and in a `catch_up` what the
+        earlier supersteps of its round recorded (see the module docstring)."""
         replay = Replay()
-        held = len(await self._entries())
+        if catch_up:
+            for entry in await self._earlier():
+                _apply(replay, entry)
+        nonce = uuid.uuid4().hex
+        held = len(await self._entries(self._checkpoint()))
         read = gaps = 0
         while True:
             entry = await _settle(_entry({"kind": "end", "nonce": nonce}))
-            kind = entry.get("kind")
-            if kind == "end" and entry.get("nonce") == nonce:
+            if entry.get("kind") == "end" and entry.get("nonce") == nonce:
                 gaps += 1
                 if read >= held:
                     return replay
@@ -157,12 +175,7 @@ class Journal:
                     return replay
                 continue
             read += 1
-            if kind == "plan":
-                replay.plan = entry["tasks"]
-            elif kind == "observation":
-                replay.finished.setdefault(entry["call"], []).append(entry["observation"])
-            elif kind == "started":
-                replay.started[entry["call"]] += 1
+            _apply(replay, entry)
 
     async def recording(
         self, tasks: AsyncIterable[Task], complete: Callable[[], bool]
@@ -174,7 +187,7 @@ class Journal:
             received.append(stored_task(item, self.max_chars))
             yield item
         if complete():
-            self._write({"kind": "plan", "tasks": received})
+            self._write({"kind": "plan", "round": self.round_key, "tasks": received})
 
     def observation(self, task: Task, call: str | None, observation: Observation) -> None:
         """Journal a finished task's observation under its call (`stored_call`; durable once the
@@ -182,8 +195,9 @@ class Journal:
         be encoded) is not journaled: a resume could never match it to a call."""
         if call is None:
             return
-        stored = stored_observation(observation, self.max_chars)
-        self._write({"kind": "observation", "call": call, "observation": stored})
+        if not self._batch:
+            asyncio.get_running_loop().call_soon(self._write_batch)
+        self._batch.append([call, stored_observation(observation, self.max_chars)])
 
     async def starting(self, task: Task, args: Mapping[str, Any]) -> None:
         """Journal that `task`'s call is about to start, and return once the checkpointer holds
@@ -192,16 +206,23 @@ class Journal:
         if call is None:
             return
         nonce = uuid.uuid4().hex
-        await _settle(_entry({"kind": "started", "call": call, "nonce": nonce}))
+        started = {"kind": "started", "round": self.round_key, "call": call, "nonce": nonce}
+        await _settle(_entry(started))
         await self._saved(nonce)
 
     async def flush(self) -> None:
         """Wait until every entry is written (before the node returns)."""
+        self._write_batch()
         writes, self._writes = self._writes, []
         await asyncio.gather(*(_settle(w) for w in writes))
 
     def _write(self, entry: dict[str, Any]) -> None:
         self._writes.append(_entry(entry))
+
+    def _write_batch(self) -> None:
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self._write({"kind": "observations", "round": self.round_key, "observations": batch})
 
     async def _saved(self, nonce: str) -> None:
         """Wait until the checkpointer holds the entry marked `nonce` among the pending writes
@@ -214,33 +235,70 @@ class Journal:
             return
         deadline, pause = time.monotonic() + SAVE_TIMEOUT, 0.001
         while time.monotonic() < deadline:
-            if any(entry.get("nonce") == nonce for entry in await self._entries()):
+            if any(e.get("nonce") == nonce for e in await self._entries(self._checkpoint())):
                 return
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
         _warn_once(f"the checkpointer did not show a journal entry within {SAVE_TIMEOUT:g} s")
 
-    async def _entries(self) -> list[dict[str, Any]]:
-        """The journal entries the checkpointer holds among the pending writes of this node's
-        checkpoint (the task results whose value is an entry)."""
+    def _checkpoint(self) -> RunnableConfig:
+        """Where this node's pending writes are: its graph's checkpoint of this superstep."""
         configurable = self.config.get("configurable", {})
         namespace = configurable.get(_NS_KEY, "").rpartition(_NS_SEP)[0]
-        where: RunnableConfig = {
+        return {
             "configurable": {
                 "thread_id": configurable.get("thread_id"),
                 _NS_KEY: namespace,
                 _ID_KEY: configurable.get(_MAP_KEY, {}).get(namespace),
             }
         }
-        if where["configurable"][_ID_KEY] is None:  # its checkpoint is not known: no entries
+
+    async def _entries(self, where: RunnableConfig) -> list[dict[str, Any]]:
+        """The journal entries among the pending writes of the checkpoint `where` (the task
+        results whose value is an entry)."""
+        if where["configurable"].get(_ID_KEY) is None:  # no checkpoint named: no entries
             return []
         saved = await _read(_saver(self.config), where)
+        return _journaled(saved)
+
+    async def _earlier(self) -> list[dict[str, Any]]:
+        """The entries of this round in the supersteps before this one (oldest first)."""
+        where = self._checkpoint()
+        if where["configurable"].get(_ID_KEY) is None:
+            return []
+        thread = {"configurable": {k: v for k, v in where["configurable"].items() if k != _ID_KEY}}
+        earlier = await _list(_saver(self.config), thread, before=where, limit=MAX_EARLIER)
         return [
-            value
-            for _, channel, value in (saved.pending_writes or () if saved else ())
-            if channel == _RETURN and isinstance(value, dict) and value.get("kind") in _KINDS
+            entry
+            for saved in reversed(earlier)
+            for entry in _journaled(saved)
+            if entry.get("round") == self.round_key
         ]
 
+
+def _journaled(saved: CheckpointTuple | None) -> list[dict[str, Any]]:
+    return [
+        value
+        for _, channel, value in (saved.pending_writes or () if saved else ())
+        if channel == _RETURN and isinstance(value, dict) and value.get("kind") in _KINDS
+    ]
+
+
+def _apply(replay: Replay, entry: dict[str, Any]) -> None:
+    """Add what one entry records to `replay`."""
+    kind = entry.get("kind")
+    if kind == "plan":
+        replay.plan = entry["tasks"]
+    elif kind == "observations":
+        for call, observation in entry["observations"]:
+            replay.finished.setdefault(call, []).append(observation)
+    elif kind == "started":
+        replay.started[entry["call"]] += 1
+
+
+MAX_EARLIER = 8
+"""How many supersteps back a catch-up looks for its round's entries (its round's scheduler ran
+two supersteps before it: the joiner between them; approvals add one each)."""
 
 MAX_GAPS = 256
 """How many of its own markers a replay writes looking for the entries it holds before it gives
@@ -254,6 +312,16 @@ def stored_call(tool: str, args: Mapping[str, Any], max_chars: int) -> str | Non
     """The call key of `tool` with `args` as state stores them: the same for the live values of
     a first attempt and the stored values a resumed one resolves its arguments from."""
     return call_key(tool, {name: to_state(v, max_chars=max_chars) for name, v in args.items()})
+
+
+async def _list(
+    saver: BaseCheckpointSaver[Any], thread: RunnableConfig, **options: Any
+) -> list[CheckpointTuple]:
+    """The thread's checkpoints, newest first (`options`: `before`, `limit`)."""
+    try:
+        return [saved async for saved in saver.alist(thread, **options)]
+    except NotImplementedError:  # a sync-only saver
+        return await in_thread(lambda: list(saver.list(thread, **options)))
 
 
 async def _read(saver: BaseCheckpointSaver[Any], where: RunnableConfig) -> CheckpointTuple | None:

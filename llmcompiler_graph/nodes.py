@@ -231,8 +231,10 @@ class Nodes:
         components, turn = self.components(runtime), current_turn(state)
         settings = components.settings
         cap = settings.max_state_chars
-        journal = Journal.open(config, max_chars=cap)
-        replay = await journal.replay() if journal else Replay()
+        catch_up = bool(turn.pending)
+        round_key = f"{turn.question.id}/{turn.round if catch_up else turn.round + 1}"
+        journal = Journal.open(config, max_chars=cap, round_key=round_key)
+        replay = await journal.replay(catch_up=catch_up) if journal else Replay()
         results = (
             ToolResults(
                 turn_key(turn.question.id, runtime), max_chars=settings.max_observation_chars
@@ -263,7 +265,7 @@ class Nodes:
                 results.add(task, observation)
 
         key = None
-        if turn.pending:
+        if catch_up:
             logger.info("catching up %d tasks from state", len(turn.pending))
             reviewed = review.tasks if review else {}
             round, source = turn.round, [reviewed.get(t["idx"], t) for t in turn.pending]

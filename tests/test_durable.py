@@ -279,10 +279,11 @@ _ZYGOTE = textwrap.dedent(
         )
         config = {{"configurable": {{"thread_id": thread}}}}
         before = graph.get_state(config)
-        if before.next:
-            graph.invoke(None, config)
-        elif not before.values:  # (else answered already: killed after it logged its answer)
+        if not before.values:  # never saved anything: start
             graph.invoke({{"messages": [("user", "pay them all")]}}, config)
+        elif before.next or before.values.get("decision") != "finish":
+            # (a kill right after the input was saved shows no next node: resume it too)
+            graph.invoke(None, config)
         state = graph.get_state(config).values
         log("answer " + thread + " " + json.dumps(
             {{o["idx"]: [o["status"], o["value"], o["error"]] for o in state["observations"]}}
@@ -476,7 +477,7 @@ def test_a_start_entry_saved_after_a_lost_write_is_still_read_on_resume() -> Non
     for writes in saver.writes.values():
         for key, (_, _, typed, _) in list(writes.items()):
             value = saver.serde.loads_typed(typed)
-            if isinstance(value, dict) and value.get("kind") == "observation":
+            if isinstance(value, dict) and value.get("kind") == "observations":
                 del writes[key]  # the observation's write never reached the disk
                 lost += 1
     assert lost == 1 and calls["result of a"] == 1
@@ -488,3 +489,69 @@ def test_a_start_entry_saved_after_a_lost_write_is_still_read_on_resume() -> Non
     assert observations[2]["status"] == "error"
     assert "may or may not have run" in observations[2]["error"]
     assert observations[1]["value"] == "result of a" and calls["a"] == 2  # lost, so run again
+
+
+def test_a_call_started_before_its_plan_was_journaled_is_not_made_again_in_catch_up() -> None:
+    """A kill after the planner's output was saved but before the scheduler's journal held the
+    whole plan: on resume the planner does not run again, so the plan runs in catch-up, a later
+    superstep with a journal of its own. It reads the journal of the superstep it catches up
+    on: the call that had started is not made again."""
+    import asyncio
+
+    calls: Counter[str] = Counter()
+
+    async def pay(to: str) -> str:
+        """Pay someone."""
+        calls[to] += 1
+        await asyncio.sleep(0.3 if calls[to] == 1 else 0)
+        return f"paid {to}"
+
+    def work(key: str) -> str:
+        """Work on a key."""
+        calls[key] += 1
+        return f"result of {key}"
+
+    plan = '1. work("a")\n2. pay("b")\n3. join()<END_OF_PLAN>'
+
+    def script(role: str, messages: list[BaseMessage]) -> str:
+        return plan if role == "planner" else "Thought: ok\nAction: Finish(done)"
+
+    saver = InMemorySaver()
+    graph = create_llmcompiler(
+        ScriptedChatModel(script=script),
+        [pay, work],
+        joiner="text",
+        checkpointer=saver,
+        tool_policies={"pay": {"idempotent": False}},
+        producer_timeout=0.5,
+    )
+    config: Any = {"configurable": {"thread_id": "catch-up"}}
+
+    async def stop_while_paying() -> None:
+        run = asyncio.ensure_future(graph.ainvoke({"messages": [("user", "pay")]}, config))
+        while calls["b"] == 0:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.05)
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+
+    asyncio.run(stop_while_paying())
+    lost = 0
+    for writes in saver.writes.values():
+        for key, (_, _, typed, _) in list(writes.items()):
+            value = saver.serde.loads_typed(typed)
+            if isinstance(value, dict) and value.get("kind") == "plan":
+                del writes[key]  # the plan's entry never reached the disk
+                lost += 1
+    assert lost == 1 and calls == {"a": 1, "b": 1}
+
+    out = asyncio.run(graph.ainvoke(None, config))
+
+    observations = {o["idx"]: o for o in graph.get_state(config).values["observations"]}
+    assert out["messages"][-1].content == "done"
+    assert calls["b"] == 1, "the payment was made again"
+    assert calls["a"] == 1, "a finished call was made again"
+    assert observations[1]["value"] == "result of a"
+    assert observations[2]["status"] == "error"
+    assert "may or may not have run" in observations[2]["error"]
