@@ -43,6 +43,8 @@ class LLMCallRecord:
     completion_tokens: int
     last_token: float | None = None
     """When the last streamed token arrived (None for a call that streamed nothing)."""
+    cached_tokens: int = 0
+    """Of the prompt tokens, those the provider reported from its prefix cache."""
 
 
 @dataclass(frozen=True)
@@ -152,25 +154,34 @@ class Recorder(BaseCallbackHandler):
             return
         end = time.time() if response is not None else (call.last_token or time.time())
         usage = _usage(response)
-        prompt, completion = usage or (
+        prompt, completion, cached = usage or (
             estimate_tokens(call.prompt_chars),
             estimate_tokens(call.completion_chars),
+            0,
         )
         self.llm_calls.append(
             LLMCallRecord(
-                call.role, call.start, call.first_token, end, prompt, completion, call.last_token
+                call.role,
+                call.start,
+                call.first_token,
+                end,
+                prompt,
+                completion,
+                call.last_token,
+                cached,
             )
         )
 
 
-def _usage(response: LLMResult | None) -> tuple[int, int] | None:
-    """(prompt, completion) tokens the provider reported, if it did."""
+def _usage(response: LLMResult | None) -> tuple[int, int, int] | None:
+    """(prompt, completion, cached prompt) tokens the provider reported, if it did."""
     for generations in response.generations if response else ():
         for generation in generations:
             if isinstance(generation, ChatGeneration):
                 usage = getattr(generation.message, "usage_metadata", None)
                 if usage:
-                    return usage["input_tokens"], usage["output_tokens"]
+                    cached = (usage.get("input_token_details") or {}).get("cache_read") or 0
+                    return usage["input_tokens"], usage["output_tokens"], cached
     return None
 
 

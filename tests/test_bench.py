@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from llmcompiler_graph.bench import harness, main
-from llmcompiler_graph.bench.metrics import critical_path
+from llmcompiler_graph.bench.metrics import PRICES, Price, critical_path
 from llmcompiler_graph.bench.scoring import score
 from llmcompiler_graph.bench.trace import Run
 from llmcompiler_graph.bench.workloads import WORKLOADS, check, generate
@@ -256,3 +256,28 @@ def test_real_model_mode_on_a_dataset_file(tmp_path: Path, monkeypatch: pytest.M
         if run["approach"] == "llmcompiler":
             assert {c["role"] for c in run["llm_calls"]} >= {"planner", "joiner"}
             assert run["bound"] <= run["latency"]
+
+
+def test_cost_weighs_cached_prompt_tokens_at_their_own_price() -> None:
+    """1,000 prompt tokens of which 400 from the cache, 100 completion tokens, at gpt-4o-mini's
+    list prices; a model without a cached price charges every prompt token the same."""
+    assert PRICES["gpt-4o-mini"].cost(1000, 100, 400) == pytest.approx(
+        (600 * 0.15 + 400 * 0.075 + 100 * 0.60) / 1e6
+    )
+    assert Price(0.5, 1.5).cost(1000, 100, 400) == Price(0.5, 1.5).cost(1000, 100)
+
+
+def test_the_journal_cost_bench_measures_each_checkpointer() -> None:
+    """A tiny run of `bench.journal_cost`: one row per plan size, a time per task for the graph
+    without a checkpointer and with each, and the journal's share with each."""
+    import asyncio
+
+    from llmcompiler_graph.bench import journal_cost
+
+    rows = asyncio.run(journal_cost.measure([3, 6], repeats=1))
+    assert [r["tasks"] for r in rows] == [3, 6]
+    for row in rows:
+        assert all(row[f"{kind}_ms_per_task"] > 0 for kind in journal_cost.SAVERS)
+        assert row["memory_journal_ms_per_task"] == pytest.approx(
+            row["memory_ms_per_task"] - row["none_ms_per_task"]
+        )

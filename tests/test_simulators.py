@@ -538,3 +538,44 @@ def test_a_follow_up_question_is_read_against_the_conversation() -> None:
     assert "calculate(expression='451.5 / 3')" in plan(
         "What is 17.5% of 2,340 plus the square root of 1764?", "What is it divided by 3?"
     )
+
+
+def test_a_prefix_cache_serves_repeated_prefixes_as_openai_does() -> None:
+    """With `cached_prefill`, a prompt that starts like one seen before has that prefix cached
+    (1,024 tokens or more, in steps of 128), reported as `cached_tokens` (LangChain's
+    `cache_read`) and cheaper to prefill; short prompts are never cached; off by default."""
+    latency = LatencyModel(ttft_base=0.0, ttft_per_prompt_token=0.0, cached_prefill=0.25)
+    static = "You plan tool calls. " * 400  # ~2,100 tokens shared by every call
+    with OpenAISimulator(lambda request: "ok", latency=latency) as sim:
+        model = ChatOpenAI(model="gpt-4o-mini", base_url=sim.base_url, api_key="sim")
+
+        def ask(question: str) -> tuple[int, int]:
+            usage = model.invoke([("system", static), ("user", question)]).usage_metadata
+            assert usage is not None
+            return usage["input_tokens"], (usage.get("input_token_details") or {}).get(
+                "cache_read", 0
+            )
+
+        _, first_cached = ask("Which is older, the tower or the bridge?")
+        second, second_cached = ask("How tall is the tower?")
+        short = [model.invoke("hi").usage_metadata for _ in range(2)]
+        entries = sim.requests
+
+    assert first_cached == 0
+    assert 1024 <= second_cached < second and second_cached % 128 == 0
+    assert second - second_cached < 150  # only the question and the framing after it
+    assert entries[1].cached_tokens == second_cached
+    assert all(not (u or {}).get("input_token_details", {}).get("cache_read") for u in short)
+    assert latency.ttft(2000, 1920) == pytest.approx(latency.ttft(2000 - 0.75 * 1920))
+    assert LatencyModel().caches is False and LatencyModel(cached_prefill=0.5).caches
+
+
+def test_without_a_prefix_cache_usage_has_no_cached_tokens(
+    openai_simulator: OpenAISimulator,
+) -> None:
+    openai_simulator.script = lambda request: "ok"
+    model = ChatOpenAI(model="gpt-4o-mini", base_url=openai_simulator.base_url, api_key="sim")
+    static = "You plan tool calls. " * 400
+    usages = [model.invoke([("system", static), ("user", "q")]).usage_metadata for _ in range(2)]
+    assert all(u and not (u.get("input_token_details") or {}).get("cache_read") for u in usages)
+    assert [e.cached_tokens for e in openai_simulator.requests[-2:]] == [0, 0]

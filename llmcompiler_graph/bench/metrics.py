@@ -35,21 +35,27 @@ from llmcompiler_graph.bench.trace import Run
 
 @dataclass(frozen=True)
 class Price:
-    """US dollars per million tokens."""
+    """US dollars per million tokens: prompt tokens, completion tokens, and prompt tokens the
+    provider found in its prefix cache (None: no discount)."""
 
     input: float
     output: float
+    cached_input: float | None = None
 
-    def cost(self, prompt_tokens: float, completion_tokens: float) -> float:
-        return (prompt_tokens * self.input + completion_tokens * self.output) / 1e6
+    def cost(self, prompt_tokens: float, completion_tokens: float, cached: float = 0) -> float:
+        """US dollars for these tokens (`cached`: of the prompt tokens, those from the cache)."""
+        discounted = self.input if self.cached_input is None else self.cached_input
+        fresh = prompt_tokens - cached
+        return (fresh * self.input + cached * discounted + completion_tokens * self.output) / 1e6
 
 
 PRICES = {
-    "gpt-4o-mini": Price(0.15, 0.60),
-    "gpt-4o": Price(2.50, 10.00),
+    "gpt-4o-mini": Price(0.15, 0.60, 0.075),
+    "gpt-4o": Price(2.50, 10.00, 1.25),
     "gpt-3.5-turbo": Price(0.50, 1.50),
 }
-"""List prices the cost column weighs tokens with (the ratios depend only on input:output)."""
+"""OpenAI's list prices (US dollars per million tokens, as of 2026: input, output, cached input)
+the cost columns weigh tokens with; the ratios depend only on their proportions."""
 
 OVERHEADS = ("startup", "dispatch", "to joiner", "to planner", "finish")
 
@@ -155,6 +161,8 @@ class Summary:
     speedup_vs_parallel: float | None
     cost_ratio: float | None
     """ReAct's mean cost / this one's: how many times cheaper."""
+    cached_tokens: float = 0.0
+    """Of the prompt tokens, those the provider reported from its prefix cache (mean)."""
     bound: float | None = None
     efficiency_mean: float | None = None
     efficiency_min: float | None = None
@@ -201,6 +209,7 @@ def summarize(runs: Iterable[Run], price: Price) -> list[Summary]:
                 llm_calls=_mean(len(r.llm_calls) for r in ok),
                 prompt_tokens=_mean(sum(c.prompt_tokens for c in r.llm_calls) for r in ok),
                 completion_tokens=_mean(sum(c.completion_tokens for c in r.llm_calls) for r in ok),
+                cached_tokens=_mean(sum(c.cached_tokens for c in r.llm_calls) for r in ok),
                 cost=cost,
                 speedup=reference[0] / latency if reference else None,
                 speedup_vs_parallel=parallel[0] / latency if parallel else None,
@@ -219,6 +228,7 @@ def run_cost(run: Run, price: Price) -> float:
     return price.cost(
         sum(c.prompt_tokens for c in run.llm_calls),
         sum(c.completion_tokens for c in run.llm_calls),
+        sum(c.cached_tokens for c in run.llm_calls),
     )
 
 

@@ -49,10 +49,21 @@ def describe(setup: dict[str, Any]) -> str:
     return (
         f"Simulated `{setup['model']}`: time to first token {lat['ttft_base']:.2f} s + "
         f"{1000 * lat['ttft_per_prompt_token']:.3f} ms per prompt token, then "
-        f"{lat['tokens_per_second']:g} tokens/s; search {setup['search_latency'][0]:g}-"
+        f"{lat['tokens_per_second']:g} tokens/s"
+        + (
+            f" (a cached prompt prefix at {prefill:g} of its prefill time)"
+            if (prefill := lat.get("cached_prefill", 1.0)) < 1.0
+            else ""
+        )
+        + f"; search {setup['search_latency'][0]:g}-"
         f"{setup['search_latency'][1]:g} s per query (uniform, seeded by the query); {runs}, "
         f"seed {setup['seed']}. Cost weighs tokens at ${setup['price']['input']:g} / "
-        f"${setup['price']['output']:g} per million prompt / completion tokens."
+        f"${setup['price']['output']:g} per million prompt / completion tokens"
+        + (
+            f" (${cached:g} per million cached prompt tokens)."
+            if (cached := setup["price"].get("cached")) is not None
+            else "."
+        )
     )
 
 
@@ -60,8 +71,9 @@ def markdown(summaries: Sequence[Summary], setup: dict[str, Any]) -> str:
     """The results table, LLMCompiler's overhead breakdown and the targets, as markdown."""
     real = setup["mode"] == "real"
     head = ["workload", "approach", "latency mean / p50 / p95 (s)", "speedup vs ReAct"]
-    head += ["vs parallel", "first answer token (s)", "LLM calls", "tokens in / out"]
-    head += ["cost vs ReAct", "bound (s)", "efficiency", *(["accuracy"] if real else [])]
+    head += ["vs parallel", "first answer token (s)", "LLM calls", "tokens in (cached) / out"]
+    head += ["cost per question (US$)", "cost vs ReAct", "bound (s)", "efficiency"]
+    head += ["accuracy"] if real else []
     lines = [describe(setup), "", _row(head), _row(["---"] * len(head))]
     for s in summaries:
         cells = [
@@ -72,7 +84,8 @@ def markdown(summaries: Sequence[Summary], setup: dict[str, Any]) -> str:
             _x(s.speedup_vs_parallel),
             _s(s.first_answer_mean),
             f"{s.llm_calls:.1f}",
-            f"{s.prompt_tokens:,.0f} / {s.completion_tokens:,.0f}",
+            f"{s.prompt_tokens:,.0f} ({s.cached_tokens:,.0f}) / {s.completion_tokens:,.0f}",
+            f"{s.cost:.6f}",
             _x(s.cost_ratio),
             _s(s.bound),
             _s(s.efficiency_mean),

@@ -80,6 +80,15 @@ def parser() -> argparse.ArgumentParser:
         help=f"decoding speed (default: {defaults.tokens_per_second:g})",
     )
     sim.add_argument(
+        "--prefix-cache",
+        type=float,
+        default=defaults.cached_prefill,
+        metavar="F",
+        help="a prompt prefix the model has seen (1,024 tokens or more, in steps of 128, as "
+        "OpenAI caches) costs F of its prefill time, and is reported as cached tokens "
+        f"(default: {defaults.cached_prefill:g}, no prefix cache)",
+    )
+    sim.add_argument(
         "--search-latency",
         nargs=2,
         type=float,
@@ -123,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup, runs = asyncio.run(_real(args) if args.model else _simulated(args))
     price = Price(*args.price) if args.price else PRICES.get(setup["model"].split(":")[-1])
     price = price or PRICES[SIMULATED_MODEL]
-    setup["price"] = {"input": price.input, "output": price.output}
+    setup["price"] = {"input": price.input, "output": price.output, "cached": price.cached_input}
     summaries = summarize(runs, price)
     print(report.markdown(summaries, setup))
     if args.json:
@@ -148,6 +157,7 @@ async def _simulated(args: argparse.Namespace) -> tuple[dict[str, Any], list[Run
             ttft_base=args.ttft,
             ttft_per_prompt_token=args.prefill_ms_per_token / 1000,
             tokens_per_second=args.tokens_per_second,
+            cached_prefill=args.prefix_cache,
         )
     )
     search = (0.0, 0.0) if args.instant else tuple(args.search_latency)

@@ -33,6 +33,7 @@ class BenchWorld(SimulatedWorld):
                 end=entry.finished_at or entry.last_chunk_at or entry.received_at,
                 prompt_tokens=entry.prompt_tokens,
                 completion_tokens=entry.completion_tokens,
+                cached_tokens=entry.cached_tokens,
             )
             for entry in self.llm.requests_since(since)
         ]

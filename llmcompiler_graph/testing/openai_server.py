@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmcompiler_graph.core.roles import PROTOCOL_HEADER, ROLE_HEADER
-from llmcompiler_graph.testing.latency import LatencyModel, estimate_tokens
+from llmcompiler_graph.testing.latency import LatencyModel, PrefixCache, estimate_tokens
 from llmcompiler_graph.testing.loopback import (
     HOST,
     KEEP_REQUESTS,
@@ -83,6 +83,8 @@ class ChatLogEntry:
     status: int | None = None
     """HTTP status (None until answered)."""
     prompt_tokens: int = 0
+    cached_tokens: int = 0
+    """Of the prompt tokens, those found in the prefix cache (`LatencyModel.cached_prefill`)."""
     completion_tokens: int = 0
     """Tokens actually sent (fewer than the answer's when the stream was cut)."""
     first_chunk_at: float | None = None
@@ -126,6 +128,7 @@ class OpenAISimulator(LoopbackServer[ChatLogEntry]):
         self.models = tuple(models)
         self._cuts: deque[int] = deque()
         self._slowdowns: deque[float] = deque()
+        self._prefixes: PrefixCache | None = None
         self._forgotten = (0, 0)
         """Prompt and completion tokens of the requests the log no longer keeps."""
 
@@ -240,12 +243,17 @@ class OpenAISimulator(LoopbackServer[ChatLogEntry]):
             return
 
         latency = self.latency
-        prompt = json.dumps(request.messages) + (json.dumps(request.tools) if request.tools else "")
+        prompt = (json.dumps(request.tools) if request.tools else "") + json.dumps(request.messages)
         entry.prompt_tokens = estimate_tokens(prompt)
         with self._lock:
             extra = self._slowdowns.popleft() if self._slowdowns else 0.0
             cut = self._cuts.popleft() if request.stream and self._cuts else None
-        first_token = exchange.received_monotonic + latency.ttft(entry.prompt_tokens) + extra
+            if latency.caches:
+                if self._prefixes is None:
+                    self._prefixes = PrefixCache(latency)
+                entry.cached_tokens = self._prefixes.cached_tokens(prompt)
+        ttft = latency.ttft(entry.prompt_tokens, entry.cached_tokens)
+        first_token = exchange.received_monotonic + ttft + extra
         if request.stream:
             self._stream(exchange, entry, response, latency, first_token, cut)
         else:
@@ -365,12 +373,15 @@ def _envelope(entry: ChatLogEntry, kind: str) -> dict[str, Any]:
     }
 
 
-def _usage(entry: ChatLogEntry) -> dict[str, int]:
-    return {
+def _usage(entry: ChatLogEntry) -> dict[str, Any]:
+    usage: dict[str, Any] = {
         "prompt_tokens": entry.prompt_tokens,
         "completion_tokens": entry.completion_tokens,
         "total_tokens": entry.prompt_tokens + entry.completion_tokens,
     }
+    if entry.cached_tokens:
+        usage["prompt_tokens_details"] = {"cached_tokens": entry.cached_tokens}
+    return usage
 
 
 def _deltas(
