@@ -16,6 +16,7 @@ import sys
 import textwrap
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -407,16 +408,7 @@ def test_a_call_stopped_while_it_ran_is_not_made_again_unless_its_policy_says(re
     )
     config: Any = {"configurable": {"thread_id": "stopped"}}
 
-    async def stop_while_slow_pays() -> None:
-        run = asyncio.ensure_future(graph.ainvoke({"messages": [("user", "pay")]}, config))
-        while calls["slow"] == 0:
-            await asyncio.sleep(0.005)
-        await asyncio.sleep(0.05)
-        run.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await run
-
-    asyncio.run(stop_while_slow_pays())
+    _stop_while(graph, config, lambda: calls["slow"] > 0)
     out = asyncio.run(graph.ainvoke(None, config))
 
     observations = {o["idx"]: o for o in graph.get_state(config).values["observations"]}
@@ -436,50 +428,12 @@ def test_a_start_entry_saved_after_a_lost_write_is_still_read_on_resume() -> Non
     import asyncio
 
     calls: Counter[str] = Counter()
-
-    async def pay(to: str) -> str:
-        """Pay someone."""
-        calls[to] += 1
-        await asyncio.sleep(0.3 if calls[to] == 1 else 0)
-        return f"paid {to}"
-
-    def work(key: str) -> str:
-        """Work on a key."""
-        calls[key] += 1
-        return f"result of {key}"
-
-    plan = '1. work("a")\n2. pay("$1")\n3. join()<END_OF_PLAN>'
-
-    def script(role: str, messages: list[BaseMessage]) -> str:
-        return plan if role == "planner" else "Thought: ok\nAction: Finish(done)"
-
     saver = InMemorySaver()
-    graph = create_llmcompiler(
-        ScriptedChatModel(script=script),
-        [pay, work],
-        joiner="text",
-        checkpointer=saver,
-        tool_policies={"pay": {"idempotent": False}},
-    )
+    graph = _paying_graph('1. work("a")\n2. pay("$1")\n3. join()<END_OF_PLAN>', saver, calls)
     config: Any = {"configurable": {"thread_id": "gap"}}
 
-    async def stop_while_paying() -> None:
-        run = asyncio.ensure_future(graph.ainvoke({"messages": [("user", "pay")]}, config))
-        while calls["result of a"] == 0:
-            await asyncio.sleep(0.005)
-        await asyncio.sleep(0.05)
-        run.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await run
-
-    asyncio.run(stop_while_paying())
-    lost = 0
-    for writes in saver.writes.values():
-        for key, (_, _, typed, _) in list(writes.items()):
-            value = saver.serde.loads_typed(typed)
-            if isinstance(value, dict) and value.get("kind") == "observations":
-                del writes[key]  # the observation's write never reached the disk
-                lost += 1
+    _stop_while(graph, config, lambda: calls["result of a"] > 0)
+    lost = _lose(saver, "observations")  # the observation's write never reached the disk
     assert lost == 1 and calls["result of a"] == 1
 
     asyncio.run(graph.ainvoke(None, config))
@@ -499,6 +453,30 @@ def test_a_call_started_before_its_plan_was_journaled_is_not_made_again_in_catch
     import asyncio
 
     calls: Counter[str] = Counter()
+    saver = InMemorySaver()
+    plan = '1. work("a")\n2. pay("b")\n3. join()<END_OF_PLAN>'
+    graph = _paying_graph(plan, saver, calls, producer_timeout=0.5)
+    config: Any = {"configurable": {"thread_id": "catch-up"}}
+
+    _stop_while(graph, config, lambda: calls["b"] > 0)
+    lost = _lose(saver, "plan")  # the plan's entry never reached the disk
+    assert lost == 1 and calls == {"a": 1, "b": 1}
+
+    out = asyncio.run(graph.ainvoke(None, config))
+
+    observations = {o["idx"]: o for o in graph.get_state(config).values["observations"]}
+    assert out["messages"][-1].content == "done"
+    assert calls["b"] == 1, "the payment was made again"
+    assert calls["a"] == 1, "a finished call was made again"
+    assert observations[1]["value"] == "result of a"
+    assert observations[2]["status"] == "error"
+    assert "may or may not have run" in observations[2]["error"]
+
+
+def _paying_graph(plan: str, saver: InMemorySaver, calls: Counter[str], **options: Any) -> Any:
+    """A graph whose planner writes `plan` over `pay` (idempotent=False; its first call to
+    each payee takes 0.3 s) and `work`, both counting their calls in `calls`."""
+    import asyncio
 
     async def pay(to: str) -> str:
         """Pay someone."""
@@ -511,47 +489,42 @@ def test_a_call_started_before_its_plan_was_journaled_is_not_made_again_in_catch
         calls[key] += 1
         return f"result of {key}"
 
-    plan = '1. work("a")\n2. pay("b")\n3. join()<END_OF_PLAN>'
-
     def script(role: str, messages: list[BaseMessage]) -> str:
         return plan if role == "planner" else "Thought: ok\nAction: Finish(done)"
 
-    saver = InMemorySaver()
-    graph = create_llmcompiler(
+    return create_llmcompiler(
         ScriptedChatModel(script=script),
         [pay, work],
         joiner="text",
         checkpointer=saver,
         tool_policies={"pay": {"idempotent": False}},
-        producer_timeout=0.5,
+        **options,
     )
-    config: Any = {"configurable": {"thread_id": "catch-up"}}
 
-    async def stop_while_paying() -> None:
+
+def _stop_while(graph: Any, config: Any, started: Callable[[], bool]) -> None:
+    """Run the graph and cancel it 50 ms after `started()` (as a kill would stop it)."""
+    import asyncio
+
+    async def stop() -> None:
         run = asyncio.ensure_future(graph.ainvoke({"messages": [("user", "pay")]}, config))
-        while calls["b"] == 0:
+        while not started():
             await asyncio.sleep(0.005)
         await asyncio.sleep(0.05)
         run.cancel()
         with pytest.raises(asyncio.CancelledError):
             await run
 
-    asyncio.run(stop_while_paying())
+    asyncio.run(stop())
+
+
+def _lose(saver: InMemorySaver, kind: str) -> int:
+    """Delete the journal entries of `kind` from the saver's writes; how many there were."""
     lost = 0
     for writes in saver.writes.values():
         for key, (_, _, typed, _) in list(writes.items()):
             value = saver.serde.loads_typed(typed)
-            if isinstance(value, dict) and value.get("kind") == "plan":
-                del writes[key]  # the plan's entry never reached the disk
+            if isinstance(value, dict) and value.get("kind") == kind:
+                del writes[key]
                 lost += 1
-    assert lost == 1 and calls == {"a": 1, "b": 1}
-
-    out = asyncio.run(graph.ainvoke(None, config))
-
-    observations = {o["idx"]: o for o in graph.get_state(config).values["observations"]}
-    assert out["messages"][-1].content == "done"
-    assert calls["b"] == 1, "the payment was made again"
-    assert calls["a"] == 1, "a finished call was made again"
-    assert observations[1]["value"] == "result of a"
-    assert observations[2]["status"] == "error"
-    assert "may or may not have run" in observations[2]["error"]
+    return lost
