@@ -1,10 +1,17 @@
-"""The in-process channel that carries tasks from the planner node to the scheduler node.
+"""The in-process channels that let work cross from one node to another while it streams.
 
-LangGraph runs the planner and the scheduler in the same superstep, so the scheduler can start
-tools while the planner is still streaming. The two nodes meet on a `PlanStream` registered under a
-key both can compute from their own runtime: the id of the checkpoint the superstep started from
-and the graph's namespace (`Runtime.execution_info`), which is the same for the two nodes of one
-superstep and differs between runs, supersteps and subgraph instances. Nothing live goes into state.
+Plans: LangGraph runs the planner and the scheduler in the same superstep, so the scheduler can
+start tools while the planner is still streaming. The two nodes meet on a `PlanStream` registered
+in `streams` under a key both can compute from their own runtime: the id of the checkpoint the
+superstep started from and the graph's namespace (`Runtime.execution_info`), which is the same for
+the two nodes of one superstep and differs between runs, supersteps and subgraph instances.
+
+Replies: a joiner whose replan carries the next plan (`joiner_plans`) ends its node as soon as its
+reply says `Replan:`; the rest of the reply, still streaming, goes to the next round's planner
+node on a `ReplyStream` in `replies`, keyed by the turn and the round it plans (`reply_key`). The
+planner reads it as it would its own model's stream, so the next round's first task starts the
+moment its line is complete, while the joiner's model is still writing. Nothing live goes into
+state: a planner that finds no reply (another process, a resume) makes its own call.
 
 The stream is thread-safe (sync graphs run nodes in worker threads and the scheduler then runs its
 own event loop) and never polls: a consumer sleeps on an `asyncio.Event` that the producer sets
@@ -18,7 +25,8 @@ import contextlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Generic, TypeVar
 
 from langgraph.runtime import Runtime
 
@@ -37,16 +45,29 @@ class ProducerGone(Exception):
     """The planner never attached to the stream in time: the scheduler falls back to catch-up."""
 
 
-class PlanStream:
-    """An append-only list of tasks that one producer writes and any consumer can read, in order."""
+T = TypeVar("T")
 
-    def __init__(self) -> None:
+
+class Stream(Generic[T]):
+    """An append-only list that one producer writes and any consumer can read, in order.
+
+    Args:
+        size: what keeping an item costs, in characters (bounds the streams kept unread).
+    """
+
+    yields_partial = False
+    """Whether a failed producer's items still reach the consumers (else they stop at once)."""
+
+    def __init__(self, size: Callable[[T], int]) -> None:
         self._lock = threading.Lock()
-        self._tasks: list[Task] = []
+        self._size = size
+        self._items: list[T] = []
         self.chars = 0
-        """Characters of the published tasks' arguments (what keeping the stream costs)."""
+        """Characters of the published items (what keeping the stream costs)."""
         self.read = False
-        """Whether a consumer read the whole of a complete plan (nobody needs it any more)."""
+        """Whether a consumer read the whole of a complete stream (nobody needs it any more)."""
+        self.error: BaseException | None = None
+        """Why the producer stopped, when it failed."""
         self._closed = False
         self._complete = False
         self._attached = False
@@ -58,16 +79,16 @@ class PlanStream:
             self._attached = True
         self._wake()
 
-    def publish(self, task: Task) -> None:
+    def publish(self, item: T) -> None:
         with self._lock:
-            self._tasks.append(task)
-            self.chars += len(repr(task["args"]))
+            self._items.append(item)
+            self.chars += self._size(item)
         self._wake()
 
-    def close(self, *, complete: bool) -> None:
-        """No more tasks; `complete` if the planner finished its plan (not cancelled or failed)."""
+    def close(self, *, complete: bool, error: BaseException | None = None) -> None:
+        """No more items; `complete` if the producer finished (not cancelled or failed)."""
         with self._lock:
-            self._closed, self._complete = True, complete
+            self._closed, self._complete, self.error = True, complete, error
         self._wake()
 
     @property
@@ -85,12 +106,13 @@ class PlanStream:
             with contextlib.suppress(RuntimeError):  # that consumer's loop has just closed
                 loop.call_soon_threadsafe(event.set)
 
-    async def tasks(self, attach_timeout: float | None) -> AsyncIterator[Task]:
-        """Yield every task as it is published until the stream closes.
+    async def items(self, attach_timeout: float | None = None) -> AsyncIterator[T]:
+        """Yield every item as it is published until the stream closes.
 
-        A stream whose planner failed or was cancelled yields nothing more: its run is failing,
-        or (a resumed superstep) the planner runs again and catch-up executes its new plan.
-        Raises `ProducerGone` if no producer attached within `attach_timeout` seconds.
+        A stream whose producer failed or was cancelled yields nothing more unless it
+        `yields_partial` (a plan: its run is failing, or, a resumed superstep, the planner runs
+        again and catch-up executes its new plan); its `error` says why. Raises `ProducerGone`
+        if no producer attached within `attach_timeout` seconds.
         """
         event = asyncio.Event()
         waiter = (asyncio.get_running_loop(), event)
@@ -109,11 +131,11 @@ class PlanStream:
             while True:
                 event.clear()
                 with self._lock:
-                    new, closed = self._tasks[sent:], self._closed
-                if closed and not self._complete:
+                    new, closed = self._items[sent:], self._closed
+                if closed and not self._complete and not self.yields_partial:
                     return
-                for task in new:
-                    yield task
+                for item in new:
+                    yield item
                 sent += len(new)
                 if closed and not new:
                     self.read = True
@@ -125,30 +147,60 @@ class PlanStream:
                 self._waiters.remove(waiter)
 
 
-class _Registry:
-    """Process-wide map from superstep key to its stream.
-
-    A stream lives while the planner or the scheduler holds it (`get` ... `release`). A closed
-    stream that no consumer has read yet is kept after its planner lets go (bounded in number
-    and size), so a scheduler that arrives late still reads the plan; once read it is dropped.
-    A resumed scheduler does not need it: its journal has the plan (see `journal`).
-    """
+class PlanStream(Stream[Task]):
+    """The tasks of one plan, from the planner node to the scheduler node."""
 
     def __init__(self) -> None:
+        super().__init__(lambda task: len(repr(task["args"])))
+
+
+class ReplyStream(Stream[str]):
+    """The rest of a joiner's replan, chunk by chunk, from the joiner to the next planner
+    (what came before a failure too: the tasks it completes stand, as a planner's would)."""
+
+    yields_partial = True
+
+    def __init__(self) -> None:
+        super().__init__(len)
+
+
+S = TypeVar("S", bound=Stream)
+
+
+class _Registry(Generic[S]):
+    """Process-wide map from a key both sides compute to its stream.
+
+    A stream lives while its producer or a consumer holds it (`get` / `find` ... `release`). A
+    closed stream that no consumer has read yet is kept after its producer lets go (bounded in
+    number and size), so a consumer that arrives late still reads it; once read it is dropped.
+    A resumed scheduler does not need a plan's: its journal has the plan (see `journal`).
+    """
+
+    def __init__(self, new: Callable[[], S]) -> None:
+        self._new = new
         self._lock = threading.Lock()
-        self._open: dict[str, tuple[PlanStream, int]] = {}
-        self._done: OrderedDict[str, PlanStream] = OrderedDict()
+        self._open: dict[str, tuple[S, int]] = {}
+        self._done: OrderedDict[str, S] = OrderedDict()
 
-    def get(self, key: str, *, producer: bool = False) -> PlanStream:
-        """The stream for `key`, created by whichever node arrives first; pair with `release`.
+    def get(self, key: str, *, producer: bool = False) -> S:
+        """The stream for `key`, created by whichever side arrives first; pair with `release`.
 
-        A planner that finds a closed stream is running again (its earlier output was never
+        A producer that finds a closed stream is running again (its earlier output was never
         committed): that stream is stale and it gets a fresh one.
         """
         with self._lock:
             stream, holders = self._open.get(key) or (self._done.pop(key, None), 0)
             if stream is None or (producer and stream.closed):
-                stream = PlanStream()
+                stream = self._new()
+            self._open[key] = (stream, holders + 1)
+            return stream
+
+    def find(self, key: str) -> S | None:
+        """The stream for `key` if a producer made one (then pair with `release`), else None."""
+        with self._lock:
+            stream, holders = self._open.get(key) or (self._done.pop(key, None), 0)
+            if stream is None:
+                return None
             self._open[key] = (stream, holders + 1)
             return stream
 
@@ -171,7 +223,10 @@ class _Registry:
             return len(self._open)
 
 
-streams = _Registry()
+streams: _Registry[PlanStream] = _Registry(PlanStream)
+"""Plans, planner -> scheduler, by `superstep_key`."""
+replies: _Registry[ReplyStream] = _Registry(ReplyStream)
+"""Replans still streaming, joiner -> next planner, by `reply_key`."""
 
 
 @contextlib.contextmanager
@@ -187,6 +242,11 @@ def producing(key: str) -> Iterator[PlanStream]:
     finally:
         stream.close(complete=complete)
         streams.release(key)
+
+
+def reply_key(turn_key: str, round: int) -> str:
+    """The key of the reply that plans `round` of the turn `turn_key` (`messages.turn_key`)."""
+    return f"{turn_key}#round-{round}"
 
 
 def superstep_key(runtime: Runtime) -> str:
@@ -234,3 +294,42 @@ def exclusive(key: str, thread_id: str | None) -> Iterator[None]:
     finally:
         with _running_lock:
             _running.discard(key)
+
+
+class ReplyHandoff:
+    """The joiner's side of a `ReplyStream` (a `core.joiner.PlanHandoff`).
+
+    `start` registers the stream under `key` and calls `on_start` (the joiner node may end);
+    the text written is published for the next planner, and `close` ends the stream.
+    """
+
+    def __init__(self, key: str, on_start: Callable[[], None]) -> None:
+        self.key = key
+        self.on_start = on_start
+        self.stream: ReplyStream | None = None
+
+    def start(self) -> None:
+        self.stream = replies.get(self.key, producer=True)
+        self.on_start()
+
+    def write(self, text: str) -> None:
+        if text and self.stream is not None:
+            self.stream.publish(text)
+
+    def close(self, error: BaseException | None) -> None:
+        if self.stream is not None:
+            self.stream.close(complete=error is None, error=error)
+            replies.release(self.key)
+
+
+async def reading(stream: ReplyStream, text: list[str]) -> AsyncIterator[str]:
+    """The reply's chunks as they come (each also appended to `text`); raises when the joiner's
+    stream broke, as the planner's own stream would."""
+    async for chunk in stream.items():
+        text.append(chunk)
+        yield chunk
+    if stream.closed and not stream.complete:
+        error = stream.error
+        if isinstance(error, Exception):
+            raise error
+        raise RuntimeError("the joiner's reply stopped before its plan was complete") from error

@@ -1,17 +1,21 @@
 """The three graph nodes over the shared state, and the joiner's routing.
 
 The planner and the scheduler run in the same superstep and meet on a `PlanStream` (see
-`handoff`); the joiner runs after both. Each node is async-first; its sync form calls the sync
-form of the same component (the scheduler's literally runs its async form on a private loop).
+`handoff`); the joiner runs after both. A joiner whose replan carries the next plan ends its node
+at `Replan:` and the next planner reads the rest of its reply as it streams (a `ReplyStream`).
+Each node is async-first; its sync form calls the sync form of the same component (the
+scheduler's literally runs its async form on a private loop).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import contextvars
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,15 +33,19 @@ from llmcompiler_graph.core._sync import run_sync
 from llmcompiler_graph.core.events import EventSink
 from llmcompiler_graph.core.fetching import TaskFetchingUnit
 from llmcompiler_graph.core.joiner import Joiner
-from llmcompiler_graph.core.joiner_protocols import Decision
+from llmcompiler_graph.core.joiner_protocols import Decision, split_replan
 from llmcompiler_graph.core.plan import Observation, Task, Turn
 from llmcompiler_graph.core.planner import Planner
 from llmcompiler_graph.core.planner_formats import planner_format
 from llmcompiler_graph.core.toolbox import Toolbox, ToolLike
 from llmcompiler_graph.handoff import (
     ProducerGone,
+    ReplyHandoff,
     exclusive,
     producing,
+    reading,
+    replies,
+    reply_key,
     streams,
     superstep_key,
 )
@@ -148,15 +156,16 @@ class Nodes:
         waits for approval, and its dependents, stay in state for the scheduler to ask about)."""
         components, turn = self.components(runtime), current_turn(state)
         gate, key = components.gate(), turn_key(turn.question.id, runtime)
-        with producing(superstep_key(runtime)) as stream:
+        with producing(superstep_key(runtime)) as stream, _reply(key, turn) as (written, text):
             tasks = await components.planner.aplan(
                 turn,
                 conversation(state["messages"]),
                 _publisher(stream.publish, gate, turn, key, components.settings),
                 self.events(turn.round + 1),
                 config,
+                written=written,
             )
-        return _planned(turn, key, tasks, components.settings, gate)
+        return _planned(turn, key, tasks, components.settings, gate, text)
 
     def plan(
         self, state: State, runtime: Runtime[Context], config: RunnableConfig
@@ -164,7 +173,11 @@ class Nodes:
         components, turn = self.components(runtime), current_turn(state)
         gate, key = components.gate(), turn_key(turn.question.id, runtime)
         closed = threading.Event()
-        with on_close(config, closed.set), producing(superstep_key(runtime)) as stream:
+        with (
+            on_close(config, closed.set),
+            producing(superstep_key(runtime)) as stream,
+            _reply(key, turn) as (written, text),
+        ):
             tasks = components.planner.plan(
                 turn,
                 conversation(state["messages"]),
@@ -172,8 +185,9 @@ class Nodes:
                 self.events(turn.round + 1),
                 config,
                 stop=closed.is_set,
+                written=written,
             )
-        return _planned(turn, key, tasks, components.settings, gate)
+        return _planned(turn, key, tasks, components.settings, gate, text)
 
     # scheduler (the task fetching unit)
 
@@ -275,7 +289,7 @@ class Nodes:
         else:
             key = superstep_key(runtime)
             stream = streams.get(key)
-            round, source = turn.round + 1, stream.tasks(settings.producer_timeout)
+            round, source = turn.round + 1, stream.items(settings.producer_timeout)
             if journal:
                 source = journal.recording(source, complete=lambda: stream.complete)
         try:
@@ -344,15 +358,49 @@ class Nodes:
     ) -> JoinerUpdate:
         """Answer, or ask for a new plan; nothing while tasks still lack observations."""
         step = self._joining(state, runtime, config)
-        if isinstance(step, _JoinerCall):
+        if not isinstance(step, _JoinerCall):
+            return step
+        if step.reply is None:
             return _joined(await step.joiner.adecide(**step.arguments))
-        return step
+        started = asyncio.get_running_loop().create_future()
+        handoff = ReplyHandoff(step.reply, lambda: started.done() or started.set_result(None))
+        call = asyncio.create_task(step.joiner.adecide(**step.arguments, handoff=handoff))
+        try:
+            await asyncio.wait([call, started], return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            call.cancel()
+            raise
+        if call.done():
+            return _joined(call.result())
+        _writing.add(call)  # the rest of the reply streams on, to the next planner
+        call.add_done_callback(_written)
+        return _joined(REPLAN_STREAMING)
 
     def join(self, state: State, runtime: Runtime[Context], config: RunnableConfig) -> JoinerUpdate:
         step = self._joining(state, runtime, config)
-        if isinstance(step, _JoinerCall):
+        if not isinstance(step, _JoinerCall):
+            return step
+        if step.reply is None:
             return _joined(step.joiner.decide(**step.arguments))
-        return step
+        started = threading.Event()
+        handoff = ReplyHandoff(step.reply, started.set)
+        decided: concurrent.futures.Future[Decision] = concurrent.futures.Future()
+
+        def call() -> None:  # on a thread of its own: it outlives this node on a replan
+            try:
+                coroutine = step.joiner.adecide(**step.arguments, blocking=True, handoff=handoff)
+                decided.set_result(run_sync(coroutine))
+            except BaseException as exc:
+                decided.set_exception(exc)
+            finally:
+                started.set()
+
+        context = contextvars.copy_context()
+        threading.Thread(
+            target=context.run, args=(call,), name="llmcompiler-joiner", daemon=True
+        ).start()
+        started.wait()
+        return _joined(decided.result() if decided.done() else REPLAN_STREAMING)
 
     def _joining(
         self, state: State, runtime: Runtime[Context], config: RunnableConfig
@@ -386,7 +434,10 @@ class Nodes:
             "events": self.events(turn.round),
             "config": config,
         }
-        return _JoinerCall(components.joiner, arguments)
+        reply = None
+        if components.joiner.plans(force_answer):
+            reply = reply_key(turn_key(turn.question.id, runtime), turn.round + 1)
+        return _JoinerCall(components.joiner, arguments, reply)
 
     @staticmethod
     def route(state: State) -> Route | list[Route]:
@@ -431,11 +482,13 @@ def _planned(
     tasks: list[Task],
     settings: Settings,
     gate: approval.Gate | None = None,
+    reply: Sequence[str] = (),
 ) -> PlannerUpdate:
     """The planner's state update: arguments as state keeps them. A task reusing an id is
     rejected (the first one's result stands) and kept aside, so the joiner hears of it. With
     `tool_messages`, the calls that run now are the round's plan message (those waiting for
-    approval follow in their own, see `Nodes._joining`)."""
+    approval follow in their own, see `Nodes._joining`). A plan read from the joiner's `reply`
+    brings the replan's feedback, which was still to come when the joiner's node ended."""
     cap = settings.max_state_chars
     kept, rejected = list(turn.tasks), list(turn.rejected)
     seen = {t["idx"] for t in kept}
@@ -451,9 +504,10 @@ def _planned(
         "round": turn.round + 1,
         "tasks": kept,
         "rejected": rejected,
-        "next_plan": "",
         "awaiting_approval": gate.asked if gate else [],
     }
+    if reply:
+        update["feedback"] = split_replan("".join(reply))[0]
     held = gate.held if gate else set()
     running = [t for t in kept[len(turn.tasks) :] if t["idx"] not in held]
     if settings.tool_messages and running:
@@ -463,10 +517,40 @@ def _planned(
 
 @dataclass(frozen=True)
 class _JoinerCall:
-    """The joiner and the arguments of its `decide` / `adecide`."""
+    """The joiner and the arguments of its `decide` / `adecide`; `reply`: the key its replan's
+    plan is handed over under, when it may carry one."""
 
     joiner: Joiner
     arguments: dict[str, Any]
+    reply: str | None
+
+
+REPLAN_STREAMING = Decision("", False, "", "")
+"""A replan whose feedback and plan are still streaming to the next planner."""
+
+_writing: set[asyncio.Task[Decision]] = set()
+"""Joiner calls still writing a replan after their node ended (kept from garbage collection)."""
+
+
+def _written(call: asyncio.Task[Decision]) -> None:
+    _writing.discard(call)
+    if not call.cancelled() and call.exception() is not None:  # the planner reports it
+        logger.debug("the joiner's replan stream failed: %r", call.exception())
+
+
+@contextlib.contextmanager
+def _reply(key: str, turn: Turn) -> Iterator[tuple[AsyncIterator[str] | None, list[str]]]:
+    """The plan the joiner is still writing for this round, if its replan handed one over
+    (`written`, None otherwise), and the list its text is gathered in as it is read."""
+    text: list[str] = []
+    found = replies.find(reply_key(key, turn.round + 1)) if turn.round else None
+    if found is None:
+        yield None, text
+        return
+    try:
+        yield reading(found, text), text
+    finally:
+        replies.release(reply_key(key, turn.round + 1))
 
 
 def _joined(decision: Decision) -> JoinerUpdate:
@@ -477,13 +561,11 @@ def _joined(decision: Decision) -> JoinerUpdate:
             "decision": "finish",
             "thought": decision.thought,
             "feedback": "",
-            "next_plan": "",
             "review": "",
         }
     return {
         "decision": "replan",
         "thought": decision.thought,
         "feedback": decision.feedback,
-        "next_plan": decision.plan,
         "review": "",
     }

@@ -40,9 +40,6 @@ class State(MessagesState, total=False):
     review: str
     """The reviewer's rejections of this round, one per line ('' when none): the next plan's
     feedback."""
-    next_plan: str
-    """The plan text a replan carried (`joiner_plans`): the next round runs it without a planner
-    call ('' otherwise)."""
 
 
 class PlannerUpdate(TypedDict, total=False):
@@ -52,7 +49,7 @@ class PlannerUpdate(TypedDict, total=False):
     round: int
     tasks: list[Task]
     rejected: list[Task]
-    next_plan: str
+    feedback: str
     awaiting_approval: list[int]
     messages: list[AnyMessage]
 
@@ -75,7 +72,6 @@ class JoinerUpdate(TypedDict, total=False):
     decision: Literal["finish", "replan"]
     thought: str
     feedback: str
-    next_plan: str
     review: str
 
 
@@ -102,7 +98,6 @@ def current_turn(state: State | dict[str, Any]) -> Turn:
         observations={o["idx"]: o for o in state.get("observations", [])},
         feedback=state.get("feedback", ""),
         rejected=list(state.get("rejected", [])),
-        next_plan=state.get("next_plan", ""),
     )
 
 

@@ -151,31 +151,33 @@ def test_critical_path_follows_dependencies_and_charges_the_joiner() -> None:
     assert path.bound + sum(path.overheads.values()) == pytest.approx(run.latency)
 
 
-def test_critical_path_of_a_plan_the_joiner_wrote_starts_when_that_joiner_ends() -> None:
-    """Round 2 came with round 1's replan: no planner call; its task could start at 12.6 s."""
+def test_critical_path_of_a_plan_the_joiner_wrote_counts_from_that_joiner_call() -> None:
+    """Round 2 streamed in round 1's replan: that joiner call (11.6-12.6 s) is round 2's
+    planner, its task planned at 12.0 s while the reply went on; no planner call."""
 
     def event(name: str, time: float, round: int = 1, **fields: object) -> dict:
         return {"event": name, "round": round, "time": time, **fields}
 
-    run = Run("w", 0, "llmcompiler", "q", "a", start=9.99, end=14.0, answer="a", correct=True)
+    run = Run("w", 0, "llmcompiler", "q", "a", start=9.99, end=13.4, answer="a", correct=True)
     run.llm_calls = [
         LLMCallRecord("planner", 10.0, 10.3, 10.9, 100, 10),
         LLMCallRecord("joiner", 11.6, 11.9, 12.6, 100, 10),
-        LLMCallRecord("joiner", 13.65, 13.7, 13.95, 100, 10),
+        LLMCallRecord("joiner", 13.05, 13.1, 13.35, 100, 10),
     ]
     run.events = [
         event("task_planned", 10.5, idx=1),
         event("plan_finished", 10.9, by="planner"),
         event("task_finished", 11.5, idx=1, dependencies=[], finished_at=11.5, duration=1.0),
-        event("task_planned", 12.62, 2, idx=2),
-        event("plan_finished", 12.62, 2, by="joiner"),
-        event("task_finished", 13.62, 2, idx=2, dependencies=[1], finished_at=13.62, duration=1.0),
+        event("task_planned", 12.0, 2, idx=2),
+        event("plan_finished", 12.6, 2, by="joiner"),
+        event("task_finished", 13.0, 2, idx=2, dependencies=[1], finished_at=13.0, duration=1.0),
     ]
     path = critical_path(run)
     assert path is not None
-    # round 1: line 0.5 + tool 1.0, joiner 1.0; round 2: tool 1.0 (from 12.6), joiner 0.3
-    assert path.bound == pytest.approx(1.5 + 1.0 + 1.0 + 0.3)
+    # round 1: line 0.5 + tool 1.0; round 2 from 11.6: line 0.4 + tool 1.0, then joiner 0.3
+    assert path.bound == pytest.approx(1.5 + 1.4 + 0.3)
     assert path.overheads["to planner"] == 0
+    assert path.overheads["to joiner"] == pytest.approx(0.1 + 0.05)
     assert path.bound + sum(path.overheads.values()) == pytest.approx(run.latency)
 
 

@@ -44,13 +44,13 @@ def new_key() -> str:
 async def collect(stream: PlanStream, attach_timeout: float | None = 1.0) -> list[Task]:
     """Everything a consumer reads from `stream` until it ends; fails fast instead of hanging."""
     async with asyncio.timeout(2):
-        return [task async for task in stream.tasks(attach_timeout)]
+        return [task async for task in stream.items(attach_timeout)]
 
 
 async def consume(stream: PlanStream, received: list[Task]) -> None:
     """Append each task of `stream` to `received` as it arrives (fails fast instead of hanging)."""
     async with asyncio.timeout(2):
-        async for task in stream.tasks(attach_timeout=1.0):
+        async for task in stream.items(attach_timeout=1.0):
             received.append(task)
 
 

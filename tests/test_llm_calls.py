@@ -501,6 +501,57 @@ async def test_a_stream_timing_out_after_a_task_keeps_the_partial_plan(
     assert "the stream did not finish within 0.7 s" in caplog.text
 
 
+class _Chunks:
+    """A runnable whose stream yields `before` chunks at once, then waits `then` seconds for
+    each next one; `busy` seconds of the consumer's own work follow each chunk."""
+
+    def __init__(self, before: int, then: float) -> None:
+        self.before, self.then = before, then
+
+    async def astream(self, input: Any, config: Any = None) -> Any:
+        for n in range(1000):
+            if n >= self.before:
+                await asyncio.sleep(self.then)
+            yield n
+
+
+async def _read(call: LLMCall, runnable: Any, busy: float = 0.0) -> list[int]:
+    got = []
+    async for chunk in call.astream(runnable, None):
+        got.append(chunk)
+        if busy:
+            time.sleep(busy)  # the consumer's own work, during which no wait is pending
+    return got
+
+
+async def test_one_deadline_bounds_the_whole_stream_however_fast_its_chunks() -> None:
+    call = LLMCall(PLANNER, None, timeout=0.3, retries=0)
+    started = time.monotonic()
+
+    with pytest.raises(LLMCallError, match=r"the stream did not finish within 0\.3 s"):
+        await asyncio.wait_for(_read(call, _Chunks(before=0, then=0.02)), 5)
+
+    assert 0.25 <= time.monotonic() - started < 1.0
+
+
+async def test_a_deadline_passing_while_the_consumer_works_fails_the_next_wait() -> None:
+    call = LLMCall(PLANNER, None, timeout=0.1, retries=0)
+
+    with pytest.raises(LLMCallError, match="did not finish"):
+        await asyncio.wait_for(_read(call, _Chunks(before=3, then=0.0), busy=0.08), 5)
+
+
+async def test_a_cancelled_stream_is_a_cancellation_not_a_timeout() -> None:
+    call = LLMCall(PLANNER, None, timeout=5, retries=0)
+    reading = asyncio.create_task(_read(call, _Chunks(before=2, then=10)))
+    await asyncio.sleep(0.05)
+
+    reading.cancel()
+
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+
+
 # -- the sync helper thread keeps the caller's context -------------------------------------------
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="unset")

@@ -84,8 +84,8 @@ def critical_path(run: Run) -> CriticalPath | None:
     """The critical-path bound of an LLMCompiler run (None for other approaches or failures).
 
     A round whose plan the joiner wrote with its replan (`joiner_plans`) has no planner call:
-    its tasks could start the moment that joiner call ended, so its origin is that moment and
-    every task of it is planned at 0."""
+    the previous round's joiner call is its planner (its tasks start as that reply streams),
+    so the round counts from that call's start, and that call's time is counted once, there."""
     finished_plans = [e for e in run.events if e["event"] == "plan_finished"]
     rounds = sorted({e["round"] for e in finished_plans})
     handed = {e["round"] for e in finished_plans if e.get("by") == "joiner"}
@@ -101,9 +101,7 @@ def critical_path(run: Run) -> CriticalPath | None:
     for n, (round, joiner) in enumerate(zip(rounds, joiners, strict=True)):
         finished = {e["idx"]: e for e in _events(run, "task_finished", round)}
         if round in handed:
-            origin = joiners[n - 1].end
-            planned = dict.fromkeys((e["idx"] for e in _events(run, "task_planned", round)), 0.0)
-            plan_end = origin
+            origin = joiners[n - 1].start
         else:
             planner = next(planners)
             origin = planner.start
@@ -111,8 +109,8 @@ def critical_path(run: Run) -> CriticalPath | None:
                 overheads["startup"] = origin - run.start
             else:
                 overheads["to planner"] += origin - joiners[n - 1].end
-            planned = {e["idx"]: e["time"] - origin for e in _events(run, "task_planned", round)}
-            plan_end = _events(run, "plan_finished", round)[0]["time"]
+        planned = {e["idx"]: e["time"] - origin for e in _events(run, "task_planned", round)}
+        plan_end = _events(run, "plan_finished", round)[0]["time"]
         ready: dict[int, float] = {}
         for idx in sorted(planned):  # a task depends on lower ids only
             task = finished.get(idx, {})
@@ -120,9 +118,11 @@ def critical_path(run: Run) -> CriticalPath | None:
             ready[idx] = max([planned[idx], *inputs]) + (task.get("duration") or 0.0)
         path = max([plan_end - origin, *ready.values()])
         end = max([plan_end, *(e["finished_at"] for e in finished.values())])
-        bound += path + (joiner.end - joiner.start)
         overheads["dispatch"] += end - origin - path
         overheads["to joiner"] += joiner.start - end
+        bound += path
+        if n + 1 == len(rounds) or rounds[n + 1] not in handed:  # else the next round's planner
+            bound += joiner.end - joiner.start
     overheads["finish"] = run.end - joiners[-1].end
     return CriticalPath(bound, overheads)
 

@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Sequence
 from contextlib import aclosing
 from dataclasses import replace
+from typing import Protocol
 
 from langchain_core.callbacks import AsyncCallbackManager, AsyncCallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -53,6 +54,21 @@ logger = logging.getLogger(__name__)
 
 
 NO_COMPLETE_ANSWER = "I could not find a complete answer with the tools and plans I had."
+
+
+class PlanHandoff(Protocol):
+    """Takes a replan's text while the joiner's reply is still streaming (`joiner_plans`).
+
+    `start` comes once the reply is known to be a replan (its `Replan:` is written): whoever
+    waits for the decision may go on. Then `write` receives the reply's text after `Replan:`,
+    chunk by chunk, and `close` ends it (with the error that broke the stream, if one did).
+    """
+
+    def start(self) -> None: ...
+
+    def write(self, text: str) -> None: ...
+
+    def close(self, error: BaseException | None) -> None: ...
 
 
 class Joiner:
@@ -127,10 +143,15 @@ class Joiner:
         events: EventSink,
         config: RunnableConfig | None = None,
         blocking: bool = False,
+        handoff: PlanHandoff | None = None,
     ) -> Decision:
         """Read the turn's observations and decide; `force_answer` when no replan is left.
         The lean and text protocols stream the answer (see `_stream_answer`). `blocking`: call
-        the model's sync API (for `decide`, see `llmcompiler_graph.core.llm`)."""
+        the model's sync API (for `decide`, see `llmcompiler_graph.core.llm`).
+
+        `handoff`: a replan that carries the next plan is handed over as it streams (see
+        `PlanHandoff`); its `joiner_decision` event is sent when `Replan:` is written, with the
+        feedback and plan still to come (`feedback` and `plan` empty)."""
         prompt = self.prompt(turn, messages, force_answer)
         plans = self.plans(force_answer)
         runnable = JOINER.mark(self.runnable, protocol=self.protocol.tag(plans))
@@ -138,17 +159,19 @@ class Joiner:
             output = await self.llm.ainvoke(runnable, prompt, config, blocking=blocking)
             decision = self.read(output, force_answer)
         else:
+            live = handoff if plans else None
             decision = await self._stream_answer(
-                runnable, prompt, force_answer, config, blocking=blocking
+                runnable,
+                prompt,
+                force_answer,
+                config,
+                blocking=blocking,
+                handoff=live,
+                events=events,
             )
-        events.send(
-            "joiner_decision",
-            decision="finish" if decision.finish else "replan",
-            thought=decision.thought,
-            answer=decision.answer if decision.finish else None,
-            feedback=None if decision.finish else decision.feedback,
-            plan=decision.plan or None,
-        )
+            if live is not None and not decision.finish:
+                return decision  # its event went out when the replan started
+        _decided(events, decision)
         return decision
 
     def decide(
@@ -200,25 +223,41 @@ class Joiner:
         config: RunnableConfig | None,
         *,
         blocking: bool,
+        handoff: PlanHandoff | None,
+        events: EventSink,
     ) -> Decision:
         """Stream the reply, relaying the answer's text to `stream_mode="messages"` as it comes.
 
         The model's own tokens are hidden (the joiner's role is tagged `nostream`): they hold
         the protocol's words, and a replan is not an answer. What `ReplyReader` says is answer
         text goes out through `AnswerRelay`, as one message whose id the final answer keeps.
+        With a `handoff`, a replan's text goes to it from its `Replan:` on.
         """
         reader = self.protocol.reader(self.plans(force_answer))
         relay = AnswerRelay(config, prompt)
+        handing = False
         try:
             stream = self.llm.astream(runnable, prompt, config, blocking=blocking)
             async with aclosing(stream) as chunks:
                 async for chunk in chunks:
-                    await relay.send(reader.feed(chunk.text))
+                    text = chunk.text
+                    await relay.send(reader.feed(text))
+                    if handing:
+                        handoff.write(text)  # type: ignore[union-attr]
+                    elif handoff is not None and reader.mode == "replan":
+                        handing = True
+                        _decided(events, Decision("", False, "", ""))
+                        handoff.start()
+                        handoff.write(reader.text[reader.body :])
             decision = settle(reader.close(), force_answer)
             await relay.send(decision.answer[len(reader.shown) :] if decision.finish else "")
         except BaseException as exc:
+            if handing:
+                handoff.close(exc)  # type: ignore[union-attr]
             await relay.fail(exc)
             raise
+        if handing:
+            handoff.close(None)  # type: ignore[union-attr]
         await relay.end(decision.answer if decision.finish else None)
         return replace(decision, message_id=relay.message_id)
 
@@ -226,6 +265,17 @@ class Joiner:
         """The decision from a whole reply (structured, or a message in this joiner's protocol;
         see `JoinerProtocol.read`), as the graph takes it (`settle`)."""
         return settle(self.protocol.read(output, self.plans(force_answer)), force_answer)
+
+
+def _decided(events: EventSink, decision: Decision) -> None:
+    events.send(
+        "joiner_decision",
+        decision="finish" if decision.finish else "replan",
+        thought=decision.thought,
+        answer=decision.answer if decision.finish else None,
+        feedback=None if decision.finish else decision.feedback,
+        plan=decision.plan or None,
+    )
 
 
 def settle(decision: Decision, force_answer: bool) -> Decision:

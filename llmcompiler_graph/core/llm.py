@@ -11,7 +11,8 @@ Timeout (`timeout`, seconds, per try; 0 or None: no limit)
     (see "Streams" below). So `timeout` must exceed the time the model needs to write its longest
     plan (120 s is about 4,000 tokens at 35 tokens/s).
 
-    Every try runs under `asyncio.timeout` (a stream: `asyncio.timeout_at` its deadline).
+    Every invoked try runs under `asyncio.timeout`; a streamed try has one timer for the whole
+    stream (`_Deadline`), not one per chunk.
 
 Sync calls (`blocking=True`)
     There is one implementation, async: the sync entry points (`Planner.plan`, `Joiner.decide`,
@@ -63,9 +64,10 @@ Errors
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
@@ -75,6 +77,8 @@ from llmcompiler_graph.core.retry import backoff, is_transient
 from llmcompiler_graph.core.roles import Role
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 120.0
 """Seconds one try of an LLM call may take (a stream: until its last chunk)."""
@@ -135,6 +139,57 @@ def describe_endpoint(model: Any) -> str:
 
 def _tries(n: int) -> str:
     return f"{n} {'try' if n == 1 else 'tries'}"
+
+
+class _Deadline:
+    """One timer for a whole stream (`asyncio.timeout_at` around each chunk would arm and
+    disarm a timer per chunk): when it fires it cancels the task waiting for a chunk, if one
+    is, and every later wait fails at once. `expired()` tells that cancellation from the
+    caller's own, as `asyncio.Timeout` does."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self._waiting: asyncio.Task[Any] | None = None
+        self._cancelling = 0
+        self._fired = False
+        self._cancelled = False
+        self._timer: asyncio.TimerHandle | None = None
+        if seconds is not None:
+            self._timer = asyncio.get_running_loop().call_later(seconds, self._fire)
+
+    def _fire(self) -> None:
+        self._fired = True
+        if self._waiting is not None:
+            self._waiting.cancel()
+            self._cancelled = True
+
+    async def bound(self, waiting: Awaitable[T]) -> T:
+        """`await waiting`, cancelled (`CancelledError`, then `expired()`) at the deadline."""
+        task = asyncio.current_task()
+        assert task is not None
+        if self._fired:
+            if inspect.iscoroutine(waiting):
+                waiting.close()
+            raise asyncio.CancelledError
+        self._waiting, self._cancelling = task, task.cancelling()
+        try:
+            return await waiting
+        finally:
+            self._waiting = None
+
+    def expired(self) -> bool:
+        """Whether the deadline (not another canceller) caused the `CancelledError` just
+        caught; if so, the task's cancellation request is withdrawn."""
+        task = asyncio.current_task()
+        if not self._fired or task is None:
+            return False
+        if self._cancelled:
+            self._cancelled = False
+            return task.uncancel() <= self._cancelling
+        return task.cancelling() <= self._cancelling
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 class LLMCall:
@@ -211,7 +266,6 @@ class LLMCall:
         """`runnable.astream(input, config)`, the whole stream bounded; retried only before its
         first chunk. `blocking`: read the sync `runnable.stream` instead, on a helper thread (see
         the module docstring). Close it (`contextlib.aclosing`) when leaving early."""
-        loop = asyncio.get_running_loop()
         tries = 0
         while True:
             tries += 1
@@ -221,16 +275,15 @@ class LLMCall:
             else:
                 stream = runnable.astream(input, config)
             chunks = aiter(stream)
-            deadline = None if self.timeout is None else loop.time() + self.timeout
+            deadline = _Deadline(self.timeout)
             try:
                 while True:
                     try:
-                        async with asyncio.timeout_at(deadline) as scope:
-                            chunk = await anext(chunks)
+                        chunk = await deadline.bound(anext(chunks))
                     except StopAsyncIteration:
                         return
-                    except Exception:
-                        if scope.expired():
+                    except asyncio.CancelledError:
+                        if deadline.expired():
                             raise self._timed_out(started) from None
                         raise
                     started = True
@@ -238,6 +291,7 @@ class LLMCall:
             except Exception as exc:
                 delay = self._failed(exc, tries, started)
             finally:
+                deadline.cancel()
                 aclose = getattr(chunks, "aclose", None)
                 if aclose is not None:
                     await aclose()

@@ -135,9 +135,6 @@ class Turn:
     """What the joiner asked the next plan to do ('' before the first replan)."""
     rejected: list[Task] = field(default_factory=list)
     """Tasks planned in this turn that were not run: their id was taken (see `error`)."""
-    next_plan: str = ""
-    """The next plan's text when the joiner's replan carried one (the planner publishes it
-    instead of asking the model)."""
 
     @property
     def pending(self) -> list[Task]:

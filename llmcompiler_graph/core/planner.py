@@ -13,7 +13,7 @@ last chunk.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterable, Callable, Iterator, Sequence
 from contextlib import aclosing, contextmanager
 
 from langchain_core.language_models import BaseChatModel
@@ -93,6 +93,7 @@ class Planner:
         *,
         blocking: bool = False,
         stop: Callable[[], bool] | None = None,
+        written: AsyncIterable[str] | None = None,
     ) -> list[Task]:
         """Stream the next plan of `turn`, publishing each task as soon as it parses.
 
@@ -103,16 +104,17 @@ class Planner:
         each chunk) ends the plan where it is. `blocking`: read the model's sync stream (for
         `plan`, see `llmcompiler_graph.core.llm`).
 
-        A plan the joiner already wrote with its replan (`turn.next_plan`, plan text whatever
-        this planner's format) is published as it is, with the same checks, and no model call.
+        `written`: the plan the joiner is writing with its replan (plan text whatever this
+        planner's format, as it streams): read instead of a model call, with the same checks.
         """
-        by = "joiner" if turn.next_plan else "planner"
+        by = "joiner" if written is not None else "planner"
         writer = _PlanWriter(self, turn, publish, events, by=by)
         events.send("plan_started", by=by)
-        if turn.next_plan:
-            writer.take(AIMessageChunk(content=turn.next_plan))
-            return writer.finish()
         with writer.keeping_partial_plan():
+            if written is not None:
+                async for text in written:
+                    writer.take(AIMessageChunk(content=text))
+                return writer.finish()
             prompt = self.prompt(turn, messages)
             stream = self.llm.astream(self.model, prompt, config, blocking=blocking)
             async with aclosing(stream) as chunks:
@@ -130,12 +132,15 @@ class Planner:
         events: EventSink,
         config: RunnableConfig | None = None,
         stop: Callable[[], bool] | None = None,
+        written: AsyncIterable[str] | None = None,
     ) -> list[Task]:
         """Sync `aplan`, run on a private loop with the model's sync stream (its async client
         belongs to another loop). A sync call cannot be cancelled: `stop()` true ends the plan
         where it is."""
         return run_sync(
-            self.aplan(turn, messages, publish, events, config, blocking=True, stop=stop)
+            self.aplan(
+                turn, messages, publish, events, config, blocking=True, stop=stop, written=written
+            )
         )
 
     def prompt(self, turn: Turn, messages: Sequence[AnyMessage]) -> list[BaseMessage]:

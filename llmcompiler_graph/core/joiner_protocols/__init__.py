@@ -18,6 +18,7 @@ from llmcompiler_graph.core.joiner_protocols._base import (
     JoinerProtocol,
     ReplyReader,
     parse_text_decision,
+    split_replan,
 )
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "ReplyReader",
     "joiner_protocol",
     "parse_text_decision",
+    "split_replan",
 ]
 
 

@@ -143,7 +143,7 @@ class ReplyReader:
         self.shown = ""
         self._parts: list[str] = []
         self._length = 0
-        self._body = 0
+        self.body = 0
         """Where the answer (or the feedback) starts in the reply."""
         self._closing = -1
         """The reply's last `)` after `Finish(` so far (text protocol)."""
@@ -167,7 +167,7 @@ class ReplyReader:
             self._find_action(max(start - _LOOKBACK, 0))
         if self.mode == "finish":
             found = chunk.rfind(")")
-            if found >= 0 and start + found >= self._body:
+            if found >= 0 and start + found >= self.body:
                 self._closing = start + found
         return self._show()
 
@@ -177,12 +177,12 @@ class ReplyReader:
         if self.mode == "undecided":
             self._decide(final=True)
         if self.mode == "answer":
-            return Decision("", True, text[self._body :].strip(), "")
+            return Decision("", True, text[self.body :].strip(), "")
         if self.mode == "replan":
-            return self._replan(text[self._body :].strip())
+            return self._replan(text[self.body :].strip())
         if self.mode == "finish":
             end = self._closing if self._closing >= 0 else len(text)
-            return Decision(self._thought(), True, text[self._body : end].strip(), "")
+            return Decision(self._thought(), True, text[self.body : end].strip(), "")
         return parse_text_decision(text)
 
     def _decide(self, *, final: bool = False) -> None:
@@ -192,7 +192,7 @@ class ReplyReader:
             return  # `**Answer:*` may go on with markup
         if lean:
             self.mode = "answer" if lean.group(1).lower() == "answer" else "replan"
-            self._body = lean.end()
+            self.body = lean.end()
             return
         if _TEXT_HEAD.match(text):
             self.mode = "reasoning"
@@ -202,7 +202,7 @@ class ReplyReader:
         if not final and any(k.startswith(head) for k in _KEYWORDS):
             return  # too early to tell
         if self.bare_is_answer:
-            self.mode, self._body = "answer", 0
+            self.mode, self.body = "answer", 0
         else:
             self.mode = "reasoning"
             self._find_action(0)
@@ -212,8 +212,8 @@ class ReplyReader:
         if action is None:
             return
         self.mode = "finish" if action.group(1).lower() == "finish" else "text-replan"
-        self._body = action.end()
-        closing = self.text.rfind(")", self._body)
+        self.body = action.end()
+        closing = self.text.rfind(")", self.body)
         self._closing = closing
 
     def _show(self) -> str:
@@ -225,7 +225,7 @@ class ReplyReader:
         # the answer's (no `)` ever: all of it; one later: it ends after this), after one only
         # the text up to the latest `)` is sure to be.
         end = len(text) if self.mode == "answer" or self._closing < 0 else self._closing
-        visible = text[self._body : end].lstrip().rstrip()
+        visible = text[self.body : end].lstrip().rstrip()
         if len(visible) <= len(self.shown):
             return ""
         new = visible[len(self.shown) :]
@@ -237,14 +237,27 @@ class ReplyReader:
         return found.group(1).strip() if found else ""
 
     def _replan(self, body: str) -> Decision:
-        """A replan's feedback, and with `plans` the plan after it; a plan that comes right
-        after `Replan:` (what the protocol asks) gives its first thought as the feedback."""
-        plan = ""
-        if self.plans and (start := _PLAN_START.search(body)):
-            body, plan = body[: start.start()].strip(), body[start.start() :].strip()
-            if not body and (thought := _THOUGHT.search(plan.split("\n", 1)[0])):
-                body = thought.group(1).strip()
-        return Decision("", False, "", body, plan)
+        """A replan's feedback, and with `plans` the plan after it (`split_replan`)."""
+        if not self.plans:
+            return Decision("", False, "", body)
+        feedback, plan = split_replan(body)
+        return Decision("", False, "", feedback, plan)
+
+
+def split_replan(body: str) -> tuple[str, str]:
+    """A replan's text after `Replan:` as its feedback and the plan that follows it ('' for
+    none); a plan that comes right after `Replan:` gives its first thought as the feedback.
+
+    >>> split_replan("the year is missing\n4. search('year')\n5. join()")
+    ('the year is missing', "4. search('year')\n5. join()")
+    """
+    start = _PLAN_START.search(body)
+    if start is None:
+        return body.strip(), ""
+    feedback, plan = body[: start.start()].strip(), body[start.start() :].strip()
+    if not feedback and (thought := _THOUGHT.search(plan.split("\n", 1)[0])):
+        feedback = thought.group(1).strip()
+    return feedback, plan
 
 
 def parse_text_decision(text: str) -> Decision:
