@@ -228,7 +228,8 @@ def test_joiner_plans_hands_the_planners_instructions_to_the_joiner(
     monkeypatch.setenv("LLMCOMPILER_JOINER_PLANS", "true")
     parts = components_from_context(SimpleNamespace(context=None))
     assert parts.joiner.planning == parts.planner.system_prompt
-    assert "The planner's instructions:" in parts.joiner.system_prompt
+    assert parts.joiner.system_prompt.startswith(parts.planner.system_prompt)  # one prefix
+    assert "Replan: <what is missing, in a few words>" in parts.joiner.system_prompt
 
 
 def test_ready_made_graph_builds_its_components_from_context(

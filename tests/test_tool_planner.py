@@ -845,9 +845,9 @@ def test_the_simulator_joiner_answers_in_the_protocol_asked() -> None:
 
     feedback = REPLAN.rounds[0].replan
     assert join("lean", first_round) == f"Replan: {feedback}"
-    plan = REPLAN.rounds[1].plan
-    thought = "" if plan.startswith("Thought:") else f"Thought: {feedback}\n"
-    assert join("lean+plans", first_round) == f"Replan:\n{thought}{plan}"
+    thought, plan = REPLAN.rounds[1].plan.split("\n", 1)  # the few words, then the plan
+    replan = f"Replan: {thought.removeprefix('Thought:').strip()}\n{plan}"
+    assert join("lean+plans", first_round) == replan
     assert (
         join("lean", second_round) == join("lean+plans", second_round) == f"Answer: {REPLAN.answer}"
     )

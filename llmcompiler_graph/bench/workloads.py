@@ -134,10 +134,11 @@ def _search_lines(queries: Sequence[str], first: int = 1) -> list[str]:
     return [f'{i}. search(query="{q}")' for i, q in enumerate(queries, first)]
 
 
-def _plan(thought: str, lines: Sequence[str]) -> str:
-    """A plan as the planner writes it; `join()` takes the next number (a replan reuses it)."""
+def _plan(lines: Sequence[str]) -> str:
+    """A plan as the planner writes it, actions only, as its prompt asks; `join()` takes the
+    next number (a replan reuses it)."""
     join = int(lines[-1].split(".")[0]) + 1
-    return "\n".join([f"Thought: {thought}", *lines, f"{join}. join()<END_OF_PLAN>"])
+    return "\n".join([*lines, f"{join}. join()<END_OF_PLAN>"])
 
 
 def _number(value: float) -> str:
@@ -272,7 +273,7 @@ def _draw_hotpotqa(rng: random.Random) -> Scenario:
                 lead = f"{name} is a magazine founded in {city} in {year}."
                 detail = f"The first issue of {name} was published in {year}."
                 corpus[query.lower()] = _pages(f"{name} (magazine)", lead, detail)
-    plan = _plan("The two facts are independent lookups.", _search_lines(queries))
+    plan = _plan(_search_lines(queries))
     return Scenario(question, (Round(plan),), answer, corpus)
 
 
@@ -357,7 +358,7 @@ def _draw_movie(rng: random.Random) -> Scenario:
         f"popular American film of the late 1980s or 1990s; the other options are much older "
         f"or niche films."
     )
-    plan = _plan("Look up the four movies and the four options.", _search_lines(queries))
+    plan = _plan(_search_lines(queries))
     return Scenario(question, (Round(plan),), answer, corpus)
 
 
@@ -501,7 +502,7 @@ def _draw_parallelqa(rng: random.Random) -> Scenario:
     each = "; ".join(f"{n} {v:,.2f}" for n, v in zip(names, new_values, strict=True))
     total = f"{result:,.2f}" if kind == "ratio" else f"{result:,.2f} {unit}"
     answer = f"About {total}. After the changes: {each}."
-    plan = _plan(f"Look up each {attr}, apply each change, then combine them.", lines)
+    plan = _plan(lines)
     return Scenario(question, (Round(plan),), answer, corpus, math)
 
 
@@ -557,17 +558,16 @@ def _draw_replan(rng: random.Random) -> Scenario:
     known = 1 if a is found else 2
     rounds = (
         Round(
-            _plan("Look up both heights.", _search_lines(first)),
+            _plan(_search_lines(first)),
             replan=f"The results for the {missing[0]} do not state its height. Search for its "
             f"official height in feet, then compute the difference with the {found[0]}.",
         ),
         Round(
             _plan(
-                f"Find the height of the {missing[0]}, then compare.",
                 [
                     f'3. search(query="{refined}")',
                     f'4. math(problem="{problem}", context=["${known}", "$3"])',
-                ],
+                ]
             )
         ),
     )

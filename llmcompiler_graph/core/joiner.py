@@ -130,9 +130,10 @@ class Joiner:
         return self._system_prompt(plans=self.planning is not None)
 
     def _system_prompt(self, *, plans: bool) -> str:
-        # The planner's prompt goes in after `fill`, which would unescape its braces again.
+        """The planner's prompt first when this call may plan: the planner's and the joiner's
+        calls then share that prefix (a provider's prompt cache serves it to both)."""
         prompt = fill(self.template, protocol=self.protocol.instructions(plans))
-        return prompt.replace("{planner}", self.planning or "") if plans else prompt
+        return f"{self.planning}\n\n{prompt}" if plans and self.planning else prompt
 
     async def adecide(
         self,

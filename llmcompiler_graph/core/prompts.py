@@ -9,8 +9,12 @@ number of the join entry), `{examples}`, filled alike for both planners (the too
 planner's own prompt, `TOOLS_PLANNER_PROMPT`, needs only `{examples}`: its model gets the tools
 as functions). Joiner placeholder: `{protocol}` (how to answer: the lean protocol, decision
 first; the text protocol, reasoning first; or the structured-output instructions). With
-`joiner_plans`, the lean protocol also holds the planner's whole system prompt, so that a replan
-can carry the next plan.
+`joiner_plans`, the joiner's system prompt starts with the text planner's whole system prompt,
+so that a replan can carry the next plan, and the planner's and the joiner's calls share one
+prompt prefix (which a provider's prompt cache can serve to both).
+
+Each system prompt is static for a given set of tools and comes first; what changes with the
+question (the conversation, the results) follows it.
 
 Tool output cannot imitate the prompt's structure. `format_results`, which shows the executed
 plan to the joiner and to the replanning planner, writes every observation, result or error, as a
@@ -62,7 +66,8 @@ argument or list item, or `${{<id>}}` inside a longer string. When an output is 
 of it works too: `$1.price`, `$2[0]`, `${{3}}.items[0].name`. Never reference an action that comes \
 later.
 - Maximize parallelism: actions that do not need each other's output must not reference each other.
-- You may write a short `Thought:` line before an action to explain it.
+- Start with action 1 at once and write nothing but the plan: an action runs the moment its line \
+is complete, so every word before it is a delay.
 - Only use the actions listed above; never invent others. If the query cannot be answered with \
 them, just call join().
 - End the plan with `join()` followed by `<END_OF_PLAN>`, and write nothing after it.
@@ -84,7 +89,8 @@ structured, a part of it works too: "$1.price", "$2[0]", "${{3}}.items[0].name".
 JSON strings in the arguments, whatever the parameter's type; they are replaced by the results \
 before the function runs. Never reference a call that comes later in the reply, or the call itself.
 - Maximize parallelism: calls that do not need each other's output must not reference each other.
-- You may write a short thought as the text of the reply, before the calls.
+- Make the first call at once, with no text before it: a call runs the moment its arguments are \
+complete, so every word before it is a delay.
 - Only call the functions you are given; never invent others. If the query cannot be answered \
 with them, just call `join`.
 {examples}"""
@@ -228,9 +234,9 @@ def earlier_calls(message: AIMessage, results: Mapping[str, ToolMessage], max_ch
     return "\n".join(lines)
 
 
-def _example(tools: Mapping[str, list[str]]) -> tuple[str, str, list[tuple[str, dict[str, Any]]]]:
-    """The planners' example: a question, a thought ('' for none) and the plan's calls, using
-    only tools that exist (models copy example tool names)."""
+def _example(tools: Mapping[str, list[str]]) -> tuple[str, list[tuple[str, dict[str, Any]]]]:
+    """The planners' example: a question and the plan's calls, using only tools that exist
+    (models copy example tool names)."""
     if "search" in tools:
         calls: list[tuple[str, dict[str, Any]]] = [
             ("search", {"query": "population of Paris"}),
@@ -239,12 +245,11 @@ def _example(tools: Mapping[str, list[str]]) -> tuple[str, str, list[tuple[str, 
         if "math" in tools:
             problem = "What is the sum of the two populations?"
             calls.append(("math", {"problem": problem, "context": ["$1", "$2"]}))
-        question = "What is the combined population of Paris and Berlin?"
-        return question, "The two populations are independent lookups.", calls
+        return "What is the combined population of Paris and Berlin?", calls
     name, params = next(iter(tools.items()))
     inputs = ("<first input>", "<second, independent input>")
     calls = [(name, {params[0]: text} if params else {}) for text in inputs]
-    return f"(a question that needs {name} twice, independently)", "", calls
+    return f"(a question that needs {name} twice, independently)", calls
 
 
 def _json(value: Any) -> str:
@@ -255,10 +260,11 @@ def planner_examples(tools: Mapping[str, list[str]]) -> str:
     """The text planner's example, written in the plan language."""
     if not tools:
         return ""
-    question, thought, calls = _example(tools)
-    lines = [f"Thought: {thought}"] if thought else []
-    for n, (tool, args) in enumerate(calls, start=1):
-        lines.append(f"{n}. {tool}({', '.join(f'{k}={_json(v)}' for k, v in args.items())})")
+    question, calls = _example(tools)
+    lines = [
+        f"{n}. {tool}({', '.join(f'{k}={_json(v)}' for k, v in args.items())})"
+        for n, (tool, args) in enumerate(calls, start=1)
+    ]
     plan = "\n".join([*lines, f"{len(calls) + 1}. join()<END_OF_PLAN>"])
     return f"\nExample (start ids at 1):\nQuestion: {question}\n{plan}\n"
 
@@ -267,9 +273,8 @@ def tool_planner_examples(tools: Mapping[str, list[str]]) -> str:
     """The tool-calling planner's example: the same plan, as the tool calls of one reply."""
     if not tools:
         return ""
-    question, thought, calls = _example(tools)
-    lines = [f"Text of the reply: {thought}"] if thought else []
-    lines.append("Tool calls of the reply, in this order:")
+    question, calls = _example(tools)
+    lines = ["Tool calls of the reply, in this order:"]
     lines += [f"${n} = {tool}({_json(args)})" for n, (tool, args) in enumerate(calls, start=1)]
     plan = "\n".join([*lines, "join({})"])
     return f"\nExample (a first plan: its first call is $1):\nQuestion: {question}\n{plan}\n"

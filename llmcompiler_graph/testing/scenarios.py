@@ -9,8 +9,8 @@ hit and the expressions its math problems translate to. `ScenarioBrain` is a scr
 - the LLMCompiler planner gets the plan of the current round: its text, or for the
   tool-calling planner (protocol `tools`) the same tasks as tool calls, one per task, then `join`;
 - the joiner gets its decision in the protocol the call names (`X-LLMCompiler-Protocol`): lean
-  `Answer: ...` / `Replan: ...` (with `lean+plans`, a replan is the next round's plan itself),
-  structured, or the text `Thought:` / `Action: Finish(...)` / `Action: Replan(...)`;
+  `Answer: ...` / `Replan: ...` (with `lean+plans`, a replan is a few words, then the next
+  round's plan), structured, or the text `Thought:` / `Action: Finish(...)` / `Action: Replan(...)`;
 - the math tool gets the scenario's expression for its problem;
 - any other request with tools is a ReAct agent: it gets the same tool calls as the plans, one per
   turn (or, when the request allows parallel tool calls, every ready call at once), then the
@@ -199,10 +199,11 @@ class ScenarioBrain:
                 return f"Answer: {scenario.answer}"
             if request.protocol == "lean" or index is None or index + 1 >= len(scenario.rounds):
                 return f"Replan: {feedback}"
-            plan = scenario.rounds[index + 1].plan  # its first thought says what is missing
-            if not plan.startswith("Thought:"):
-                plan = f"Thought: {feedback}\n{plan}"
-            return f"Replan:\n{plan}"
+            plan = scenario.rounds[index + 1].plan
+            first, _, rest = plan.partition("\n")
+            if first.startswith("Thought:"):  # it says in a few words what is missing
+                return f"Replan: {first.removeprefix('Thought:').strip()}\n{rest}"
+            return f"Replan: {feedback.split('. ')[0].rstrip('.')}\n{plan}"
         action = f"Finish({scenario.answer})" if feedback is None else f"Replan({feedback})"
         return f"Thought: {decision['thought']}\nAction: {action}"
 

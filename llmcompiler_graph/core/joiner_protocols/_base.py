@@ -60,7 +60,7 @@ class JoinerProtocol:
 
     def instructions(self, plans: bool) -> str:
         """The `{protocol}` part of the joiner's prompt (`plans`: a replan carries the next
-        plan; `{planner}` in it is replaced by the planner's instructions)."""
+        plan, in the plan language of the planner's prompt, which then opens the joiner's)."""
         raise NotImplementedError
 
     def tag(self, plans: bool) -> str:

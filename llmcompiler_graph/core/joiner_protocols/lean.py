@@ -1,7 +1,8 @@
 """`lean`: the decision first, `Answer: <answer>` or `Replan: <what is missing>`, nothing else.
 
 The fewest output tokens (the answer + 2), and the answer streams from its first token. With
-`joiner_plans`, a replan is `Replan:` followed by the next plan itself, in the plan language. A
+`joiner_plans`, a replan is `Replan:`, a few words, then the next plan itself, in the plan
+language of the planner's prompt, which then opens the joiner's (see `core.prompts`). A
 reply that starts like the text protocol is read as text; one with no decision is the answer.
 """
 
@@ -18,14 +19,12 @@ Replan: <what is missing and what the next plan should do>"""
 LEAN_PLANS_PROTOCOL = """
 Reply with your decision first, nothing before it, in one of two ways:
 Answer: <the final answer to the user>
-or, when the results do not answer the question yet, `Replan:` and then, on the following \
-lines, the next plan itself, exactly as the planner would write it by the planner's instructions \
-below: a first `Thought:` line saying what is missing and how this plan gets it, then one \
+or, when the results do not answer the question yet:
+Replan: <what is missing, in a few words>
+and then, on the following lines, the next plan itself, in the plan language above: one \
 numbered action per line, ids continuing where you are told, ending with \
-`join()<END_OF_PLAN>`. Earlier results stay available by their ids; do not repeat them.
-
-The planner's instructions:
-{planner}"""
+`join()<END_OF_PLAN>`. Its actions run as you write them. Earlier results stay available by \
+their ids; do not repeat them."""
 
 
 class Lean(JoinerProtocol):
