@@ -40,7 +40,7 @@ def create_llmcompiler(
     max_replans: int = 2,
     planner: PlannerFormat = "text",
     joiner: JoinerFormat = "lean",
-    joiner_plans: bool = False,
+    joiner_plans: bool = True,
     approve_plan: bool = False,
     llm_timeout: float = 120.0,
     llm_retries: int = 2,
@@ -75,8 +75,10 @@ def create_llmcompiler(
             `stream_mode="messages"` as the model writes it), `"text"` (the paper's
             `Thought:` / `Action: Finish(...)`: reasoning first, then the answer, streamed) or
             `"structured"` (tool calling; the answer arrives whole; falls back to `"text"`).
-        joiner_plans: on replan, the lean joiner writes the next plan in the same call and the
-            next round runs it without a planner call (one LLM call per replan, not two).
+        joiner_plans: on replan, the lean joiner writes the next plan in the same call, and
+            its tasks start as that reply streams (one LLM call per replan, not two); its
+            prompt then opens with the planner's. False: a planner call writes each replan.
+            The `text` and `structured` joiners never write plans.
         approve_plan: pause each plan for approval before any tool runs (see
             `llmcompiler_graph.approval`); needs a checkpointer to resume.
         llm_timeout: seconds each planner, joiner or math call may take, per try, whatever the

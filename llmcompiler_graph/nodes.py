@@ -103,7 +103,7 @@ class Components:
             **llm,
         )
         planning = None
-        if settings.joiner_plans:  # the joiner's plan is plan text, whatever the planner writes
+        if settings.joiner_plans and settings.joiner == "lean":  # plan text, whatever the planner
             text = planner_format("text")
             own = settings.planner_prompt if planner.format == "text" else None
             planning = text.system_prompt(toolbox, own)

@@ -114,7 +114,7 @@ def test_measurements_are_consistent(bench: tuple[str, dict, Path]) -> None:
 
 def test_replan_workload_replans(bench: tuple[str, dict, Path]) -> None:
     _, data, _ = bench
-    for approach, planner_calls in (("llmcompiler", 2), ("llmcompiler-plans", 1)):
+    for approach, planner_calls in (("llmcompiler", 1), ("llmcompiler-two-call", 2)):
         run = next(
             r for r in data["runs"] if r["workload"] == "replan" and r["approach"] == approach
         )

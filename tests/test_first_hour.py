@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from llmcompiler_graph.app import cli
-from llmcompiler_graph.app.preflight import UsageProblem, read_context
+from llmcompiler_graph.app.preflight import read_context
+from llmcompiler_graph.graph import components_from_context
 
 KEYS = ("OPENAI_API_KEY", "TAVILY_API_KEY", "OPENAI_BASE_URL", "LLMCOMPILER_MODEL")
 
@@ -89,15 +91,16 @@ def test_a_bad_variable_names_the_variable(monkeypatch: pytest.MonkeyPatch, caps
     assert "--max-replans" not in err and "given in the context" not in err
 
 
-def test_a_setting_refused_for_another_ones_sake_names_its_own_variable(
+def test_joiner_plans_from_the_environment_is_left_alone_by_a_joiner_that_cannot_plan(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """joiner_plans=true from the environment with --joiner text: joiner_plans is the setting
-    refused, and it came from its variable."""
+    """joiner_plans=true from the environment with --joiner text: the text joiner never writes
+    plans, so nothing is refused and no plan-writing instructions reach its prompt."""
     monkeypatch.setenv("LLMCOMPILER_JOINER_PLANS", "true")
-    with pytest.raises(UsageProblem) as refused:
-        read_context({"joiner": "text"})
+    monkeypatch.setenv("OPENAI_API_KEY", "sim")
 
-    first = str(refused.value).splitlines()[0]
-    assert first.startswith("Error: joiner_plans needs joiner='lean'")
-    assert first.endswith("got True (env LLMCOMPILER_JOINER_PLANS).")
+    context = read_context({"joiner": "text"})
+    parts = components_from_context(SimpleNamespace(context=context))
+
+    assert parts.joiner.format == "text" and parts.joiner.planning is None
+    assert "Replan: <what is missing" not in parts.joiner.system_prompt

@@ -184,6 +184,14 @@ def test_joiner_plans_only_with_the_lean_protocol() -> None:
         Joiner(FakeListChatModel(responses=["x"]), format="text", planning="plan like this")
 
 
+def test_a_replans_few_words_are_its_feedback_and_the_plan_follows() -> None:
+    reader = ReplyReader(bare_is_answer=True, plans=True)
+    reader.feed('Replan: the birth years are missing\n3. search(query="x")\n4. join()')
+    decision = reader.close()
+    assert decision.feedback == "the birth years are missing"
+    assert decision.plan == '3. search(query="x")\n4. join()'
+
+
 def test_a_plan_right_after_replan_gives_its_first_thought_as_the_feedback() -> None:
     reader = ReplyReader(bare_is_answer=True, plans=True)
     reader.feed('Replan:\nThought: the birth years are missing.\n3. search(query="x")\n')

@@ -199,3 +199,15 @@ def test_a_planner_with_no_reply_to_read_makes_its_own_call(
     assert script.planner_calls == 2
     assert set(tool.at) == {"a", "c"}
     assert "Observation" in script.planner_prompts[-1][-1].text
+
+
+def test_a_replan_without_a_plan_is_the_feedback_of_a_planner_call() -> None:
+    """A model that writes only `Replan: <feedback>` (no plan) still gets its next round."""
+    script = Script(replan="Replan: try the key c instead")
+    graph, tool = _graph(script)
+
+    result = graph.invoke({"messages": [("user", "a and b?")]})
+
+    assert result["messages"][-1].content == "found both"
+    assert script.planner_calls == 2 and set(tool.at) == {"a", "c"}
+    assert "Feedback: try the key c instead" in script.planner_prompts[-1][-1].text

@@ -956,7 +956,8 @@ async def test_the_graph_answers_with_the_tool_calling_planner(
     assert planned(run.state["tasks"]) == planned(scenario.tasks)
     assert_results(run, scenario)
     planners = requests_of(llm, "planner")
-    assert len(planners) == len(scenario.rounds)
+    # the lean joiner writes each replan's plan itself (joiner_plans, the default)
+    assert len(planners) == (1 if joiner == "default" else len(scenario.rounds))
     assert {e.request.protocol for e in planners} == {"tools"}
 
 

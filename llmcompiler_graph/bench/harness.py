@@ -54,9 +54,9 @@ APPROACHES: dict[str, Approach] = {
             lambda model, tools: create_llmcompiler(model, tools, planner="tools"),
         ),
         Approach(
-            "llmcompiler-plans",
-            "LLMCompiler (one-call replans)",
-            lambda model, tools: create_llmcompiler(model, tools, joiner_plans=True),
+            "llmcompiler-two-call",
+            "LLMCompiler (planner-written replans)",
+            lambda model, tools: create_llmcompiler(model, tools, joiner_plans=False),
         ),
         Approach(
             "llmcompiler-text",

@@ -160,17 +160,16 @@ class Joiner:
             output = await self.llm.ainvoke(runnable, prompt, config, blocking=blocking)
             decision = self.read(output, force_answer)
         else:
-            live = handoff if plans else None
-            decision = await self._stream_answer(
+            decision, handed = await self._stream_answer(
                 runnable,
                 prompt,
                 force_answer,
                 config,
                 blocking=blocking,
-                handoff=live,
+                handoff=handoff if plans else None,
                 events=events,
             )
-            if live is not None and not decision.finish:
+            if handed:
                 return decision  # its event went out when the replan started
         _decided(events, decision)
         return decision
@@ -207,13 +206,14 @@ class Joiner:
             rejected=turn.rejected,
         )
         note = f"\n\n{FORCE_ANSWER}" if force_answer else ""
+        head = "The plan and its results"
         if self.plans(force_answer):
-            note = f"\n\nIf you replan, the next plan's ids continue at {turn.next_id}."
+            head += f" (if you replan, the next plan's ids continue at {turn.next_id})"
         return with_conversation(
             self._system_prompt(plans=self.plans(force_answer)),
             messages,
             max_chars=self.max_observation_chars,
-            then=f"The plan and its results:\n{results or '(no tasks)'}{note}",
+            then=f"{head}:\n{results or '(no tasks)'}{note}",
         )
 
     async def _stream_answer(
@@ -226,13 +226,14 @@ class Joiner:
         blocking: bool,
         handoff: PlanHandoff | None,
         events: EventSink,
-    ) -> Decision:
+    ) -> tuple[Decision, bool]:
         """Stream the reply, relaying the answer's text to `stream_mode="messages"` as it comes.
 
         The model's own tokens are hidden (the joiner's role is tagged `nostream`): they hold
         the protocol's words, and a replan is not an answer. What `ReplyReader` says is answer
         text goes out through `AnswerRelay`, as one message whose id the final answer keeps.
-        With a `handoff`, a replan's text goes to it from its `Replan:` on.
+        With a `handoff`, a replan's text goes to it from its `Replan:` on; the second value
+        says whether it did.
         """
         reader = self.protocol.reader(self.plans(force_answer))
         relay = AnswerRelay(config, prompt)
@@ -260,7 +261,7 @@ class Joiner:
         if handing:
             handoff.close(None)  # type: ignore[union-attr]
         await relay.end(decision.answer if decision.finish else None)
-        return replace(decision, message_id=relay.message_id)
+        return replace(decision, message_id=relay.message_id), handing
 
     def read(self, output: object, force_answer: bool) -> Decision:
         """The decision from a whole reply (structured, or a message in this joiner's protocol;

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterable, Callable, Iterator, Sequence
 from contextlib import aclosing, contextmanager
+from dataclasses import replace
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk, AnyMessage, BaseMessage, BaseMessageChunk
@@ -105,16 +106,24 @@ class Planner:
         `plan`, see `llmcompiler_graph.core.llm`).
 
         `written`: the plan the joiner is writing with its replan (plan text whatever this
-        planner's format, as it streams): read instead of a model call, with the same checks.
+        planner's format, as it streams): read instead of a model call, with the same checks. A
+        reply with no plan in it (only feedback) is this round's feedback, and the model plans.
         """
         by = "joiner" if written is not None else "planner"
         writer = _PlanWriter(self, turn, publish, events, by=by)
         events.send("plan_started", by=by)
         with writer.keeping_partial_plan():
             if written is not None:
+                said = []
                 async for text in written:
+                    said.append(text)
                     writer.take(AIMessageChunk(content=text))
-                return writer.finish()
+                if writer.drain():
+                    return writer.finish()
+                logger.warning("the joiner's replan carried no plan; the planner writes it")
+                turn = replace(turn, feedback="".join(said).strip() or turn.feedback)
+                writer = _PlanWriter(self, turn, publish, events, by="planner")
+                events.send("plan_started", by="planner")
             prompt = self.prompt(turn, messages)
             stream = self.llm.astream(self.model, prompt, config, blocking=blocking)
             async with aclosing(stream) as chunks:
@@ -183,13 +192,21 @@ class _PlanWriter:
         self.by = by
         self.max_tasks = planner.max_tasks
         self.tasks: list[Task] = []
+        self.drained = False
 
     def take(self, chunk: BaseMessageChunk) -> None:
         """Feed one streamed chunk (the reader ignores everything after `join`)."""
         self._publish(self.reader.feed(chunk))
 
+    def drain(self) -> bool:
+        """Publish what the stream's end completes; whether it held a plan (a task or `join`)."""
+        if not self.drained:
+            self.drained = True
+            self._publish(self.reader.close())
+        return bool(self.tasks) or self.reader.joined
+
     def finish(self) -> list[Task]:
-        self._publish(self.reader.close())
+        self.drain()
         self.events.send(
             "plan_finished", tasks=len(self.tasks), joined=self.reader.joined, by=self.by
         )
