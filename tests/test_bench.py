@@ -12,20 +12,25 @@ import json
 from pathlib import Path
 
 import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from llmcompiler_graph.bench import harness, main
+from llmcompiler_graph.bench import harness, main, prompt_parts
 from llmcompiler_graph.bench.metrics import PRICES, Price, critical_path
 from llmcompiler_graph.bench.scoring import score
 from llmcompiler_graph.bench.trace import Run
 from llmcompiler_graph.bench.workloads import WORKLOADS, check, generate
 from llmcompiler_graph.measure import LLMCallRecord
+from llmcompiler_graph.nodes import Components
+from llmcompiler_graph.settings import Settings
 from llmcompiler_graph.testing import LatencyModel, OpenAISimulator, TavilySimulator
+from llmcompiler_graph.testing.latency import estimate_tokens
 from llmcompiler_graph.testing.scenarios import (
     Round,
     Scenario,
     ScenarioBrain,
     merged_corpus,
 )
+from llmcompiler_graph.tools import default_tools
 
 pytestmark = pytest.mark.slow  # runs the benchmark on the simulators
 
@@ -283,3 +288,18 @@ def test_the_journal_cost_bench_measures_each_checkpointer() -> None:
         assert row["memory_journal_ms_per_task"] == pytest.approx(
             row["memory_ms_per_task"] - row["none_ms_per_task"]
         )
+
+
+def test_the_prompt_parts_add_up_to_the_prompts_they_price() -> None:
+    """Every part of the planner's system prompt is priced, and nothing else is."""
+    model = FakeListChatModel(responses=["unused"])
+    components = Components.build(model, default_tools(model), Settings())
+    priced = prompt_parts.parts(components.planner.toolbox)
+    planner = [text for name, text in priced if name.startswith("planner:")]
+
+    assert {name for name, _ in priced} >= {"planner: tool search", "planner: tool math"}
+    whole = estimate_tokens(components.planner.system_prompt)
+    assert abs(sum(estimate_tokens(text) for text in planner) - whole) <= len(planner)
+    table = prompt_parts.table()
+    assert f"| planner call | {whole:,} | no |" in table
+    assert "| joiner call, one-call replans (default) |" in table

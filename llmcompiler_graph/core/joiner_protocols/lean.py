@@ -21,10 +21,9 @@ Reply with your decision first, nothing before it, in one of two ways:
 Answer: <the final answer to the user>
 or, when the results do not answer the question yet:
 Replan: <what is missing, in a few words>
-and then, on the following lines, the next plan itself, in the plan language above: one \
-numbered action per line, ids continuing where you are told, ending with \
-`join()<END_OF_PLAN>`. Its actions run as you write them. Earlier results stay available by \
-their ids; do not repeat them."""
+then, on the next lines, the next plan in the plan language above, its ids continuing where you \
+are told, ending with `join()<END_OF_PLAN>`. Its actions run as you write them; use earlier \
+results by their ids instead of repeating them."""
 
 
 class Lean(JoinerProtocol):
