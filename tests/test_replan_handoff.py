@@ -14,6 +14,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
 
 from llmcompiler_graph import create_llmcompiler, handoff, nodes
 from llmcompiler_graph.handoff import ReplyStream
@@ -211,3 +212,20 @@ def test_a_replan_without_a_plan_is_the_feedback_of_a_planner_call() -> None:
     assert result["messages"][-1].content == "found both"
     assert script.planner_calls == 2 and set(tool.at) == {"a", "c"}
     assert "Feedback: try the key c instead" in script.planner_prompts[-1][-1].text
+
+
+def test_a_handed_over_plan_waits_for_approval_like_a_planned_one() -> None:
+    script = Script()
+    graph, tool = _graph(script, approve_plan=True, checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "handoff-approval"}}
+    approve = Command(resume={"decisions": [{"type": "approve"}]})
+
+    first = graph.invoke({"messages": [("user", "a and b?")]}, config)
+    second = graph.invoke(approve, config)  # round 1 runs; the joiner's plan waits
+
+    (request,) = [i.value for i in second["__interrupt__"]]
+    assert [a["args"] for a in request["action_requests"]] == [{"key": "b"}]
+    assert "b" not in tool.at and "__interrupt__" in first
+    result = graph.invoke(approve, config)
+    assert result["messages"][-1].content == "found both"
+    assert script.planner_calls == 1 and set(tool.at) == {"a", "b"}
