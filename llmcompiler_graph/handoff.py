@@ -162,6 +162,12 @@ class ReplyStream(Stream[str]):
 
     def __init__(self) -> None:
         super().__init__(len)
+        self.abandoned = False
+        """Set when the planner stopped reading before the end: the joiner's call stops."""
+
+
+class ReplyAbandoned(Exception):
+    """The planner stopped reading the joiner's reply (its run failed or was cancelled)."""
 
 
 S = TypeVar("S", bound=Stream)
@@ -244,9 +250,10 @@ def producing(key: str) -> Iterator[PlanStream]:
         streams.release(key)
 
 
-def reply_key(turn_key: str, round: int) -> str:
-    """The key of the reply that plans `round` of the turn `turn_key` (`messages.turn_key`)."""
-    return f"{turn_key}#round-{round}"
+def reply_key(thread_id: str | None, turn_key: str, round: int) -> str:
+    """The key of the reply that plans `round` of the turn `turn_key` (`messages.turn_key`) of
+    the thread `thread_id`."""
+    return f"{thread_id}|{turn_key}#round-{round}"
 
 
 def superstep_key(runtime: Runtime) -> str:
@@ -307,14 +314,25 @@ class ReplyHandoff:
         self.key = key
         self.on_start = on_start
         self.stream: ReplyStream | None = None
+        self.feedback = ""
 
-    def start(self) -> None:
+    @property
+    def started(self) -> bool:
+        return self.stream is not None
+
+    def start(self, feedback: str) -> None:
         self.stream = replies.get(self.key, producer=True)
+        self.feedback = feedback
         self.on_start()
 
     def write(self, text: str) -> None:
-        if text and self.stream is not None:
-            self.stream.publish(text)
+        """Publish `text`; raises `ReplyAbandoned` once the planner has stopped reading (its
+        run failed or was cancelled), which ends the joiner's call."""
+        if self.stream is not None:
+            if self.stream.abandoned:
+                raise ReplyAbandoned(f"nobody reads the reply {self.key!r} any more")
+            if text:
+                self.stream.publish(text)
 
     def close(self, error: BaseException | None) -> None:
         if self.stream is not None:

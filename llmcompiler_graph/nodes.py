@@ -156,7 +156,10 @@ class Nodes:
         waits for approval, and its dependents, stay in state for the scheduler to ask about)."""
         components, turn = self.components(runtime), current_turn(state)
         gate, key = components.gate(), turn_key(turn.question.id, runtime)
-        with producing(superstep_key(runtime)) as stream, _reply(key, turn) as (written, text):
+        with (
+            producing(superstep_key(runtime)) as stream,
+            _reply(key, turn, config) as (written, text),
+        ):
             tasks = await components.planner.aplan(
                 turn,
                 conversation(state["messages"]),
@@ -176,7 +179,7 @@ class Nodes:
         with (
             on_close(config, closed.set),
             producing(superstep_key(runtime)) as stream,
-            _reply(key, turn) as (written, text),
+            _reply(key, turn, config) as (written, text),
         ):
             tasks = components.planner.plan(
                 turn,
@@ -365,16 +368,16 @@ class Nodes:
         started = asyncio.get_running_loop().create_future()
         handoff = ReplyHandoff(step.reply, lambda: started.done() or started.set_result(None))
         call = asyncio.create_task(step.joiner.adecide(**step.arguments, handoff=handoff))
+        _writing.add(call)
+        call.add_done_callback(_written)
         try:
             await asyncio.wait([call, started], return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             call.cancel()
             raise
-        if call.done():
-            return _joined(call.result())
-        _writing.add(call)  # the rest of the reply streams on, to the next planner
-        call.add_done_callback(_written)
-        return _joined(REPLAN_STREAMING)
+        if handoff.started:  # the rest of the reply streams on, to the next planner
+            return _joined(_streaming(handoff))
+        return _joined(call.result())
 
     def join(self, state: State, runtime: Runtime[Context], config: RunnableConfig) -> JoinerUpdate:
         step = self._joining(state, runtime, config)
@@ -400,7 +403,7 @@ class Nodes:
             target=context.run, args=(call,), name="llmcompiler-joiner", daemon=True
         ).start()
         started.wait()
-        return _joined(decided.result() if decided.done() else REPLAN_STREAMING)
+        return _joined(_streaming(handoff) if handoff.started else decided.result())
 
     def _joining(
         self, state: State, runtime: Runtime[Context], config: RunnableConfig
@@ -436,7 +439,8 @@ class Nodes:
         }
         reply = None
         if components.joiner.plans(force_answer):
-            reply = reply_key(turn_key(turn.question.id, runtime), turn.round + 1)
+            thread_id = config.get("configurable", {}).get("thread_id")
+            reply = reply_key(thread_id, turn_key(turn.question.id, runtime), turn.round + 1)
         return _JoinerCall(components.joiner, arguments, reply)
 
     @staticmethod
@@ -525,32 +529,41 @@ class _JoinerCall:
     reply: str | None
 
 
-REPLAN_STREAMING = Decision("", False, "", "")
-"""A replan whose feedback and plan are still streaming to the next planner."""
+def _streaming(handoff: ReplyHandoff) -> Decision:
+    """A replan whose plan is still streaming to the next planner."""
+    return Decision("", False, "", handoff.feedback)
+
 
 _writing: set[asyncio.Task[Decision]] = set()
-"""Joiner calls still writing a replan after their node ended (kept from garbage collection)."""
+"""Joiner calls running (kept from garbage collection): a replan's goes on after its node."""
 
 
 def _written(call: asyncio.Task[Decision]) -> None:
     _writing.discard(call)
     if not call.cancelled() and call.exception() is not None:  # the planner reports it
-        logger.debug("the joiner's replan stream failed: %r", call.exception())
+        logger.debug("the joiner's call failed: %r", call.exception())
 
 
 @contextlib.contextmanager
-def _reply(key: str, turn: Turn) -> Iterator[tuple[AsyncIterator[str] | None, list[str]]]:
+def _reply(
+    key: str, turn: Turn, config: RunnableConfig
+) -> Iterator[tuple[AsyncIterator[str] | None, list[str]]]:
     """The plan the joiner is still writing for this round, if its replan handed one over
-    (`written`, None otherwise), and the list its text is gathered in as it is read."""
+    (`written`, None otherwise), and the list its text is gathered in as it is read. A planner
+    that stops before the reply ends (its run failed or was cancelled) abandons it, which stops
+    the joiner's call."""
     text: list[str] = []
-    found = replies.find(reply_key(key, turn.round + 1)) if turn.round else None
+    thread_id = config.get("configurable", {}).get("thread_id")
+    reply = reply_key(thread_id, key, turn.round + 1)
+    found = replies.find(reply) if turn.round else None
     if found is None:
         yield None, text
         return
     try:
         yield reading(found, text), text
     finally:
-        replies.release(reply_key(key, turn.round + 1))
+        found.abandoned = not found.closed
+        replies.release(reply)
 
 
 def _joined(decision: Decision) -> JoinerUpdate:

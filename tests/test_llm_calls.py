@@ -541,6 +541,28 @@ async def test_a_deadline_passing_while_the_consumer_works_fails_the_next_wait()
         await asyncio.wait_for(_read(call, _Chunks(before=3, then=0.0), busy=0.08), 5)
 
 
+class _Converting:
+    """A stream that turns the cancellation of its wait into its own error, as some clients do."""
+
+    async def astream(self, input: Any, config: Any = None) -> Any:
+        yield 0
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            raise ConnectionError("connection closed") from None
+        yield 1
+
+
+async def test_a_deadline_the_stream_turned_into_its_own_error_is_still_a_timeout() -> None:
+    call = LLMCall(PLANNER, None, timeout=0.2, retries=0)
+
+    with pytest.raises(LLMCallError, match="did not finish"):
+        async with asyncio.timeout(5):
+            await _read(call, _Converting())
+
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+
 async def test_a_cancelled_stream_is_a_cancellation_not_a_timeout() -> None:
     call = LLMCall(PLANNER, None, timeout=5, retries=0)
     reading = asyncio.create_task(_read(call, _Chunks(before=2, then=10)))

@@ -493,7 +493,10 @@ def fast_simulation(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.slow
 async def test_pictures_of_a_replanned_graph_run(tmp_path: Path) -> None:
     async with demo.simulation(fast=True) as sim:
-        graph = create_llmcompiler(sim.model, sim.tools, checkpointer=InMemorySaver())
+        # planner-written replans: one-call ones draw round 2's plan inside joiner 1's reply
+        graph = create_llmcompiler(
+            sim.model, sim.tools, joiner_plans=False, checkpointer=InMemorySaver()
+        )
         config = {"configurable": {"thread_id": "pictures"}}
         run = await measure(graph, DIRECTORS.question, config=config)
         react = await measure(create_react_baseline(sim.model, sim.tools), DIRECTORS.question)

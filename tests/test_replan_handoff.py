@@ -104,6 +104,7 @@ def test_the_next_round_starts_while_the_joiner_is_still_writing_it(mode: str) -
     assert [(e["round"], e["by"]) for e in starts] == [(1, "planner"), (2, "joiner")]
     decided = [e for e in events if e["event"] == "joiner_decision"]
     assert [e["decision"] for e in decided] == ["replan", "finish"]
+    assert decided[0]["feedback"] == "the first result lacks b"  # sent when its line ended
     assert not handoff.replies._open  # the reply was released once read
 
 
@@ -159,11 +160,16 @@ def test_a_replan_that_breaks_before_its_first_task_fails_the_run_like_a_planner
     assert not handoff.replies._open
 
 
-def test_tasks_parsed_before_the_replan_broke_stand_as_the_plan() -> None:
+@pytest.mark.parametrize("mode", ["async", "sync"])
+def test_tasks_parsed_before_the_replan_broke_stand_as_the_plan(mode: str) -> None:
     script = Script()
     graph, tool = _graph(script, Breaking(script=script, chunk=4, keep=12), llm_retries=0)
+    question = {"messages": [("user", "a and b?")]}
 
-    result = asyncio.run(asyncio.wait_for(graph.ainvoke({"messages": [("user", "a and b?")]}), 10))
+    if mode == "async":
+        result = asyncio.run(asyncio.wait_for(graph.ainvoke(question), 10))
+    else:
+        result = graph.invoke(question)
 
     assert "b" in tool.at  # its line was complete before the stream broke
     assert result["messages"][-1].content == "found both"
@@ -229,3 +235,41 @@ def test_a_handed_over_plan_waits_for_approval_like_a_planned_one() -> None:
     result = graph.invoke(approve, config)
     assert result["messages"][-1].content == "found both"
     assert script.planner_calls == 1 and set(tool.at) == {"a", "b"}
+
+
+class Counting(ScriptedChatModel):
+    """A scripted model that counts the chunks its joiner streams."""
+
+    joiner_chunks: list[int]
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        role: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        async for chunk in super()._astream(messages, stop, run_manager, role, **kwargs):
+            if role == "joiner":
+                self.joiner_chunks.append(1)
+            yield chunk
+
+
+async def test_a_run_cancelled_while_the_joiner_writes_its_plan_stops_the_joiner() -> None:
+    script = Script()
+    model = Counting(script=script, sleep=0.004, chunk=4, joiner_chunks=[])
+    graph, tool = _graph(script, model)
+    run = asyncio.create_task(graph.ainvoke({"messages": [("user", "a and b?")]}))
+    async with asyncio.timeout(5):
+        while "b" not in tool.at:
+            await asyncio.sleep(0.005)
+    sent = len(model.joiner_chunks)
+
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    await asyncio.sleep(0.2)  # 50 more chunks would have come
+
+    assert len(model.joiner_chunks) <= sent + 2 < len(REPLAN) // 4
+    assert not handoff.replies._open

@@ -59,12 +59,13 @@ NO_COMPLETE_ANSWER = "I could not find a complete answer with the tools and plan
 class PlanHandoff(Protocol):
     """Takes a replan's text while the joiner's reply is still streaming (`joiner_plans`).
 
-    `start` comes once the reply is known to be a replan (its `Replan:` is written): whoever
-    waits for the decision may go on. Then `write` receives the reply's text after `Replan:`,
-    chunk by chunk, and `close` ends it (with the error that broke the stream, if one did).
+    `start` comes once the reply is known to be a replan and its feedback line is complete
+    (`Replan: <what is missing>`): whoever waits for the decision may go on with that feedback.
+    Then `write` receives the reply's text after `Replan:`, chunk by chunk (the feedback line
+    first), and `close` ends it (with the error that broke the stream, if one did).
     """
 
-    def start(self) -> None: ...
+    def start(self, feedback: str) -> None: ...
 
     def write(self, text: str) -> None: ...
 
@@ -151,8 +152,8 @@ class Joiner:
         the model's sync API (for `decide`, see `llmcompiler_graph.core.llm`).
 
         `handoff`: a replan that carries the next plan is handed over as it streams (see
-        `PlanHandoff`); its `joiner_decision` event is sent when `Replan:` is written, with the
-        feedback and plan still to come (`feedback` and `plan` empty)."""
+        `PlanHandoff`); its `joiner_decision` event is sent once its feedback line is written,
+        with the plan still to come (`plan` empty)."""
         prompt = self.prompt(turn, messages, force_answer)
         plans = self.plans(force_answer)
         runnable = JOINER.mark(self.runnable, protocol=self.protocol.tag(plans))
@@ -246,10 +247,10 @@ class Joiner:
                     await relay.send(reader.feed(text))
                     if handing:
                         handoff.write(text)  # type: ignore[union-attr]
-                    elif handoff is not None and reader.mode == "replan":
+                    elif handoff is not None and (feedback := reader.replan_feedback()) is not None:
                         handing = True
-                        _decided(events, Decision("", False, "", ""))
-                        handoff.start()
+                        _decided(events, Decision("", False, "", feedback))
+                        handoff.start(feedback)
                         handoff.write(reader.text[reader.body :])
             decision = settle(reader.close(), force_answer)
             await relay.send(decision.answer[len(reader.shown) :] if decision.finish else "")

@@ -177,8 +177,9 @@ class _Deadline:
             self._waiting = None
 
     def expired(self) -> bool:
-        """Whether the deadline (not another canceller) caused the `CancelledError` just
-        caught; if so, the task's cancellation request is withdrawn."""
+        """Whether the deadline (not another canceller) caused the error just caught (a
+        `CancelledError`, or what the stream made of it); if so, the task's cancellation
+        request is withdrawn."""
         task = asyncio.current_task()
         if not self._fired or task is None:
             return False
@@ -282,7 +283,7 @@ class LLMCall:
                         chunk = await deadline.bound(anext(chunks))
                     except StopAsyncIteration:
                         return
-                    except asyncio.CancelledError:
+                    except (asyncio.CancelledError, Exception):  # a stream may convert ours
                         if deadline.expired():
                             raise self._timed_out(started) from None
                         raise

@@ -109,21 +109,23 @@ class Planner:
         planner's format, as it streams): read instead of a model call, with the same checks. A
         reply with no plan in it (only feedback) is this round's feedback, and the model plans.
         """
-        by = "joiner" if written is not None else "planner"
-        writer = _PlanWriter(self, turn, publish, events, by=by)
-        events.send("plan_started", by=by)
-        with writer.keeping_partial_plan():
-            if written is not None:
-                said = []
+        if written is not None:
+            writer = _PlanWriter(self, turn, publish, events, by="joiner")
+            events.send("plan_started", by="joiner")
+            said = []
+            with writer.keeping_partial_plan():
                 async for text in written:
                     said.append(text)
                     writer.take(AIMessageChunk(content=text))
-                if writer.drain():
-                    return writer.finish()
-                logger.warning("the joiner's replan carried no plan; the planner writes it")
-                turn = replace(turn, feedback="".join(said).strip() or turn.feedback)
-                writer = _PlanWriter(self, turn, publish, events, by="planner")
-                events.send("plan_started", by="planner")
+                    if stop is not None and stop():
+                        break
+            if writer.drain():
+                return writer.finish()
+            logger.warning("the joiner's replan carried no plan; the planner writes it")
+            turn = replace(turn, feedback="".join(said).strip() or turn.feedback)
+        writer = _PlanWriter(self, turn, publish, events, by="planner")
+        events.send("plan_started", by="planner")
+        with writer.keeping_partial_plan():
             prompt = self.prompt(turn, messages)
             stream = self.llm.astream(self.model, prompt, config, blocking=blocking)
             async with aclosing(stream) as chunks:

@@ -171,6 +171,16 @@ class ReplyReader:
                 self._closing = start + found
         return self._show()
 
+    def replan_feedback(self) -> str | None:
+        """A replan's feedback once its first line is complete (`Replan: <what is missing>`,
+        or a first plan line, whose thought if any is the feedback); None before that, and for
+        any other decision."""
+        if self.mode != "replan":
+            return None
+        body = self.text[self.body :].lstrip()
+        end = body.find("\n")
+        return None if end < 0 else split_replan(body[:end])[0]
+
     def close(self) -> Decision:
         """The decision (before `settle`), once the reply is complete."""
         text = self.text
