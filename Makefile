@@ -63,6 +63,8 @@ SHOWCASE_Q := Who directed the highest-grossing film of 2019, and how old were t
 docs-results: $(STAMP)
 	@echo '<!-- llmcompiler-graph bench --examples 5 (make docs-results) -->' > $(SNIPPETS)/bench-results.md
 	$(BIN)/llmcompiler-graph bench --examples 5 --quiet >> $(SNIPPETS)/bench-results.md
+	@echo '<!-- python -m llmcompiler_graph.bench.prompt_parts (make docs-results) -->' > $(SNIPPETS)/prompt-parts.md
+	$(BIN)/python -m llmcompiler_graph.bench.prompt_parts >> $(SNIPPETS)/prompt-parts.md
 	@echo '<!-- python -m llmcompiler_graph.bench.scheduler_overhead (make docs-results) -->' > $(SNIPPETS)/scheduler-overhead.md
 	$(BIN)/python -m llmcompiler_graph.bench.scheduler_overhead >> $(SNIPPETS)/scheduler-overhead.md
 	$(BIN)/llmcompiler-graph ask --simulate --compare-react --dag docs/images/dag-showcase.png \
