@@ -131,7 +131,7 @@ def _pages(subject: str, lead: str, detail: str) -> list[Result]:
 
 
 def _search_lines(queries: Sequence[str], first: int = 1) -> list[str]:
-    return [f'{i}. search(query="{q}")' for i, q in enumerate(queries, first)]
+    return [f'{i}. search("{q}")' for i, q in enumerate(queries, first)]
 
 
 def _plan(lines: Sequence[str]) -> str:
@@ -565,7 +565,7 @@ def _draw_replan(rng: random.Random) -> Scenario:
         Round(
             _plan(
                 [
-                    f'3. search(query="{refined}")',
+                    f'3. search("{refined}")',
                     f'4. math(problem="{problem}", context=["${known}", "$3"])',
                 ]
             )

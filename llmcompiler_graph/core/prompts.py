@@ -251,15 +251,20 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _arguments(args: Mapping[str, Any]) -> str:
+    """A call's arguments as the example writes them: a lone one positionally (fewer tokens
+    before the task can start; models copy the example's style), several by keyword."""
+    if len(args) == 1:
+        return _json(next(iter(args.values())))
+    return ", ".join(f"{k}={_json(v)}" for k, v in args.items())
+
+
 def planner_examples(tools: Mapping[str, list[str]]) -> str:
     """The text planner's example, written in the plan language."""
     if not tools:
         return ""
     question, calls = _example(tools)
-    lines = [
-        f"{n}. {tool}({', '.join(f'{k}={_json(v)}' for k, v in args.items())})"
-        for n, (tool, args) in enumerate(calls, start=1)
-    ]
+    lines = [f"{n}. {tool}({_arguments(args)})" for n, (tool, args) in enumerate(calls, start=1)]
     plan = "\n".join([*lines, f"{len(calls) + 1}. join()<END_OF_PLAN>"])
     return f"\nExample (start ids at 1):\nQuestion: {question}\n{plan}\n"
 
