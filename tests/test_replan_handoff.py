@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.messages import AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGenerationChunk
+from langchain_core.messages import BaseMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
@@ -78,7 +76,6 @@ def test_the_next_round_starts_while_the_joiner_is_still_writing_it(mode: str) -
     script = Script()
     graph, tool = _graph(script)
     recorder = Recorder()
-    events: list[dict[str, Any]] = []
     question = {"messages": [("user", "a and b?")]}
     kinds = ["values", "custom"]
     if mode == "async":
@@ -109,39 +106,15 @@ def test_the_next_round_starts_while_the_joiner_is_still_writing_it(mode: str) -
 
 
 class Breaking(ScriptedChatModel):
-    """A scripted model whose joiner stream breaks after `Replan:` and `keep` more chunks."""
+    """A scripted model whose replan stream breaks after `Replan:` and `keep` more chunks."""
 
     keep: int = 0
 
-    def _cut(self, messages: list[BaseMessage], role: str | None) -> list[str]:
-        return self._pieces(self._reply(messages, role).text)
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        role: str | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        text = self._reply(messages, role).text
-        for n, piece in enumerate(self._pieces(text)):
-            if role == "joiner" and text.startswith("Replan") and n > 4 + self.keep:
+    def _pieces(self, text: str) -> Iterator[str]:  # type: ignore[override]
+        for n, piece in enumerate(super()._pieces(text)):
+            if text.startswith("Replan") and n > 4 + self.keep:
                 raise ConnectionError("the joiner's stream broke")
-            time.sleep(self.sleep)
-            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
-
-    async def _astream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        role: str | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[ChatGenerationChunk]:
-        for chunk in self._stream(messages, stop, None, role, **kwargs):
-            await asyncio.sleep(0)
-            yield chunk
+            yield piece
 
 
 @pytest.mark.parametrize("mode", ["async", "sync"])
@@ -238,22 +211,15 @@ def test_a_handed_over_plan_waits_for_approval_like_a_planned_one() -> None:
 
 
 class Counting(ScriptedChatModel):
-    """A scripted model that counts the chunks its joiner streams."""
+    """A scripted model that counts the chunks its replan streams."""
 
     joiner_chunks: list[int]
 
-    async def _astream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        role: str | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[ChatGenerationChunk]:
-        async for chunk in super()._astream(messages, stop, run_manager, role, **kwargs):
-            if role == "joiner":
+    def _pieces(self, text: str) -> Iterator[str]:  # type: ignore[override]
+        for piece in super()._pieces(text):
+            if text.startswith("Replan"):
                 self.joiner_chunks.append(1)
-            yield chunk
+            yield piece
 
 
 async def test_a_run_cancelled_while_the_joiner_writes_its_plan_stops_the_joiner() -> None:
